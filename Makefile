@@ -1,0 +1,175 @@
+# libiotsec — plain GNU Makefile (no meson, no cmake, no autotools).
+#
+#   make                    library (static + shared), the iotsec CLI, front-ends
+#   make check              install missing packages, then build and test twice:
+#                           normally (build/) and with ASan+UBSan (build/asan/)
+#   make demo               the end-to-end demo (scripts/demo)
+#   make bench              benchmarks (bench/), ratios against raw OpenSSL in the same run
+#   make fuzz               libFuzzer targets for FUZZ_SECONDS each (clang)
+#   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR
+#
+# Variables: BACKENDS (default "openssl sodium"), BUILD (output dir, default build),
+# SANITIZE=1 (ASan+UBSan), WERROR=1 (warnings are errors; CI sets it), CC, CFLAGS, LDFLAGS.
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define IOTSEC_VERSION_MAJOR \([0-9]*\).*/\1/p' include/iotsec/version.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define IOTSEC_VERSION_MINOR \([0-9]*\).*/\1/p' include/iotsec/version.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define IOTSEC_VERSION_PATCH \([0-9]*\).*/\1/p' include/iotsec/version.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+EXEC_PREFIX ?= $(PREFIX)
+BINDIR ?= $(EXEC_PREFIX)/bin
+LIBDIR ?= $(EXEC_PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+BACKENDS ?= openssl sodium
+BUILD ?= build
+PKG_CONFIG ?= pkg-config
+INSTALL ?= install
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wcast-qual -Wstrict-prototypes \
+        -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+# pkg-config modules per backend; Requires.private of libiotsec.pc names the ones built.
+PKG_openssl := libcrypto libssl
+PKG_sodium := libsodium
+# The POSIX ports and X.509 helpers are OpenSSL-side code (key files, CRLs, SQLite store).
+HAVE_OPENSSL := $(filter openssl,$(BACKENDS))
+HAVE_SODIUM := $(filter sodium,$(BACKENDS))
+POSIX_PKGS := $(if $(HAVE_OPENSSL),sqlite3)
+LIB_PKGS := $(foreach b,$(BACKENDS),$(PKG_$(b))) $(POSIX_PKGS)
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+DEFS := -DIOTSEC_HAVE_OPENSSL=$(if $(HAVE_OPENSSL),1,0) -DIOTSEC_HAVE_SODIUM=$(if $(HAVE_SODIUM),1,0)
+BASE_CFLAGS := -std=c99 -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -Iinclude $(DEFS)
+# core is portable C99: no OS headers beyond the freestanding ones and string.h
+CORE_CFLAGS := $(BASE_CFLAGS)
+SYS_CFLAGS := $(BASE_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS)
+
+CORE_SRC := $(sort $(wildcard libiotsec/core/*.c))
+CRYPTO_SRC := $(foreach b,$(BACKENDS),libiotsec/crypto/$(b).c)
+SYS_SRC := $(if $(HAVE_OPENSSL),$(sort $(wildcard libiotsec/posix/*.c libiotsec/x509/*.c)))
+LIB_SRC := $(CORE_SRC) $(CRYPTO_SRC) $(SYS_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+STATIC_LIB := $(BUILD)/libiotsec.a
+SHARED_LIB := $(BUILD)/libiotsec.so.$(VERSION)
+SONAME := libiotsec.so.$(VERSION_MAJOR)
+
+TOOL_SRC := $(sort $(wildcard tools/iotsec/*.c))
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+CLI := $(BUILD)/iotsec
+
+TEST_UTIL_SRC := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Front-ends and extra programs register themselves in their own makefile fragments.
+PROGRAMS :=
+-include $(sort $(wildcard examples/*/build.mk tests/*/build.mk bench/build.mk))
+
+.PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
+        install-lib install-includes install-pc install-bin clean demo bench fuzz
+.DEFAULT_GOAL := all
+
+all: lib cli programs
+lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/libiotsec.pc
+cli: $(if $(HAVE_OPENSSL),$(CLI))
+programs: $(PROGRAMS)
+tests: $(TEST_BIN)
+
+$(BUILD)/obj/libiotsec/core/%.o: libiotsec/core/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED_LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared $(SANFLAGS) $(LDFLAGS) -Wl,-soname,$(SONAME) -o $@ $^ $(PKG_LIBS)
+	ln -sf libiotsec.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libiotsec.so
+
+$(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES_PRIVATE@|$(strip $(LIB_PKGS))|g' $< > $@
+
+$(CLI): $(TOOL_OBJ) $(STATIC_LIB)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_UTIL_OBJ) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(CHECK_LIBS) -lpthread
+
+# ---- tests ------------------------------------------------------------------------------
+# `make check` is the README's test command: dependencies, then the whole suite twice.
+check: deps
+	$(MAKE) BUILD=build WERROR=$(WERROR) test
+	$(MAKE) BUILD=build/asan SANITIZE=1 WERROR=$(WERROR) test
+
+deps:
+	@scripts/install-deps
+
+# One build's tests: every Check suite, then the scripted tests (tests/scripts/*.sh),
+# each given the build directory.
+test: all tests
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests $(TEST_BIN)
+
+install: install-lib install-includes install-pc install-bin
+
+install-lib: lib
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)
+	$(INSTALL) -m 644 $(STATIC_LIB) $(DESTDIR)$(LIBDIR)/libiotsec.a
+	$(INSTALL) -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/libiotsec.so.$(VERSION)
+	ln -sf libiotsec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libiotsec.so
+
+install-includes:
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/iotsec
+	$(INSTALL) -m 644 include/iotsec/*.h $(DESTDIR)$(INCLUDEDIR)/iotsec/
+
+install-pc: $(BUILD)/libiotsec.pc
+	$(INSTALL) -d $(DESTDIR)$(PKGCONFIGDIR)
+	$(INSTALL) -m 644 $(BUILD)/libiotsec.pc $(DESTDIR)$(PKGCONFIGDIR)/libiotsec.pc
+
+install-bin: cli
+	$(if $(HAVE_OPENSSL),$(INSTALL) -d $(DESTDIR)$(BINDIR))
+	$(if $(HAVE_OPENSSL),$(INSTALL) -m 755 $(CLI) $(DESTDIR)$(BINDIR)/iotsec)
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libiotsec.a $(DESTDIR)$(LIBDIR)/libiotsec.so \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libiotsec.so.$(VERSION) \
+	      $(DESTDIR)$(PKGCONFIGDIR)/libiotsec.pc $(DESTDIR)$(BINDIR)/iotsec
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/iotsec
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_UTIL_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)

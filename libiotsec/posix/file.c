@@ -1,0 +1,167 @@
+/* libiotsec — POSIX file helpers (include/iotsec/file.h). */
+#include "iotsec/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "iotsec/error.h"
+#include "iotsec/util.h"
+
+/* read exactly len bytes or fail */
+static int read_full(int fd, uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return IOTSEC_E_IO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return IOTSEC_OK;
+}
+
+int iotsec_file_read(const char *path, size_t max_len, uint8_t **buf, size_t *len)
+{
+    struct stat st;
+    uint8_t *p;
+    size_t size;
+    int fd, rc, saved;
+
+    if (path == NULL || buf == NULL || len == NULL || max_len == (size_t)-1)
+        return IOTSEC_E_INVALID_ARG;
+    *buf = NULL;
+    *len = 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return IOTSEC_E_IO;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return IOTSEC_E_IO;
+    }
+    if ((unsigned long long)st.st_size > max_len) {
+        close(fd);
+        return IOTSEC_E_BAD_LENGTH;
+    }
+    size = (size_t)st.st_size;
+    p = malloc(size + 1u);
+    if (p == NULL) {
+        close(fd);
+        return IOTSEC_E_NO_MEMORY;
+    }
+    rc = read_full(fd, p, size);
+    saved = errno;
+    close(fd);
+    if (rc != IOTSEC_OK) {
+        free(p);
+        errno = saved;
+        return rc;
+    }
+    p[size] = 0;
+    *buf = p;
+    *len = size;
+    return IOTSEC_OK;
+}
+
+int iotsec_file_read_secret(const char *path, uint8_t *out, size_t len)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (path == NULL || out == NULL || len == 0)
+        return IOTSEC_E_INVALID_ARG;
+    rc = iotsec_file_read(path, len, &buf, &n);
+    if (rc == IOTSEC_OK && n != len)
+        rc = IOTSEC_E_BAD_LENGTH;
+    if (rc == IOTSEC_OK)
+        memcpy(out, buf, len);
+    if (buf != NULL) {
+        iotsec_zeroize(buf, n);
+        free(buf);
+    }
+    return rc;
+}
+
+static int write_full(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return IOTSEC_E_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return IOTSEC_OK;
+}
+
+/* fsync the directory holding path so a rename in it is durable */
+static int sync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+    int fd, rc;
+
+    if (slash == NULL) {
+        dir[0] = '.';
+        dir[1] = '\0';
+    } else {
+        n = (size_t)(slash - path);
+        if (n == 0)
+            n = 1; /* "/file" */
+        if (n >= sizeof dir)
+            return IOTSEC_E_IO;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return IOTSEC_E_IO;
+    rc = fsync(fd) == 0 ? IOTSEC_OK : IOTSEC_E_IO;
+    close(fd);
+    return rc;
+}
+
+int iotsec_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char tmp[PATH_MAX];
+    int fd, rc, n;
+
+    if (path == NULL || (data == NULL && len != 0))
+        return IOTSEC_E_INVALID_ARG;
+    n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return IOTSEC_E_INVALID_ARG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)(mode & 07777u));
+    if (fd < 0)
+        return IOTSEC_E_IO;
+    /* the umask must not widen or narrow the requested mode */
+    rc = fchmod(fd, (mode_t)(mode & 07777u)) == 0 ? IOTSEC_OK : IOTSEC_E_IO;
+    if (rc == IOTSEC_OK)
+        rc = write_full(fd, (const uint8_t *)data, len);
+    if (rc == IOTSEC_OK && fsync(fd) != 0)
+        rc = IOTSEC_E_IO;
+    if (close(fd) != 0 && rc == IOTSEC_OK)
+        rc = IOTSEC_E_IO;
+    if (rc == IOTSEC_OK && rename(tmp, path) != 0)
+        rc = IOTSEC_E_IO;
+    if (rc != IOTSEC_OK) {
+        int saved = errno;
+        unlink(tmp);
+        errno = saved;
+        return rc;
+    }
+    return sync_parent(path);
+}

@@ -1,0 +1,55 @@
+/* iotsec — the libiotsec command-line tool: keys, secrets, manifests, frames, CRLs, a CA.
+ * Every security decision is a libiotsec call; this file only dispatches subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"version", cmd_version, "print the tool, library and backend versions"},
+    {"keygen", cmd_keygen, "generate a signing key pair (Ed25519, P-256, RSA)"},
+    {"secret", cmd_secret, "generate a random symmetric secret file"},
+};
+
+static void usage(FILE *out)
+{
+    size_t i;
+
+    fprintf(out, "Usage: iotsec <command> [options]\n\nCommands:\n");
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\nRun 'iotsec <command> --help' for a command's options.\n"
+            "Exit status: 0 success/accepted, 1 rejected input, 2 usage, 3 I/O.\n"
+            "Environment: IOTSEC_BACKEND=openssl|sodium selects the crypto backend.\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(argc - 1, argv + 1);
+    for (i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "iotsec: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}
