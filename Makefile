@@ -78,6 +78,17 @@ TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Benchmarks: bench/bench_*.c, each a program printing its figures (make bench).
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+# Fuzz targets: tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput. `make check` links
+# each with a replay driver and runs its corpus (tests/fuzz/corpus/<name>/) under the
+# sanitizers; `make fuzz` links them with libFuzzer (clang) and fuzzes FUZZ_SECONDS each.
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+FUZZ_SECONDS ?= 60
+
 # Front-ends and extra programs register themselves in their own makefile fragments.
 PROGRAMS :=
 -include $(sort $(wildcard examples/*/build.mk tests/*/build.mk bench/build.mk))
@@ -85,12 +96,13 @@ PROGRAMS :=
 .PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
         install-lib install-includes install-pc install-bin clean demo bench fuzz
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: lib cli programs
 lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/libiotsec.pc
 cli: $(if $(HAVE_OPENSSL),$(CLI))
 programs: $(PROGRAMS)
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 
 $(BUILD)/obj/libiotsec/core/%.o: libiotsec/core/%.c
 	@mkdir -p $(@D)
@@ -128,6 +140,27 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_UTIL_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
+$(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(STATIC_LIB) $(PKG_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(CFLAGS) -o $@ $< $(STATIC_LIB) $(PKG_LIBS) -lm
+
+bench: deps
+	$(MAKE) BUILD=build/bench-build CFLAGS="-O2 -g -DNDEBUG" all $(BENCH_BIN:$(BUILD)/%=build/bench-build/%)
+	@BUILD=build/bench-build scripts/run-bench
+
+# libFuzzer build: everything recompiled by clang with coverage instrumentation.
+fuzz: deps
+	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" lib
+	@BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz $(FUZZ_SRC)
+
 # ---- tests ------------------------------------------------------------------------------
 # `make check` is the README's test command: dependencies, then the whole suite twice.
 check: deps
@@ -140,7 +173,7 @@ deps:
 # One build's tests: every Check suite, then the scripted tests (tests/scripts/*.sh),
 # each given the build directory.
 test: all tests
-	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) scripts/run-tests $(TEST_BIN)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) FUZZ_REPLAY="$(FUZZ_REPLAY_BIN)" scripts/run-tests $(TEST_BIN)
 
 install: install-lib install-includes install-pc install-bin
 
@@ -172,4 +205,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_UTIL_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
+-include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d) $(TEST_UTIL_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)

@@ -13,6 +13,7 @@
 #include "iotsec/util.h"
 #include "iotsec/reader.h"
 #include "iotsec/crypto.h"
+#include "iotsec/replay.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
 
