@@ -76,8 +76,8 @@ void sim_power_fail(const char *what)
 {
     char msg[SIM_PATH_MAX + 128];
     int n = snprintf(msg, sizeof msg,
-                     "iotsec-device-sim: simulated power loss at storage write %lu (%s)\n",
-                     power_count, what);
+                     "iotsec-device-sim: simulated power loss during a storage write (%s)\n",
+                     what);
 
     if (n > 0 && write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg) < 0) {
         /* stderr is gone: end anyway */
