@@ -43,7 +43,11 @@ uint8_t iotsec_reader_u8(iotsec_reader *r)
 uint16_t iotsec_reader_u16(iotsec_reader *r)
 {
     const uint8_t *p = take(r, 2);
-    return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
+
+    /* not a ?: — its int result trips -Wconversion under -fsanitize (gcc 12) */
+    if (p == NULL)
+        return 0;
+    return (uint16_t)((p[0] << 8) | p[1]);
 }
 
 uint32_t iotsec_reader_u32(iotsec_reader *r)
