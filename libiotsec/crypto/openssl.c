@@ -79,6 +79,11 @@ static void o_sha256_cleanup(iotsec_sha256_ctx *ctx)
 
 /* ---- HMAC-SHA256: one EVP_MAC_CTX keyed once; EVP_MAC_init(NULL key) restarts it --------- */
 
+/* A flag byte after the handle: 1 between hmac_init and hmac_final. EVP_MAC_init in setkey
+ * leaves the EVP context ready for a message, so without it an update straight after setkey
+ * (or after final) would be accepted here and refused by libsodium; both say IOTSEC_E_STATE. */
+#define O_HMAC_OPEN(ctx) ((ctx)->state.bytes[sizeof(void *)])
+
 static int o_hmac_setkey(iotsec_hmac_ctx *ctx, const uint8_t *key, size_t key_len)
 {
     static const uint8_t empty_key[1] = {0};
@@ -101,6 +106,7 @@ static int o_hmac_setkey(iotsec_hmac_ctx *ctx, const uint8_t *key, size_t key_le
         return ossl_error();
     }
     ctx->state.ptr = mctx;
+    O_HMAC_OPEN(ctx) = 0;
     return IOTSEC_OK;
 }
 
@@ -108,14 +114,16 @@ static int o_hmac_init(iotsec_hmac_ctx *ctx)
 {
     if (ctx->state.ptr == NULL)
         return IOTSEC_E_STATE;
+    O_HMAC_OPEN(ctx) = 0;
     if (EVP_MAC_init((EVP_MAC_CTX *)ctx->state.ptr, NULL, 0, NULL) != 1)
         return ossl_error();
+    O_HMAC_OPEN(ctx) = 1;
     return IOTSEC_OK;
 }
 
 static int o_hmac_update(iotsec_hmac_ctx *ctx, const uint8_t *data, size_t len)
 {
-    if (ctx->state.ptr == NULL)
+    if (ctx->state.ptr == NULL || !O_HMAC_OPEN(ctx))
         return IOTSEC_E_STATE;
     if (EVP_MAC_update((EVP_MAC_CTX *)ctx->state.ptr, data, len) != 1)
         return ossl_error();
@@ -126,8 +134,9 @@ static int o_hmac_final(iotsec_hmac_ctx *ctx, uint8_t out[IOTSEC_HMAC_LEN])
 {
     size_t n = 0;
 
-    if (ctx->state.ptr == NULL)
+    if (ctx->state.ptr == NULL || !O_HMAC_OPEN(ctx))
         return IOTSEC_E_STATE;
+    O_HMAC_OPEN(ctx) = 0;
     if (EVP_MAC_final((EVP_MAC_CTX *)ctx->state.ptr, out, &n, IOTSEC_HMAC_LEN) != 1 ||
         n != IOTSEC_HMAC_LEN)
         return ossl_error();
