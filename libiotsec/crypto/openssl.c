@@ -212,6 +212,14 @@ static int classify_key(EVP_PKEY *pkey, iotsec_sig_alg *alg, unsigned *bits, siz
         }
         if (strcmp(group, "prime256v1") != 0)
             return IOTSEC_E_UNSUPPORTED;
+        /* RFC 5480 §2.1.1: namedCurve only. OpenSSL names explicit parameters that equal
+         * P-256 "prime256v1" too, but re-encodes them explicitly: another key id. */
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING, group,
+                                           sizeof group, &glen) != 1 ||
+            strcmp(group, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+            ERR_clear_error();
+            return IOTSEC_E_BAD_KEY;
+        }
         /* the canonical encoding (and key id) uses the uncompressed point */
         if (EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
                                            "uncompressed") != 1)

@@ -1064,6 +1064,13 @@ static void pk_setup(void)
                            "-conv_form compressed -outform DER -out p256c.spki 2>/dev/null",
                            pk_dir),
                      0);
+    /* the same key with explicit curve parameters (RFC 5480 §2.1.1 forbids them in PKIX) */
+    ck_assert_int_eq(tu_sh("cd '%s' && openssl ec -in p256.pem -param_enc explicit -out "
+                           "p256e.pem 2>/dev/null && openssl pkcs8 -topk8 -nocrypt -in "
+                           "p256e.pem -outform DER -out p256e.p8 && openssl ec -in p256e.pem "
+                           "-pubout -outform DER -out p256e.spki 2>/dev/null",
+                           pk_dir),
+                     0);
     /* the message the CLI and the library sign */
     ck_assert_int_eq(tu_sh("cd '%s' && printf 'firmware manifest v1\\n' > msg", pk_dir), 0);
 }
@@ -1227,6 +1234,7 @@ START_TEST(test_ecdsa_p256_openssl_cli)
         ck_assert_int_eq(pub_rc(c, "p256c.spki"), IOTSEC_E_UNSUPPORTED);
         ck_assert_int_eq(priv_rc(c, "p256.p8"), IOTSEC_E_UNSUPPORTED);
         ck_assert_int_eq(pub_rc(c, "p384.spki"), IOTSEC_E_UNSUPPORTED);
+        ck_assert_int_eq(pub_rc(c, "p256e.spki"), IOTSEC_E_UNSUPPORTED);
         return;
     }
     load_pub(c, &pk, "p256.spki");
@@ -1309,9 +1317,12 @@ START_TEST(test_ecdsa_p256_openssl_cli)
     ck_assert_mem_eq(spki, p8, p8_len);
     free(p8);
 
-    /* another curve: unsupported; trailing byte after the SPKI: bad key */
+    /* another curve: unsupported; P-256 spelled with explicit parameters (another SPKI,
+     * so another key id for the same key): bad key; trailing byte after the SPKI: bad key */
     ck_assert_int_eq(pub_rc(c, "p384.spki"), IOTSEC_E_UNSUPPORTED);
     ck_assert_int_eq(priv_rc(c, "p384.p8"), IOTSEC_E_UNSUPPORTED);
+    ck_assert_int_eq(pub_rc(c, "p256e.spki"), IOTSEC_E_BAD_KEY);
+    ck_assert_int_eq(priv_rc(c, "p256e.p8"), IOTSEC_E_BAD_KEY);
     {
         iotsec_pubkey bad_pk;
         iotsec_privkey bad_sk;
