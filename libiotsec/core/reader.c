@@ -43,8 +43,6 @@ uint8_t iotsec_reader_u8(iotsec_reader *r)
 uint16_t iotsec_reader_u16(iotsec_reader *r)
 {
     const uint8_t *p = take(r, 2);
-
-    /* not a ?: — its int result trips -Wconversion under -fsanitize (gcc 12) */
     if (p == NULL)
         return 0;
     return (uint16_t)((p[0] << 8) | p[1]);
@@ -53,8 +51,9 @@ uint16_t iotsec_reader_u16(iotsec_reader *r)
 uint32_t iotsec_reader_u32(iotsec_reader *r)
 {
     const uint8_t *p = take(r, 4);
-    return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]
-             : 0;
+    if (p == NULL)
+        return 0;
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 uint64_t iotsec_reader_u64(iotsec_reader *r)
