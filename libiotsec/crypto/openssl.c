@@ -293,6 +293,24 @@ static void o_pubkey_free(iotsec_pubkey *pk)
     pk->impl.ptr = NULL;
 }
 
+/* IOTSEC_OK if the private and public halves of pkey belong together, else IOTSEC_E_BAD_KEY.
+ * An EC private key carries its public point beside the scalar (RFC 5915) and OpenSSL keeps
+ * the stored point: a mismatched pair would sign with one key and report another's key id.
+ * RSA is not checked: signing uses the same n as the key id, and OpenSSL's RSA pairwise
+ * check runs primality tests (~90 ms for 3072 bits). */
+static int pairwise_check(EVP_PKEY *pkey)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok;
+
+    if (pctx == NULL)
+        return ossl_error();
+    ok = EVP_PKEY_pairwise_check(pctx) == 1;
+    EVP_PKEY_CTX_free(pctx);
+    ERR_clear_error();
+    return ok ? IOTSEC_OK : IOTSEC_E_BAD_KEY;
+}
+
 static int o_privkey_load(iotsec_privkey *sk, const uint8_t *der, size_t der_len)
 {
     const unsigned char *p = der;
@@ -312,6 +330,8 @@ static int o_privkey_load(iotsec_privkey *sk, const uint8_t *der, size_t der_len
         return IOTSEC_E_BAD_KEY;
     }
     rc = classify_key(pkey, &sk->alg, &sk->bits, &sk->sig_len);
+    if (rc == IOTSEC_OK && sk->alg != IOTSEC_SIG_RSA_PSS)
+        rc = pairwise_check(pkey);
     if (rc != IOTSEC_OK) {
         EVP_PKEY_free(pkey);
         return rc;

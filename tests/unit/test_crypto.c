@@ -1055,6 +1055,7 @@ static void pk_setup(void)
 {
     tu_tmpdir(pk_dir, sizeof pk_dir);
     cli_key("p256", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256");
+    cli_key("p256b", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256");
     cli_key("p384", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384");
     cli_key("rsa1024", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024");
     cli_key("rsa2048", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048");
@@ -1343,6 +1344,22 @@ START_TEST(test_ecdsa_p256_openssl_cli)
         ck_assert_int_eq(iotsec_privkey_load(&bad_sk, c, longer, der_len + 1), IOTSEC_E_BAD_KEY);
         free(longer);
         free(d);
+    }
+    /* a private key whose stored public point is another key's (PKCS#8 from openssl ends
+     * with the RFC 5915 publicKey: 04 || x || y): it would sign as one key and claim the
+     * other's key id */
+    {
+        iotsec_privkey bad_sk;
+        size_t a_len, b_len;
+        uint8_t *a = pk_file("p256.p8", &a_len), *b = pk_file("p256b.p8", &b_len);
+        ck_assert_uint_eq(a_len, b_len);
+        ck_assert_uint_eq(a[a_len - 65], 0x04);
+        ck_assert_int_eq(iotsec_privkey_load(&bad_sk, c, a, a_len), IOTSEC_OK);
+        iotsec_privkey_free(&bad_sk);
+        memcpy(a + a_len - 64, b + b_len - 64, 64);
+        ck_assert_int_eq(iotsec_privkey_load(&bad_sk, c, a, a_len), IOTSEC_E_BAD_KEY);
+        free(a);
+        free(b);
     }
     iotsec_pubkey_free(&pk);
     iotsec_pubkey_free(&pkc);
