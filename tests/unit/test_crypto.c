@@ -1589,6 +1589,28 @@ START_TEST(test_rsa_key_sizes)
     free(d);
     ck_assert_int_eq(iotsec_pubkey_load(&pk, c, der, len + 1),
                      has_rsa ? IOTSEC_E_BAD_KEY : IOTSEC_E_UNSUPPORTED);
+
+    /* a corrupt RSA private key (its modulus made even) still parses; RSA keys get no
+     * pairwise check at load (see openssl.c), so OpenSSL's failure inside the signature
+     * operation is reported as IOTSEC_E_BACKEND */
+    if (has_rsa) {
+        static const uint8_t n_hdr[] = {0x02, 0x82, 0x01, 0x01, 0x00}; /* INTEGER, 257 bytes */
+        iotsec_privkey sk;
+        uint8_t sig[IOTSEC_SIG_MAX_LEN];
+        size_t pos, sig_len;
+        d = pk_file("rsa2048.p8", &len);
+        for (pos = 0; pos + sizeof n_hdr + 256 <= len; pos++)
+            if (memcmp(d + pos, n_hdr, sizeof n_hdr) == 0)
+                break;
+        ck_assert_uint_le(pos + sizeof n_hdr + 256, len);
+        ck_assert_uint_eq(d[pos + sizeof n_hdr + 255] & 1, 1); /* the real modulus is odd */
+        d[pos + sizeof n_hdr + 255] ^= 1;
+        ck_assert_int_eq(iotsec_privkey_load(&sk, c, d, len), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_sign(&sk, (const uint8_t *)"m", 1, sig, sizeof sig, &sig_len),
+                         IOTSEC_E_BACKEND);
+        iotsec_privkey_free(&sk);
+        free(d);
+    }
 }
 END_TEST
 
