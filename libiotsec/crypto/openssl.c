@@ -230,8 +230,17 @@ static int classify_key(EVP_PKEY *pkey, iotsec_sig_alg *alg, unsigned *bits, siz
         return IOTSEC_OK;
     }
     case EVP_PKEY_RSA: {
-        int b = EVP_PKEY_get_bits(pkey);
+        int b = EVP_PKEY_get_bits(pkey), e_ok;
+        BIGNUM *e = NULL;
         if (b < 2048 || b > 4096)
+            return IOTSEC_E_BAD_KEY;
+        /* an even or unit public exponent is no RSA key (RFC 8017 §3.1: 3 <= e, odd);
+         * with e = 1 anyone can write a "signature" that verifies */
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+            return ossl_error();
+        e_ok = BN_is_odd(e) && !BN_is_one(e);
+        BN_free(e);
+        if (!e_ok)
             return IOTSEC_E_BAD_KEY;
         *alg = IOTSEC_SIG_RSA_PSS;
         *bits = (unsigned)b;

@@ -1387,14 +1387,23 @@ static void der_put(uint8_t *out, size_t cap, size_t *pos, uint8_t tag, const ui
     *pos += h + len;
 }
 
+static size_t rsa_spki(unsigned bits, const uint8_t *e, size_t e_len, uint8_t *out, size_t cap);
+
 /* A DER SubjectPublicKeyInfo of an rsaEncryption key (RFC 3279 §2.3.1) whose modulus has
  * exactly `bits` bits: an odd pattern, not a real key, which is all a size check needs and
  * spares the test generating an 8192-bit key. */
 static size_t rsa_spki_of_bits(unsigned bits, uint8_t *out, size_t cap)
 {
+    static const uint8_t e[] = {0x01, 0x00, 0x01};
+
+    return rsa_spki(bits, e, sizeof e, out, cap);
+}
+
+/* The same with public exponent e (big-endian, minimal INTEGER content). */
+static size_t rsa_spki(unsigned bits, const uint8_t *e, size_t e_len, uint8_t *out, size_t cap)
+{
     static const uint8_t alg[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
                                   0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
-    static const uint8_t e[] = {0x01, 0x00, 0x01};
     uint8_t n[1 + 1024], rsa[1100], bits_str[1100], body[1200];
     size_t nbytes = (bits + 7u) / 8u, rsa_len = 0, bits_len = 0, body_len = 0, len = 0;
     uint8_t *m = n + 1;
@@ -1407,7 +1416,7 @@ static size_t rsa_spki_of_bits(unsigned bits, uint8_t *out, size_t cap)
     n[0] = 0; /* INTEGER: a leading zero only when the top bit is set */
     der_put(rsa, sizeof rsa, &rsa_len, 0x02, (m[0] & 0x80) ? n : m,
             (m[0] & 0x80) ? nbytes + 1 : nbytes);
-    der_put(rsa, sizeof rsa, &rsa_len, 0x02, e, sizeof e);
+    der_put(rsa, sizeof rsa, &rsa_len, 0x02, e, e_len);
     bits_str[0] = 0; /* BIT STRING: no unused bits, then the RSAPublicKey SEQUENCE */
     bits_len = 1;
     der_put(bits_str, sizeof bits_str, &bits_len, 0x30, rsa, rsa_len);
@@ -1570,6 +1579,25 @@ START_TEST(test_rsa_key_sizes)
         ck_assert_uint_eq(pk.bits, sizes[k].bits);
         ck_assert_uint_eq(pk.sig_len, (sizes[k].bits + 7) / 8);
         iotsec_pubkey_free(&pk);
+    }
+    /* public exponents: 1 and even ones are refused, 3 is allowed */
+    {
+        static const struct {
+            uint8_t e[3];
+            size_t len;
+            int ok;
+        } exps[] = {{{0x01}, 1, 0}, {{0x02}, 1, 0}, {{0x01, 0x00, 0x00}, 3, 0},
+                    {{0x03}, 1, 1}, {{0x01, 0x00, 0x01}, 3, 1}};
+        for (k = 0; k < sizeof exps / sizeof exps[0]; k++) {
+            int rc;
+            len = rsa_spki(2048, exps[k].e, exps[k].len, der, sizeof der);
+            rc = iotsec_pubkey_load(&pk, c, der, len);
+            ck_assert_msg(rc == (!has_rsa ? IOTSEC_E_UNSUPPORTED
+                                          : exps[k].ok ? IOTSEC_OK : IOTSEC_E_BAD_KEY),
+                          "exponent %zu: %s", k, iotsec_strerror(rc));
+            if (rc == IOTSEC_OK)
+                iotsec_pubkey_free(&pk);
+        }
     }
     /* a real 1024-bit key made by the CLI, public and private */
     ck_assert_int_eq(pub_rc(c, "rsa1024.spki"), has_rsa ? IOTSEC_E_BAD_KEY : IOTSEC_E_UNSUPPORTED);
