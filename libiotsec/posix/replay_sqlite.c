@@ -17,6 +17,7 @@ struct iotsec_replay_sqlite {
     sqlite3_stmt *sel;    /* the state of one (device, kid) */
     sqlite3_stmt *upsert; /* write the state of one (device, kid) */
     unsigned window;
+    int busy; /* the last failure was lock contention */
 };
 
 #define TABLE_SQL                                                                           \
@@ -46,62 +47,64 @@ static int map_sqlite(int rc)
     }
 }
 
-static int exec(sqlite3 *db, const char *sql)
+/* map_sqlite, remembering whether the failure was lock contention (worth a retry while the
+ * file is being set up by several processes at once) */
+static int rc_of(iotsec_replay_sqlite *s, int rc)
 {
-    return map_sqlite(sqlite3_exec(db, sql, NULL, NULL, NULL));
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        s->busy = 1;
+    return map_sqlite(rc);
 }
 
-/* The single integer a statement (a PRAGMA or a count) returns. */
-static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+static int exec(iotsec_replay_sqlite *s, const char *sql)
+{
+    return rc_of(s, sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+/* Run a statement returning one row; copy column 0 as an integer (*num) or compare it, as
+ * text, with expect (case-insensitive) into *equal. */
+static int query_one(iotsec_replay_sqlite *s, const char *sql, int64_t *num, const char *expect,
+                     int *equal)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
-            *out = sqlite3_column_int64(st, 0);
+            if (num != NULL) {
+                *num = sqlite3_column_int64(st, 0);
+            } else {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+                *equal = t != NULL && sqlite3_stricmp((const char *)t, expect) == 0;
+            }
             rc = SQLITE_OK;
         } else if (rc == SQLITE_DONE) {
             rc = SQLITE_CORRUPT; /* these statements always return a row */
         }
     }
     sqlite3_finalize(st);
-    return map_sqlite(rc);
-}
-
-/* The single text a statement returns is expect (case-insensitive)? */
-static int query_text_is(sqlite3 *db, const char *sql, const char *expect, int *equal)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-    *equal = 0;
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            const unsigned char *t = sqlite3_column_text(st, 0);
-            *equal = t != NULL && sqlite3_stricmp((const char *)t, expect) == 0;
-            rc = SQLITE_OK;
-        }
-    }
-    sqlite3_finalize(st);
-    return map_sqlite(rc);
+    return rc_of(s, rc);
 }
 
 enum db_kind { DB_FRESH, DB_OURS };
 
-/* Identify the file: ours (our application id and schema version), fresh (no id, no
- * version, no schema object) or refused. Reads only. */
-static int identify(sqlite3 *db, enum db_kind *kind)
+/* Identify the file, in one read transaction (one snapshot): ours (our application id and
+ * schema version), fresh (no id, no version, no schema object) or refused. Reads only. */
+static int identify(iotsec_replay_sqlite *s, enum db_kind *kind)
 {
     int64_t app = 0, ver = 0, objects = 0;
-    int rc = query_int(db, "PRAGMA application_id", &app);
+    int own = sqlite3_get_autocommit(s->db);
+    int rc = own ? exec(s, "BEGIN") : IOTSEC_OK;
 
     if (rc == IOTSEC_OK)
-        rc = query_int(db, "PRAGMA user_version", &ver);
+        rc = query_one(s, "PRAGMA application_id", &app, NULL, NULL);
     if (rc == IOTSEC_OK)
-        rc = query_int(db, "SELECT count(*) FROM sqlite_master", &objects);
+        rc = query_one(s, "PRAGMA user_version", &ver, NULL, NULL);
+    if (rc == IOTSEC_OK)
+        rc = query_one(s, "SELECT count(*) FROM sqlite_master", &objects, NULL, NULL);
+    if (own && !sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* read-only: nothing to lose */
     if (rc != IOTSEC_OK)
         return rc;
     if (app == IOTSEC_REPLAY_SQLITE_APPLICATION_ID) {
@@ -119,30 +122,30 @@ static int identify(sqlite3 *db, enum db_kind *kind)
 
 /* Create the schema of a fresh file; another process may be doing the same, so re-identify
  * under the write lock and create only if the file is still fresh. */
-static int create_schema(sqlite3 *db)
+static int create_schema(iotsec_replay_sqlite *s)
 {
     enum db_kind kind = DB_OURS;
-    int rc = exec(db, "BEGIN IMMEDIATE");
+    int rc = exec(s, "BEGIN IMMEDIATE");
 
     if (rc != IOTSEC_OK)
         return rc;
-    rc = identify(db, &kind);
+    rc = identify(s, &kind);
     if (rc == IOTSEC_OK && kind == DB_FRESH) {
         char sql[64];
-        rc = exec(db, TABLE_SQL);
+        rc = exec(s, TABLE_SQL);
         sqlite3_snprintf((int)sizeof sql, sql, "PRAGMA application_id = %d",
                          IOTSEC_REPLAY_SQLITE_APPLICATION_ID);
         if (rc == IOTSEC_OK)
-            rc = exec(db, sql);
+            rc = exec(s, sql);
         sqlite3_snprintf((int)sizeof sql, sql, "PRAGMA user_version = %d",
                          IOTSEC_REPLAY_SQLITE_SCHEMA_VERSION);
         if (rc == IOTSEC_OK)
-            rc = exec(db, sql);
+            rc = exec(s, sql);
     }
     if (rc == IOTSEC_OK)
-        rc = exec(db, "COMMIT");
-    if (rc != IOTSEC_OK && !sqlite3_get_autocommit(db))
-        (void)exec(db, "ROLLBACK");
+        rc = exec(s, "COMMIT");
+    if (rc != IOTSEC_OK && !sqlite3_get_autocommit(s->db))
+        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
@@ -174,10 +177,51 @@ static const iotsec_replay_store_ops sqlite_ops = {sqlite_check, sqlite_check_an
                                                    sqlite_begin, sqlite_commit,
                                                    sqlite_rollback};
 
-static int open_db(iotsec_replay_sqlite *s, const char *path, unsigned flags)
+/* Our schema as it must be: the table and its columns (prepares both statements). An
+ * identified file without them is refused as foreign. */
+static int prepare(iotsec_replay_sqlite *s)
+{
+    int rc = IOTSEC_OK;
+
+    if (s->sel == NULL)
+        rc = sqlite3_prepare_v3(s->db, SELECT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->sel, NULL);
+    if (rc == SQLITE_OK && s->upsert == NULL)
+        rc = sqlite3_prepare_v3(s->db, UPSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->upsert,
+                                NULL);
+    if ((rc & 0xff) == SQLITE_ERROR)
+        return IOTSEC_E_CORRUPT; /* no such table or column */
+    return rc_of(s, rc);
+}
+
+/* Identify and check an existing file with reads only, so a refused file is left exactly as
+ * it was; only then switch to WAL and, for a fresh file, create the schema. */
+static int setup(iotsec_replay_sqlite *s)
 {
     enum db_kind kind = DB_OURS;
-    int rc, wal = 0, ok = 0;
+    int rc = identify(s, &kind), wal = 0, ok = 0;
+
+    if (rc == IOTSEC_OK && kind == DB_OURS) {
+        rc = query_one(s, "PRAGMA quick_check", NULL, "ok", &ok);
+        if (rc == IOTSEC_OK && !ok)
+            rc = IOTSEC_E_CORRUPT;
+        if (rc == IOTSEC_OK)
+            rc = prepare(s);
+    }
+    if (rc == IOTSEC_OK)
+        rc = query_one(s, "PRAGMA journal_mode = WAL", NULL, "wal", &wal);
+    if (rc == IOTSEC_OK && !wal)
+        rc = IOTSEC_E_IO; /* WAL unavailable (e.g. no shared memory on this file system) */
+    if (rc == IOTSEC_OK && kind == DB_FRESH) {
+        rc = create_schema(s);
+        if (rc == IOTSEC_OK)
+            rc = prepare(s);
+    }
+    return rc;
+}
+
+static int open_db(iotsec_replay_sqlite *s, const char *path, unsigned flags)
+{
+    int rc, waited;
 
     rc = create_file(path);
     if (rc != IOTSEC_OK)
@@ -191,30 +235,20 @@ static int open_db(iotsec_replay_sqlite *s, const char *path, unsigned flags)
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL) != SQLITE_OK ||
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL) != SQLITE_OK)
         return IOTSEC_E_IO;
-    rc = identify(s->db, &kind); /* a refused file is left exactly as it was */
+    /* While several processes set up a new file at once (journal mode change, schema
+     * creation), SQLite may report SQLITE_BUSY without waiting, to avoid a deadlock: retry
+     * the whole setup for up to the busy timeout. */
+    for (waited = 0;; waited += 10) {
+        s->busy = 0;
+        rc = setup(s);
+        if (rc == IOTSEC_OK || !s->busy || waited >= IOTSEC_REPLAY_SQLITE_BUSY_TIMEOUT_MS)
+            break;
+        sqlite3_sleep(10);
+    }
     if (rc == IOTSEC_OK)
-        rc = query_text_is(s->db, "PRAGMA journal_mode = WAL", "wal", &wal);
-    if (rc == IOTSEC_OK && !wal)
-        rc = IOTSEC_E_IO; /* WAL unavailable (e.g. no shared memory on this file system) */
-    if (rc == IOTSEC_OK && kind == DB_FRESH)
-        rc = create_schema(s->db);
-    if (rc == IOTSEC_OK)
-        rc = query_text_is(s->db, "PRAGMA quick_check", "ok", &ok);
-    if (rc == IOTSEC_OK && !ok)
-        rc = IOTSEC_E_CORRUPT;
-    if (rc == IOTSEC_OK)
-        rc = exec(s->db, (flags & IOTSEC_REPLAY_SQLITE_SYNC_NORMAL) ? "PRAGMA synchronous = NORMAL"
-                                                                    : "PRAGMA synchronous = FULL");
-    if (rc != IOTSEC_OK)
-        return rc;
-    /* our application id but not our table (or not its columns): refused */
-    rc = sqlite3_prepare_v3(s->db, SELECT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->sel, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v3(s->db, UPSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->upsert,
-                                NULL);
-    if ((rc & 0xff) == SQLITE_ERROR)
-        return IOTSEC_E_CORRUPT;
-    return map_sqlite(rc);
+        rc = exec(s, (flags & IOTSEC_REPLAY_SQLITE_SYNC_NORMAL) ? "PRAGMA synchronous = NORMAL"
+                                                                : "PRAGMA synchronous = FULL");
+    return rc;
 }
 
 int iotsec_replay_sqlite_open(iotsec_replay_sqlite **out, const char *path, unsigned window,
@@ -260,7 +294,7 @@ void iotsec_replay_sqlite_close(iotsec_replay_sqlite *s)
     if (s == NULL)
         return;
     if (s->db != NULL && !sqlite3_get_autocommit(s->db))
-        (void)exec(s->db, "ROLLBACK");
+        (void)exec(s, "ROLLBACK");
     sqlite3_finalize(s->sel);
     sqlite3_finalize(s->upsert);
     sqlite3_close_v2(s->db);
@@ -355,7 +389,7 @@ static int sqlite_check_and_commit(void *ctx, const uint8_t *device_id, size_t i
     int rc = IOTSEC_OK;
 
     if (own)
-        rc = exec(s->db, "BEGIN IMMEDIATE");
+        rc = exec(s, "BEGIN IMMEDIATE");
     if (rc != IOTSEC_OK)
         return rc;
     rc = load(s, device_id, id_len, kid, &w);
@@ -365,9 +399,9 @@ static int sqlite_check_and_commit(void *ctx, const uint8_t *device_id, size_t i
         rc = store_state(s, device_id, id_len, kid, &w);
     if (own) {
         if (rc == IOTSEC_OK)
-            rc = exec(s->db, "COMMIT");
+            rc = exec(s, "COMMIT");
         if (rc != IOTSEC_OK && !sqlite3_get_autocommit(s->db))
-            (void)exec(s->db, "ROLLBACK");
+            (void)exec(s, "ROLLBACK");
     }
     return rc;
 }
@@ -378,7 +412,7 @@ static int sqlite_begin(void *ctx)
 
     if (!sqlite3_get_autocommit(s->db))
         return IOTSEC_E_STATE;
-    return exec(s->db, "BEGIN IMMEDIATE");
+    return exec(s, "BEGIN IMMEDIATE");
 }
 
 static int sqlite_commit(void *ctx)
@@ -388,9 +422,9 @@ static int sqlite_commit(void *ctx)
 
     if (sqlite3_get_autocommit(s->db))
         return IOTSEC_E_STATE;
-    rc = exec(s->db, "COMMIT");
+    rc = exec(s, "COMMIT");
     if (rc != IOTSEC_OK && !sqlite3_get_autocommit(s->db))
-        (void)exec(s->db, "ROLLBACK"); /* documented: a failed commit accepts nothing */
+        (void)exec(s, "ROLLBACK"); /* documented: a failed commit accepts nothing */
     return rc;
 }
 
@@ -400,5 +434,5 @@ static int sqlite_rollback(void *ctx)
 
     if (sqlite3_get_autocommit(s->db))
         return IOTSEC_E_STATE;
-    return exec(s->db, "ROLLBACK");
+    return exec(s, "ROLLBACK");
 }
