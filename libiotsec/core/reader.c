@@ -43,14 +43,17 @@ uint8_t iotsec_reader_u8(iotsec_reader *r)
 uint16_t iotsec_reader_u16(iotsec_reader *r)
 {
     const uint8_t *p = take(r, 2);
-    return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
+    if (p == NULL)
+        return 0;
+    return (uint16_t)((p[0] << 8) | p[1]);
 }
 
 uint32_t iotsec_reader_u32(iotsec_reader *r)
 {
     const uint8_t *p = take(r, 4);
-    return p ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]
-             : 0;
+    if (p == NULL)
+        return 0;
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 uint64_t iotsec_reader_u64(iotsec_reader *r)
