@@ -5,8 +5,6 @@
  * pwrite + fsync of 20 bytes (what a reservation costs at least). Bounded runtime; the
  * file port runs in a temporary directory that is removed. */
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +12,7 @@
 #include <unistd.h>
 
 #include "iotsec/iotsec.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "nonce_bench.h"
 
 typedef struct counting {
     uint8_t flash[2][IOTSEC_COUNTER_RECORD_LEN];
@@ -133,29 +124,6 @@ static double raw_fsync(const char *dir, double max_s)
     close(fd);
     unlink(path);
     return (double)i / t0;
-}
-
-/* OpenSSL HMAC-SHA256 of a 64-byte frame per second */
-static double raw_hmac(double max_s)
-{
-    uint8_t key[32], msg[64], mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen;
-    unsigned long i = 0;
-    double t0;
-
-    memset(key, 7, sizeof key);
-    memset(msg, 9, sizeof msg);
-    t0 = now_s();
-    do {
-        unsigned k;
-        for (k = 0; k < 256; k++) {
-            msg[0] = (uint8_t)k;
-            if (HMAC(EVP_sha256(), key, sizeof key, msg, sizeof msg, mac, &maclen) == NULL)
-                exit(1);
-        }
-        i += 256;
-    } while (now_s() - t0 < max_s);
-    return (double)i / (now_s() - t0);
 }
 
 int main(void)

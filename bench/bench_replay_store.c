@@ -4,8 +4,6 @@
  * a 139-byte blob per transaction, same settings); the in-memory store against one OpenSSL
  * HMAC-SHA256 of a 64-byte frame (the tag check every accepted frame pays). Each figure runs
  * for a bounded time in a temporary directory that is removed. */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +12,10 @@
 #include <unistd.h>
 
 #include "iotsec/iotsec.h"
+#include "nonce_bench.h"
 
 #define DEVICES 100u
 #define RUN_S 1.5
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void device_id(unsigned i, uint8_t id[16], size_t *len)
 {
@@ -93,28 +84,6 @@ static double run_raw(const char *path, int full, double max_s)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return t0;
-}
-
-static double raw_hmac(double max_s)
-{
-    uint8_t key[32], msg[64], mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen;
-    unsigned long i = 0;
-    double t0;
-
-    memset(key, 7, sizeof key);
-    memset(msg, 9, sizeof msg);
-    t0 = now_s();
-    do {
-        unsigned k;
-        for (k = 0; k < 256; k++) {
-            msg[0] = (uint8_t)k;
-            if (HMAC(EVP_sha256(), key, sizeof key, msg, sizeof msg, mac, &maclen) == NULL)
-                exit(1);
-        }
-        i += 256;
-    } while (now_s() - t0 < max_s);
-    return (double)i / (now_s() - t0);
 }
 
 static void rm_db(const char *path)

@@ -176,8 +176,10 @@ struct sqlite3;
  * iotsec_replay_state(device_id BLOB, kid INTEGER, state BLOB — the 139-byte form of
  * iotsec_replay_encode —, PRIMARY KEY(device_id, kid)). journal_mode=WAL, synchronous=FULL
  * (or NORMAL with IOTSEC_REPLAY_SQLITE_SYNC_NORMAL), busy timeout 5 s, trusted_schema off,
- * defensive mode on. On open the file is identified and PRAGMA quick_check is run (cost
- * linear in the file size).
+ * defensive mode on. An existing file is identified and checked (PRAGMA quick_check, cost
+ * linear in the file size) with reads only, before anything is written to it. Several
+ * processes may open (and create) the same file at once: lock contention during this setup
+ * is retried for up to the busy timeout.
  *
  * window is W, 0–1024 bits, for every (device, kid). Each row keeps the W it was written
  * with; opening a database with another W converts a row the next time it is read, safely:

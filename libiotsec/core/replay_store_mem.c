@@ -154,6 +154,23 @@ static int mem_begin(void *ctx)
     return IOTSEC_OK;
 }
 
+/* Close the open transaction: entries it inserted are kept (commit) or freed (rollback). */
+static void mem_end(iotsec_replay_mem *m, int keep)
+{
+    size_t i;
+
+    for (i = 0; i < m->table_len; i++) {
+        if (m->table[i].state != ENTRY_PENDING)
+            continue;
+        if (keep)
+            m->table[i].state = ENTRY_COMMITTED;
+        else
+            memset(&m->table[i], 0, sizeof m->table[i]);
+    }
+    m->pending = 0;
+    m->in_txn = 0;
+}
+
 static int mem_commit(void *ctx)
 {
     iotsec_replay_mem *m = ctx;
@@ -169,28 +186,17 @@ static int mem_commit(void *ctx)
         if (r != IOTSEC_OK && rc == IOTSEC_OK)
             rc = IOTSEC_E_STATE;
     }
-    for (i = 0; i < m->table_len; i++) {
-        if (m->table[i].state == ENTRY_PENDING)
-            m->table[i].state = ENTRY_COMMITTED;
-    }
-    m->pending = 0;
-    m->in_txn = 0;
+    mem_end(m, 1);
     return rc;
 }
 
 static int mem_rollback(void *ctx)
 {
     iotsec_replay_mem *m = ctx;
-    size_t i;
 
     if (!m->in_txn)
         return IOTSEC_E_STATE;
-    for (i = 0; i < m->table_len; i++) {
-        if (m->table[i].state == ENTRY_PENDING)
-            memset(&m->table[i], 0, sizeof m->table[i]);
-    }
-    m->pending = 0;
-    m->in_txn = 0;
+    mem_end(m, 0);
     return IOTSEC_OK;
 }
 

@@ -484,26 +484,27 @@ START_TEST(test_sqlite_corrupt_and_foreign)
     expect_refused(path, IOTSEC_E_CORRUPT);
     tu_write_file(dir, "text.db", "hello, world\n", 13, path, sizeof path);
     expect_refused(path, IOTSEC_E_CORRUPT);
-    /* a SQLite database of another application */
-    path_in(path, sizeof path, dir, "foreign.db");
-    make_db(path, "CREATE TABLE users(name TEXT); INSERT INTO users VALUES('x')");
-    expect_refused(path, IOTSEC_E_CORRUPT);
-    /* our table, but not identified as ours (no application id): someone else's file */
-    path_in(path, sizeof path, dir, "lookalike.db");
-    make_db(path, "CREATE TABLE iotsec_replay_state(device_id BLOB, kid INTEGER, state BLOB,"
-                  " PRIMARY KEY(device_id, kid)) WITHOUT ROWID");
-    expect_refused(path, IOTSEC_E_CORRUPT);
-    path_in(path, sizeof path, dir, "foreign-id.db");
-    make_db(path, "PRAGMA application_id = 1234");
-    expect_refused(path, IOTSEC_E_CORRUPT);
-    path_in(path, sizeof path, dir, "foreign-ver.db");
-    make_db(path, "PRAGMA user_version = 1");
-    expect_refused(path, IOTSEC_E_CORRUPT);
-    /* ours by its id, but without our table, or with another schema version */
-    path_in(path, sizeof path, dir, "notable.db");
-    make_db(path, "PRAGMA application_id = 1229935698; PRAGMA user_version = 1;"
-                  "CREATE TABLE iotsec_replay_state(x)");
-    expect_refused(path, IOTSEC_E_CORRUPT);
+    /* SQLite databases of another application, and one claiming to be ours without our
+     * table: each made with plain SQLite, each refused and left untouched */
+    {
+        static const char *foreign[][2] = {
+            {"foreign.db", "CREATE TABLE users(name TEXT); INSERT INTO users VALUES('x')"},
+            /* our table, but not identified as ours (no application id) */
+            {"lookalike.db", "CREATE TABLE iotsec_replay_state(device_id BLOB, kid INTEGER,"
+                             " state BLOB, PRIMARY KEY(device_id, kid)) WITHOUT ROWID"},
+            {"foreign-id.db", "PRAGMA application_id = 1234"},
+            {"foreign-ver.db", "PRAGMA user_version = 1"},
+            /* our application id and version, but not our table */
+            {"notable.db", "PRAGMA application_id = 1229935698; PRAGMA user_version = 1;"
+                           "CREATE TABLE iotsec_replay_state(x)"},
+        };
+        for (i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+            path_in(path, sizeof path, dir, foreign[i][0]);
+            make_db(path, foreign[i][1]);
+            expect_refused(path, IOTSEC_E_CORRUPT);
+        }
+    }
+    /* ours, with another schema version */
     path_in(path, sizeof path, dir, "newer.db");
     s = sq_open(path, 64, 0);
     sq_exec(iotsec_replay_sqlite_db(s), "PRAGMA user_version = 2");
