@@ -132,8 +132,8 @@ int sim_status(const sim_state *st, const iotsec_crypto *crypto, int json)
     for (i = 0; i < SIM_SLOTS; i++)
         text_slot(i, &slots[i]);
     if (have_ctr)
-        printf("sender counter: next %llu (reserved below %llu)\n", (unsigned long long)c.next,
-               (unsigned long long)c.reserved);
+        printf("sender counter: next %llu after this restart (reservation up to %llu)\n",
+               (unsigned long long)c.next, (unsigned long long)c.reserved);
     else
         printf("sender counter: blank (next 1)\n");
     return SIM_OK;

@@ -111,6 +111,9 @@ static int sender_init(sender *s, const sim_state *st, const iotsec_crypto *cryp
     if ((rc = sim_path(st, SIM_CRED_LEGACY_ENC, path)) != SIM_OK)
         return rc;
     have_enc = access(path, F_OK) == 0;
+    if (ro->encrypt && !have_enc)
+        return sim_error(SIM_USAGE, "--format ecowatt --encrypt: the device was provisioned "
+                         "without --legacy-enc-key");
     if (have_enc && (rc = iotsec_file_read_secret(path, enc, sizeof enc)) != IOTSEC_OK) {
         iotsec_zeroize(mac, sizeof mac);
         return sim_fail(SIM_IO, rc, "%s: cannot read the legacy encryption key", path);
