@@ -16,5 +16,7 @@
 #include "iotsec/replay.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
+#include "iotsec/manifest.h"
+#include "iotsec/image.h"
 
 #endif
