@@ -176,7 +176,8 @@ IOTSEC_API int iotsec_trust_store_init(iotsec_trust_store *store, const iotsec_p
  * present bits outside IOTSEC_MF_ALL), IOTSEC_E_BAD_LENGTH (string lengths outside their
  * ranges), IOTSEC_E_BAD_VALUE (image_size, chunk_size, payload_size inconsistent with
  * image_size, version not UTF-8), IOTSEC_E_COUNTER_EXHAUSTED (security_counter UINT64_MAX),
- * IOTSEC_E_UNSUPPORTED (enc_alg other than AES-256-CBC), IOTSEC_E_INVALID_ARG (NULL). */
+ * IOTSEC_E_UNSUPPORTED (enc_alg other than AES-256-CBC), IOTSEC_E_BAD_LENGTH (the encoded
+ * body would exceed 3072 bytes, e.g. a long description), IOTSEC_E_INVALID_ARG (NULL). */
 IOTSEC_API int iotsec_manifest_fields_check(const iotsec_manifest_fields *fields);
 
 /* Write the canonical TLV body of fields (types ascending, minimal exact lengths) to
