@@ -176,18 +176,24 @@ static int decrypt_update(iotsec_image_verify_ctx *ctx, const uint8_t *in, size_
         memcpy(ctx->held, block, BLK);
         ctx->have_held = 1;
     }
-    /* whole blocks straight from the input into the output, after the held block */
+    /* whole blocks straight from the input into the output, after the held block; the
+     * newest block is decrypted into `held` (it waits for final), so nothing is ever written
+     * past the bytes released */
     n = in_len / BLK * BLK;
     if (n > 0) {
         if (ctx->have_held) {
             memcpy(out + o, ctx->held, BLK);
             o += BLK;
         }
-        rc = iotsec_aes_cbc_update(&ctx->aes, in, out + o, n);
+        if (n > BLK) {
+            rc = iotsec_aes_cbc_update(&ctx->aes, in, out + o, n - BLK);
+            if (rc != IOTSEC_OK)
+                return rc;
+            o += n - BLK;
+        }
+        rc = iotsec_aes_cbc_update(&ctx->aes, in + n - BLK, ctx->held, BLK);
         if (rc != IOTSEC_OK)
             return rc;
-        o += n - BLK;
-        memcpy(ctx->held, out + o, BLK); /* the newest block waits for final */
         ctx->have_held = 1;
         in += n;
         in_len -= n;
