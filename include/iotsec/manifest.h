@@ -278,6 +278,12 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_manifest_parse_unverified(const uint8_t 
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_manifest_check_policy(const iotsec_manifest *m,
                                                               const iotsec_device_policy *policy);
 
+/* IOTSEC_OK when s[0..len) is strict UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF; len 0 is valid), else IOTSEC_E_BAD_VALUE (IOTSEC_E_INVALID_ARG for
+ * NULL with len > 0). The rule applied to the version field; front-ends use it to print
+ * other byte strings. */
+IOTSEC_API int iotsec_manifest_utf8_check(const uint8_t *s, size_t len);
+
 /* Name of a signature algorithm as `iotsec manifest show` prints it: "ed25519", "p256",
  * "rsa-pss"; NULL for any other value. */
 IOTSEC_API const char *iotsec_sig_alg_name(int sig_alg);

@@ -63,6 +63,13 @@ static int utf8_valid(const uint8_t *s, size_t len)
     return 1;
 }
 
+int iotsec_manifest_utf8_check(const uint8_t *s, size_t len)
+{
+    if (s == NULL && len != 0)
+        return IOTSEC_E_INVALID_ARG;
+    return utf8_valid(s, len) ? IOTSEC_OK : IOTSEC_E_BAD_VALUE;
+}
+
 /* payload size of an AES-CBC/PKCS#7 encryption of image_size bytes: 1–16 bytes of padding */
 static uint64_t padded_size(uint64_t image_size)
 {

@@ -1258,7 +1258,7 @@ static void emit(gen *g, const char *name, const char *comment, const uint8_t *b
     tx_printf(&g->out, ",\n     \"result\": \"%s\"", iotsec_error_name(rc));
     if (fields != NULL) {
         tx_printf(&g->out, ",\n     \"sig_alg\": \"%s\", \"key\": \"%s\",\n     \"fields\": ",
-                  iotsec_sig_alg_name(m.sig_alg),
+                  iotsec_sig_alg_name((int)m.sig_alg),
                   m.sig_alg == IOTSEC_SIG_ED25519
                       ? (memcmp(m.key_id, g->ks.pk[FX_ED25519_1].key_id, 8) == 0 ? "ed25519-1"
                                                                                  : "ed25519-2")
