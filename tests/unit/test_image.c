@@ -568,6 +568,82 @@ START_TEST(test_encrypted_signer_faults_uniform)
 }
 END_TEST
 
+/* A backend whose SHA-256 / AES fail after a while (OpenSSL otherwise): a backend failure
+ * on the plain path is reported as such, on the encrypted path as the one uniform error,
+ * and both leave the context failed for good. */
+static int fail_after;
+static int (*real_sha256_update)(iotsec_sha256_ctx *, const uint8_t *, size_t);
+static int (*real_aes_update)(iotsec_aes_cbc_ctx *, const uint8_t *, uint8_t *, size_t);
+
+static int flaky_sha256_update(iotsec_sha256_ctx *ctx, const uint8_t *d, size_t n)
+{
+    return fail_after-- > 0 ? real_sha256_update(ctx, d, n) : IOTSEC_E_BACKEND;
+}
+
+static int flaky_aes_update(iotsec_aes_cbc_ctx *ctx, const uint8_t *in, uint8_t *out, size_t n)
+{
+    return fail_after-- > 0 ? real_aes_update(ctx, in, out, n) : IOTSEC_E_BACKEND;
+}
+
+START_TEST(test_backend_failures)
+{
+    const iotsec_crypto *o = iotsec_crypto_openssl();
+    iotsec_crypto flaky;
+    uint8_t img[4096], out[4096 + 16];
+    iotsec_image_verify_ctx ctx;
+    iotsec_image_encrypt_ctx ec;
+    signed_image si;
+    size_t got = 0;
+
+    ck_assert_ptr_nonnull(o);
+    flaky = *o;
+    real_sha256_update = o->sha256_update;
+    real_aes_update = o->aes_cbc_update;
+    flaky.sha256_update = flaky_sha256_update;
+    tu_pattern(img, sizeof img, 31);
+
+    si_plain(&si, o, img, sizeof img);
+    fail_after = 1;
+    ck_assert_int_eq(iotsec_image_verify_init(&ctx, &flaky, &si.m, NULL, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, img, 100, NULL, 0, NULL), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, img + 100, 100, NULL, 0, NULL),
+                     IOTSEC_E_BACKEND);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, img + 200, 100, NULL, 0, NULL),
+                     IOTSEC_E_BACKEND);
+    ck_assert_int_eq(iotsec_image_verify_final(&ctx, NULL, 0, NULL), IOTSEC_E_BACKEND);
+    si_free(&si);
+
+    si_encrypted(&si, o, img, sizeof img);
+    flaky.sha256_update = o->sha256_update;
+    flaky.aes_cbc_update = flaky_aes_update;
+    fail_after = 2; /* the first update decrypts 80 bytes, then the block it holds back */
+    ck_assert_int_eq(iotsec_image_verify_init(&ctx, &flaky, &si.m, si.key, 32), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, si.payload, 100, out, sizeof out, &got),
+                     IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, si.payload + 100, 100, out, sizeof out, &got),
+                     IOTSEC_E_DIGEST_MISMATCH);
+    ck_assert_int_eq(iotsec_image_verify_final(&ctx, out, sizeof out, &got),
+                     IOTSEC_E_DIGEST_MISMATCH);
+    /* the encrypt helper reports the backend's error and stops */
+    fail_after = 0;
+    ck_assert_int_eq(iotsec_image_encrypt_init(&ec, &flaky, si.key, si.key), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_encrypt_update(&ec, img, 32, out, sizeof out, &got),
+                     IOTSEC_E_BACKEND);
+    ck_assert_int_eq(iotsec_image_encrypt_update(&ec, img, 32, out, sizeof out, &got),
+                     IOTSEC_E_STATE);
+    /* sizes beyond 2^32 are refused before a byte is read */
+    ck_assert_int_eq(iotsec_image_encrypt_init(&ec, o, si.key, si.key), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_encrypt_update(&ec, img, (size_t)4294967297u, out, sizeof out,
+                                                 &got), IOTSEC_E_BAD_LENGTH);
+    iotsec_image_encrypt_cleanup(&ec);
+    ck_assert_int_eq(iotsec_image_verify_init(&ctx, o, &si.m, si.key, 32), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, img, (size_t)4294967297u, out, (size_t)-1,
+                                                &got), IOTSEC_E_DIGEST_MISMATCH);
+    iotsec_image_verify_cleanup(&ctx);
+    si_free(&si);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
     Suite *s = suite_create("image");
@@ -580,6 +656,7 @@ static Suite *image_suite(void)
     tu_add_backend_test(tc, test_encrypted_chunk_sizes);
     tu_add_backend_test(tc, test_encrypted_errors);
     tu_add_backend_test(tc, test_encrypted_signer_faults_uniform);
+    tcase_add_test(tc, test_backend_failures);
     suite_add_tcase(s, tc);
     return s;
 }

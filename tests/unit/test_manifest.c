@@ -908,6 +908,49 @@ START_TEST(test_builder_checks)
 }
 END_TEST
 
+/* A backend whose signer misbehaves (OpenSSL otherwise): the signer must not trust the
+ * length a backend reports. */
+static int sign_empty(const iotsec_privkey *sk, const uint8_t *msg, size_t msg_len, uint8_t *sig,
+                      size_t sig_cap, size_t *sig_len)
+{
+    (void)sk;
+    (void)msg;
+    (void)msg_len;
+    (void)sig;
+    (void)sig_cap;
+    *sig_len = 0;
+    return IOTSEC_OK;
+}
+
+START_TEST(test_signer_distrusts_backend)
+{
+    const iotsec_crypto *o = iotsec_crypto_openssl();
+    iotsec_crypto fake;
+    iotsec_manifest_fields f;
+    fx_storage st;
+    iotsec_privkey sk;
+    uint8_t buf[IOTSEC_MANIFEST_MAX_LEN];
+    size_t len = 0, i;
+    int nonzero = 0;
+
+    ck_assert_ptr_nonnull(o);
+    fake = *o;
+    fake.sign = sign_empty;
+    ck_assert_int_eq(iotsec_privkey_load_file(&sk, &fake, fx_key_path(FX_ED25519_1)), IOTSEC_OK);
+    fx_fields_minimal(&f, &st);
+    memset(buf, 0xEE, sizeof buf);
+    ck_assert_int_eq(iotsec_manifest_sign(&f, &sk, buf, sizeof buf, &len), IOTSEC_E_BACKEND);
+    for (i = 0; i < sizeof buf; i++)
+        nonzero |= buf[i];
+    ck_assert_int_eq(nonzero, 0); /* nothing half-signed is left in the buffer */
+    /* a key that was never loaded (sig_len 0) is refused before any signing */
+    iotsec_privkey_free(&sk);
+    memset(&sk, 0, sizeof sk);
+    sk.crypto = o;
+    ck_assert_int_eq(iotsec_manifest_sign(&f, &sk, buf, sizeof buf, &len), IOTSEC_E_BAD_KEY);
+}
+END_TEST
+
 /* ---- trust store and rotation ---------------------------------------------------------------- */
 
 START_TEST(test_trust_store_rotation)
@@ -1107,6 +1150,11 @@ START_TEST(test_parse_unverified)
     ck_assert_str_eq(iotsec_sig_alg_name(2), "p256");
     ck_assert_str_eq(iotsec_sig_alg_name(3), "rsa-pss");
     ck_assert_ptr_null(iotsec_sig_alg_name(0x10));
+    ck_assert_int_eq(iotsec_manifest_utf8_check((const uint8_t *)"v1.0-\xc3\xa9", 7), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_manifest_utf8_check((const uint8_t *)"", 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_manifest_utf8_check(NULL, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_manifest_utf8_check((const uint8_t *)"\xff", 1), IOTSEC_E_BAD_VALUE);
+    ck_assert_int_eq(iotsec_manifest_utf8_check(NULL, 1), IOTSEC_E_INVALID_ARG);
     keys_free(&ks);
 }
 END_TEST
@@ -1676,6 +1724,7 @@ static Suite *manifest_suite(void)
     tu_add_backend_test(tc, test_body_required_fields);
     tu_add_backend_test(tc, test_body_lengths_and_values);
     tu_add_backend_test(tc, test_builder_checks);
+    tcase_add_test(tc, test_signer_distrusts_backend);
     tu_add_backend_test(tc, test_trust_store_rotation);
     tu_add_backend_test(tc, test_policy);
     tu_add_backend_test(tc, test_parse_unverified);
