@@ -184,6 +184,50 @@ START_TEST(test_sign_verify_every_algorithm)
 }
 END_TEST
 
+/* ECDSA has no low-S rule (DESIGN.md §6): (r, n − s) verifies as well as (r, s). */
+START_TEST(test_ecdsa_high_s)
+{
+    static const uint8_t n[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00,
+                                  0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                  0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84,
+                                  0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+    const iotsec_crypto *c = tu_backend(_i);
+    iotsec_manifest_fields f;
+    fx_storage st;
+    uint8_t buf[IOTSEC_MANIFEST_MAX_LEN], *s;
+    iotsec_trust_store ts;
+    iotsec_manifest m;
+    size_t len = 0;
+    unsigned borrow = 0;
+    int i;
+    keyset ks;
+
+    keys_load(&ks, c);
+    if (!ks.loaded[FX_P256]) {
+        keys_free(&ks);
+        return; /* libsodium: no P-256 (keys_load asserted UNSUPPORTED) */
+    }
+    fx_fields_minimal(&f, &st);
+    ck_assert_int_eq(iotsec_manifest_sign(&f, &ks.sk[FX_P256], buf, sizeof buf, &len), IOTSEC_OK);
+    store_one(&ts, &ks, FX_P256);
+    ck_assert_int_eq(iotsec_manifest_verify(&ts, buf, len, &m), IOTSEC_OK);
+    s = buf + len - 32;
+    for (i = 31; i >= 0; i--) { /* s := n − s */
+        unsigned d = (unsigned)n[i] - s[i] - borrow;
+        borrow = d >> 8 & 1u;
+        s[i] = (uint8_t)d;
+    }
+    ck_assert_uint_eq(borrow, 0);
+    ck_assert_int_eq(iotsec_manifest_verify(&ts, buf, len, &m), IOTSEC_OK);
+    /* s = 0 and s = n are not signatures */
+    memset(s, 0, 32);
+    ck_assert_int_eq(iotsec_manifest_verify(&ts, buf, len, &m), IOTSEC_E_BAD_SIGNATURE);
+    memcpy(s, n, 32);
+    ck_assert_int_eq(iotsec_manifest_verify(&ts, buf, len, &m), IOTSEC_E_BAD_SIGNATURE);
+    keys_free(&ks);
+}
+END_TEST
+
 /* The sodium backend cannot make or load P-256 / RSA keys: UNSUPPORTED, never a silent
  * success. The openssl backend loads them; a manifest signed with them is verified by the
  * openssl backend. The Ed25519 signature of one backend verifies in the other. */
@@ -1714,6 +1758,7 @@ static Suite *manifest_suite(void)
 
     tcase_set_timeout(tc, 120);
     tu_add_backend_test(tc, test_sign_verify_every_algorithm);
+    tu_add_backend_test(tc, test_ecdsa_high_s);
     tcase_add_test(tc, test_cross_backend);
     tu_add_backend_test(tc, test_openssl_cli_interop);
     tu_add_backend_test(tc, test_every_byte_flip_rejected);
