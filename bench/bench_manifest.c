@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include "iotsec/iotsec.h"
@@ -43,16 +44,11 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
-static void fill(uint8_t *b, size_t n, uint32_t seed)
+/* random image bytes (OpenSSL's generator: the content does not matter, only its size) */
+static void fill(uint8_t *b, size_t n)
 {
-    uint32_t x = seed * 2654435761u + 1u;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        b[i] = (uint8_t)x;
-    }
+    if (RAND_bytes(b, (int)n) != 1)
+        die("RAND_bytes", IOTSEC_E_BACKEND);
 }
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
@@ -207,7 +203,7 @@ static void bench_stream(const iotsec_crypto *c)
 
     if (img == NULL || pay == NULL || scratch == NULL || out == NULL)
         die("malloc", IOTSEC_E_NO_MEMORY);
-    fill(img, n, 1);
+    fill(img, n);
     if ((rc = iotsec_sha256(c, img, n, digest)) != IOTSEC_OK)
         die("sha256", rc);
     make_manifest(n, digest, NULL, mbuf, &mp);
@@ -415,7 +411,7 @@ static void make_files(const iotsec_crypto *c, const char *img_path, const char 
     if (rc == IOTSEC_OK && pay_path)
         rc = iotsec_image_encrypt_init(&ec, c, fw_key, iv);
     for (off = 0; rc == IOTSEC_OK && off < n; off += CHUNK) {
-        fill(b, CHUNK, (uint32_t)(off / CHUNK));
+        fill(b, CHUNK);
         rc = iotsec_sha256_update(&h, b, CHUNK);
         if (fwrite(b, 1, CHUNK, fi) != CHUNK)
             rc = IOTSEC_E_IO;

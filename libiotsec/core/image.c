@@ -33,16 +33,38 @@ int iotsec_fw_key_id(const iotsec_crypto *crypto, const uint8_t key[IOTSEC_FW_KE
     return rc;
 }
 
+/* Release the backend state of a context's two hashes and its cipher (each cleanup is
+ * harmless on a zeroed sub-context). */
+static void release(iotsec_sha256_ctx *a, iotsec_sha256_ctx *b, iotsec_aes_cbc_ctx *aes)
+{
+    iotsec_sha256_cleanup(a);
+    iotsec_sha256_cleanup(b);
+    iotsec_aes_cbc_cleanup(aes);
+}
+
+/* Move input bytes into an incomplete block (*partial_len of 0–15 bytes held); advances
+ * *in and *in_len. Returns 1 when the block is complete (then *partial_len is 16). */
+static int fill_partial(uint8_t partial[BLK], uint8_t *partial_len, const uint8_t **in,
+                        size_t *in_len)
+{
+    size_t n = BLK - *partial_len;
+
+    if (n > *in_len)
+        n = *in_len;
+    memcpy(partial + *partial_len, *in, n);
+    *partial_len = (uint8_t)(*partial_len + n);
+    *in += n;
+    *in_len -= n;
+    return *partial_len == BLK;
+}
+
 /* ---- verification ---------------------------------------------------------------------------- */
 
 void iotsec_image_verify_cleanup(iotsec_image_verify_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    /* each cleanup is harmless on a zeroed sub-context */
-    iotsec_sha256_cleanup(&ctx->image_hash);
-    iotsec_sha256_cleanup(&ctx->payload_hash);
-    iotsec_aes_cbc_cleanup(&ctx->aes);
+    release(&ctx->image_hash, &ctx->payload_hash, &ctx->aes);
     iotsec_zeroize(ctx, sizeof *ctx);
 }
 
@@ -125,9 +147,7 @@ static int verify_fail(iotsec_image_verify_ctx *ctx, int err)
 {
     if (ctx->encrypted)
         err = IOTSEC_E_DIGEST_MISMATCH;
-    iotsec_sha256_cleanup(&ctx->image_hash);
-    iotsec_sha256_cleanup(&ctx->payload_hash);
-    iotsec_aes_cbc_cleanup(&ctx->aes);
+    release(&ctx->image_hash, &ctx->payload_hash, &ctx->aes);
     iotsec_zeroize(ctx->held, sizeof ctx->held);
     iotsec_zeroize(ctx->partial, sizeof ctx->partial);
     ctx->state = ST_FAILED;
@@ -154,14 +174,7 @@ static int decrypt_update(iotsec_image_verify_ctx *ctx, const uint8_t *in, size_
 
     /* complete the partial block first */
     if (ctx->partial_len > 0) {
-        n = BLK - ctx->partial_len;
-        if (n > in_len)
-            n = in_len;
-        memcpy(ctx->partial + ctx->partial_len, in, n);
-        ctx->partial_len = (uint8_t)(ctx->partial_len + n);
-        in += n;
-        in_len -= n;
-        if (ctx->partial_len < BLK) {
+        if (!fill_partial(ctx->partial, &ctx->partial_len, &in, &in_len)) {
             *out_len = 0;
             return IOTSEC_OK;
         }
@@ -351,9 +364,7 @@ void iotsec_image_encrypt_cleanup(iotsec_image_encrypt_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    iotsec_sha256_cleanup(&ctx->image_hash);
-    iotsec_sha256_cleanup(&ctx->payload_hash);
-    iotsec_aes_cbc_cleanup(&ctx->aes);
+    release(&ctx->image_hash, &ctx->payload_hash, &ctx->aes);
     iotsec_zeroize(ctx, sizeof *ctx);
 }
 
@@ -409,14 +420,7 @@ int iotsec_image_encrypt_update(iotsec_image_encrypt_ctx *ctx, const uint8_t *in
     rc = iotsec_sha256_update(&ctx->image_hash, in, in_len);
     ctx->image_size += in_len;
     if (rc == IOTSEC_OK && ctx->partial_len > 0) {
-        n = BLK - ctx->partial_len;
-        if (n > in_len)
-            n = in_len;
-        memcpy(ctx->partial + ctx->partial_len, in, n);
-        ctx->partial_len = (uint8_t)(ctx->partial_len + n);
-        in += n;
-        in_len -= n;
-        if (ctx->partial_len == BLK) {
+        if (fill_partial(ctx->partial, &ctx->partial_len, &in, &in_len)) {
             rc = iotsec_aes_cbc_update(&ctx->aes, ctx->partial, out, BLK);
             o = BLK;
             ctx->partial_len = 0;

@@ -516,19 +516,17 @@ static int parse_body(iotsec_manifest *m)
     return rc;
 }
 
-int iotsec_manifest_verify(const iotsec_trust_store *store, const uint8_t *buf, size_t len,
-                           iotsec_manifest *m)
+/* Header, then (with a store) the signature, then the body. store == NULL parses without
+ * authentication, for iotsec_manifest_parse_unverified only. */
+static int manifest_read(const iotsec_trust_store *store, const uint8_t *buf, size_t len,
+                         iotsec_manifest *m)
 {
     const iotsec_pubkey *pk;
     int rc;
 
-    if (m != NULL)
-        memset(m, 0, sizeof *m);
-    if (store == NULL || store->keys == NULL || store->count == 0 || buf == NULL || m == NULL)
-        return IOTSEC_E_INVALID_ARG;
-
+    memset(m, 0, sizeof *m);
     rc = parse_header(buf, len, m);
-    if (rc == IOTSEC_OK) {
+    if (rc == IOTSEC_OK && store != NULL) {
         pk = trust_store_find(store, m->key_id);
         if (pk == NULL)
             rc = IOTSEC_E_UNKNOWN_KEY;
@@ -543,24 +541,27 @@ int iotsec_manifest_verify(const iotsec_trust_store *store, const uint8_t *buf, 
         memset(m, 0, sizeof *m);
         return rc;
     }
-    m->verified = 1;
+    m->verified = store != NULL;
     return IOTSEC_OK;
+}
+
+int iotsec_manifest_verify(const iotsec_trust_store *store, const uint8_t *buf, size_t len,
+                           iotsec_manifest *m)
+{
+    if (m != NULL)
+        memset(m, 0, sizeof *m);
+    if (store == NULL || store->keys == NULL || store->count == 0 || buf == NULL || m == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    return manifest_read(store, buf, len, m);
 }
 
 int iotsec_manifest_parse_unverified(const uint8_t *buf, size_t len, iotsec_manifest *m)
 {
-    int rc;
-
     if (m != NULL)
         memset(m, 0, sizeof *m);
     if (buf == NULL || m == NULL)
         return IOTSEC_E_INVALID_ARG;
-    rc = parse_header(buf, len, m);
-    if (rc == IOTSEC_OK)
-        rc = parse_body(m);
-    if (rc != IOTSEC_OK)
-        memset(m, 0, sizeof *m);
-    return rc;
+    return manifest_read(NULL, buf, len, m);
 }
 
 /* ---- policy ------------------------------------------------------------------------------------- */

@@ -13,16 +13,13 @@
 #include <string.h>
 
 #include "iotsec/iotsec.h"
+#include "manifest_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define IMG_LEN 3000u
 #define PAY_LEN 3008u
 
-static const uint8_t test1_seed[32] = {0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60,
-                                       0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-                                       0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
-                                       0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
 
 static const iotsec_crypto *crypto;
 static uint8_t image[IMG_LEN], payload[PAY_LEN], fw_key[32];
@@ -32,15 +29,14 @@ static int have_aes;
 
 static void setup(void)
 {
-    iotsec_privkey sk;
-    iotsec_pubkey pk;
-    static iotsec_pubkey trusted;
+    static iotsec_privkey sk;
+    static iotsec_pubkey pk;
     static iotsec_trust_store ts;
     iotsec_manifest_fields f;
     iotsec_image_encrypt_ctx ec;
     iotsec_image_encrypt_result er;
-    uint8_t spki[IOTSEC_SPKI_MAX_LEN], iv[16], digest[32];
-    size_t i, n = 0, n2 = 0, spki_len = 0, ml = 0;
+    uint8_t iv[16], digest[32];
+    size_t i, n = 0, n2 = 0, ml = 0;
 
     crypto = iotsec_crypto_openssl() != NULL ? iotsec_crypto_openssl() : iotsec_crypto_default();
     have_aes = iotsec_crypto_has(crypto, IOTSEC_CAP_AES_CBC);
@@ -50,13 +46,8 @@ static void setup(void)
         fw_key[i] = (uint8_t)(0x40 + i);
     for (i = 0; i < 16; i++)
         iv[i] = (uint8_t)(0xA0 + i);
-    if (iotsec_privkey_load_ed25519_seed(&sk, crypto, test1_seed) != IOTSEC_OK ||
-        iotsec_privkey_public_spki(&sk, spki, sizeof spki, &spki_len) != IOTSEC_OK ||
-        iotsec_pubkey_load(&pk, crypto, spki, spki_len) != IOTSEC_OK ||
-        iotsec_sha256(crypto, image, IMG_LEN, digest) != IOTSEC_OK)
-        abort();
-    trusted = pk;
-    if (iotsec_trust_store_init(&ts, &trusted, 1) != IOTSEC_OK)
+    fuzz_manifest_key(crypto, &sk, &pk, &ts);
+    if (iotsec_sha256(crypto, image, IMG_LEN, digest) != IOTSEC_OK)
         abort();
     memset(&f, 0, sizeof f);
     f.security_counter = 1;
@@ -85,8 +76,6 @@ static void setup(void)
             iotsec_manifest_verify(&ts, menc, ml, &m_enc) != IOTSEC_OK)
             abort();
     }
-    /* the trust store and the manifests stay valid: the pubkey copy lives in `trusted` */
-    iotsec_privkey_free(&sk);
 }
 
 /* chunk size from one schedule byte: 1–128, then steps up to 64 KiB */

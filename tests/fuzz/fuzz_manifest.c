@@ -9,17 +9,13 @@
 #include <string.h>
 
 #include "iotsec/iotsec.h"
+#include "manifest_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* RFC 8032 §7.1 TEST 1 public key */
-static const uint8_t test1_pub[32] = {0xd7, 0x5a, 0x98, 0x01, 0x82, 0xb1, 0x0a, 0xb7,
-                                      0xd5, 0x4b, 0xfe, 0xd3, 0xc9, 0x64, 0x07, 0x3a,
-                                      0x0e, 0xe1, 0x72, 0xf3, 0xda, 0xa6, 0x23, 0x25,
-                                      0xaf, 0x02, 0x1a, 0x68, 0xf7, 0x07, 0x51, 0x1a};
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static iotsec_privkey sk;
     static iotsec_pubkey pk;
     static iotsec_trust_store ts;
     static int ready;
@@ -27,9 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc, ru;
 
     if (!ready) {
-        if (iotsec_pubkey_load_ed25519_raw(&pk, iotsec_crypto_default(), test1_pub) != IOTSEC_OK ||
-            iotsec_trust_store_init(&ts, &pk, 1) != IOTSEC_OK)
-            abort();
+        fuzz_manifest_key(iotsec_crypto_default(), &sk, &pk, &ts);
         ready = 1;
     }
     rc = iotsec_manifest_verify(&ts, data, size, &m);

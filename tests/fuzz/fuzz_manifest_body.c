@@ -9,14 +9,10 @@
 #include <string.h>
 
 #include "iotsec/iotsec.h"
+#include "manifest_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* RFC 8032 §7.1 TEST 1 secret key */
-static const uint8_t test1_seed[32] = {0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60,
-                                       0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-                                       0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
-                                       0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
 
 static void inside(const uint8_t *p, size_t n, const uint8_t *buf, size_t len)
 {
@@ -47,18 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static iotsec_trust_store ts;
     static int ready;
     static uint8_t buf[IOTSEC_MANIFEST_MAX_LEN], body[IOTSEC_MANIFEST_BODY_MAX];
-    uint8_t spki[IOTSEC_SPKI_MAX_LEN];
     iotsec_manifest m, u;
-    size_t len = 0, spki_len = 0, body_len = 0;
+    size_t len = 0, body_len = 0;
     int rc;
 
     if (!ready) {
-        const iotsec_crypto *c = iotsec_crypto_default();
-        if (iotsec_privkey_load_ed25519_seed(&sk, c, test1_seed) != IOTSEC_OK ||
-            iotsec_privkey_public_spki(&sk, spki, sizeof spki, &spki_len) != IOTSEC_OK ||
-            iotsec_pubkey_load(&pk, c, spki, spki_len) != IOTSEC_OK ||
-            iotsec_trust_store_init(&ts, &pk, 1) != IOTSEC_OK)
-            abort();
+        fuzz_manifest_key(iotsec_crypto_default(), &sk, &pk, &ts);
         ready = 1;
     }
     rc = iotsec_manifest_sign_body(data, size, &sk, buf, sizeof buf, &len);

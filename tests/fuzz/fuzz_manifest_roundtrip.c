@@ -7,13 +7,10 @@
 #include <string.h>
 
 #include "../unit/fixture_manifest.c"
+#include "manifest_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const uint8_t test1_seed[32] = {0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60,
-                                       0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-                                       0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
-                                       0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
 
 /* a little cursor over the input: bytes past the end read as 0 */
 typedef struct cur {
@@ -50,20 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static iotsec_trust_store ts;
     static int ready;
     static uint8_t buf[IOTSEC_MANIFEST_MAX_LEN];
-    uint8_t spki[IOTSEC_SPKI_MAX_LEN];
     iotsec_manifest_fields f;
     iotsec_manifest m;
-    size_t len = 0, spki_len = 0;
+    size_t len = 0;
     cur c = {data, size, 0};
     int rc;
 
     if (!ready) {
-        const iotsec_crypto *cr = iotsec_crypto_default();
-        if (iotsec_privkey_load_ed25519_seed(&sk, cr, test1_seed) != IOTSEC_OK ||
-            iotsec_privkey_public_spki(&sk, spki, sizeof spki, &spki_len) != IOTSEC_OK ||
-            iotsec_pubkey_load(&pk, cr, spki, spki_len) != IOTSEC_OK ||
-            iotsec_trust_store_init(&ts, &pk, 1) != IOTSEC_OK)
-            abort();
+        fuzz_manifest_key(iotsec_crypto_default(), &sk, &pk, &ts);
         ready = 1;
     }
     memset(&f, 0, sizeof f);
