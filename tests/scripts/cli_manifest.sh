@@ -125,7 +125,7 @@ cmp -s "$T/fw.enc" "$T/fw.bin" && fail "payload equals the image"
 expect 0 -- $CLI manifest verify --trust "$T/$K.pub" --payload "$T/fw.enc" --decrypt-key "$T/fw.key" "$T/enc.m"
 # the payload decrypts with the openssl tool to the image
 iv=$($CLI manifest show "$T/enc.m" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["encryption"]["iv"])')
-openssl enc -d -aes-256-cbc -K "$(xxd -p -c 64 "$T/fw.key")" -iv "$iv" -in "$T/fw.enc" -out "$T/dec.bin" &&
+openssl enc -d -aes-256-cbc -K "$(od -An -tx1 -v "$T/fw.key" | tr -d " \n")" -iv "$iv" -in "$T/fw.enc" -out "$T/dec.bin" &&
     cmp -s "$T/dec.bin" "$T/fw.bin" || fail "openssl enc -d does not give the image back"
 expect 0 -- $CLI manifest show "$T/enc.m"
 python3 - "$T/out" "$T/fw.key" <<'EOF' || fail "show JSON of an encrypted manifest"
