@@ -18,5 +18,7 @@
 #include "iotsec/counter.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
+#include "iotsec/manifest.h"
+#include "iotsec/image.h"
 
 #endif

@@ -43,8 +43,14 @@ int iotsec_file_read(const char *path, size_t max_len, uint8_t **buf, size_t *le
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return IOTSEC_E_IO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         saved = errno;
+        close(fd);
+        errno = saved;
+        return IOTSEC_E_IO;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a device, FIFO or directory: refuse, and say why */
+        saved = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         close(fd);
         errno = saved;
         return IOTSEC_E_IO;
