@@ -18,18 +18,25 @@ void sim_errors_mute(int muted)
     errors_muted = muted;
 }
 
+/* "iotsec-device-sim: <message>[: <library error>]" on stderr, unless muted */
+static void report(int rc, const char *fmt, va_list ap)
+{
+    if (errors_muted)
+        return;
+    fputs("iotsec-device-sim: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    if (rc != IOTSEC_OK)
+        fprintf(stderr, ": %s", iotsec_strerror(rc));
+    fputc('\n', stderr);
+}
+
 int sim_error(int code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (errors_muted)
-        return code;
-
-    fputs("iotsec-device-sim: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(IOTSEC_OK, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return code;
 }
 
@@ -37,14 +44,9 @@ int sim_fail(int code, int rc, const char *fmt, ...)
 {
     va_list ap;
 
-    if (errors_muted)
-        return code;
-
-    fputs("iotsec-device-sim: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    report(rc, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s\n", iotsec_strerror(rc));
     return code;
 }
 
