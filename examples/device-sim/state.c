@@ -19,6 +19,7 @@ void sim_errors_mute(int muted)
 }
 
 /* "iotsec-device-sim: <message>[: <library error>]" on stderr, unless muted */
+static void report(int rc, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void report(int rc, const char *fmt, va_list ap)
 {
     if (errors_muted)
