@@ -14,7 +14,11 @@
 #include "iotsec/reader.h"
 #include "iotsec/crypto.h"
 #include "iotsec/replay.h"
+#include "iotsec/replay_store.h"
+#include "iotsec/counter.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
+#include "iotsec/manifest.h"
+#include "iotsec/image.h"
 
 #endif
