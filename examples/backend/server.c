@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -316,13 +317,15 @@ static void conn_set_deadline(struct conn *c, unsigned seconds)
  * closed only when the SSL is freed). */
 static void conn_close(struct conn *c)
 {
+    evutil_socket_t fd = c->fd >= 0 ? c->fd : bufferevent_getfd(c->bev);
+
     if (c->closing)
         return;
     c->closing = 1;
-    if (c->fd >= 0)
-        shutdown(c->fd, SHUT_RDWR);
-    else if (c->bev != NULL)
-        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    /* a peer that never sent a byte has not met the TLS layer yet: its socket is known to
+     * the bufferevent only */
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
 }
 
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -480,11 +483,17 @@ static void conn_learn_peer(struct conn *c, const SSL *ssl)
     struct sockaddr_storage sa;
     socklen_t sl = sizeof sa;
     unsigned port = 0;
+    int one = 1;
 
     if (c->fd >= 0)
         return;
     c->fd = SSL_get_fd(ssl);
-    if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&sa, &sl) != 0)
+    if (c->fd < 0)
+        return;
+    /* answers leave as several TLS records: without this, Nagle's algorithm holds the
+     * last one back until the peer's delayed ACK (40 ms per request) */
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (getpeername(c->fd, (struct sockaddr *)&sa, &sl) != 0)
         return;
     if (sa.ss_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
