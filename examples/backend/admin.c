@@ -90,6 +90,17 @@ static int sql_fail(sqlite3 *db, const char *what)
     return bk_error(BK_EXIT_IO, "%s: %s", what, sqlite3_errmsg(db));
 }
 
+/* open_db, then BEGIN IMMEDIATE (the write lock, waiting up to the busy timeout). */
+static int open_db_begin(const char *path, bk_db **db)
+{
+    int rc = open_db(path, db);
+
+    if (rc == BK_EXIT_OK &&
+        sqlite3_exec(bk_db_handle(*db), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sql_fail(bk_db_handle(*db), "begin");
+    return rc;
+}
+
 /* Run one statement with text/blob bindings given as (pointer, length) pairs; NULL
  * pointer binds NULL. Returns the sqlite3_step result (SQLITE_DONE / SQLITE_ROW / error). */
 struct bind {
@@ -172,13 +183,9 @@ int bk_cmd_add_device(int argc, char **argv)
                       iotsec_strerror(rc));
         goto out;
     }
-    if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
+    if ((rc = open_db_begin(dbp, &db)) != BK_EXIT_OK)
         goto out;
     h = bk_db_handle(db);
-    if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_fail(h, "begin");
-        goto out;
-    }
     {
         struct bind b[] = {{id, -1, 0}};
         rc = exec_bound(h, "SELECT count(*) FROM devices WHERE device_id = ?1", b, 1, &exists);
@@ -419,13 +426,9 @@ int bk_cmd_publish_firmware(int argc, char **argv)
         rc = bk_error(BK_EXIT_IO, "out of memory");
         goto out;
     }
-    if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
+    if ((rc = open_db_begin(dbp, &db)) != BK_EXIT_OK)
         goto out;
     h = bk_db_handle(db);
-    if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_fail(h, "begin");
-        goto out;
-    }
     in_txn = 1;
     {
         struct bind b[] = {{digest, 32, 1}};

@@ -1737,7 +1737,7 @@ int bk_cmd_serve(int argc, char **argv)
 {
     struct server *s = calloc(1, sizeof *s);
     char err[256];
-    int rc;
+    int rc, wrote_pid = 0;
 
     if (s == NULL)
         return bk_error(BK_EXIT_IO, "out of memory");
@@ -1775,6 +1775,7 @@ int bk_cmd_serve(int argc, char **argv)
         rc = listen_setup(s);
     if (rc == BK_EXIT_OK && s->cfg.pid_file != NULL) {
         FILE *f = fopen(s->cfg.pid_file, "w");
+        wrote_pid = f != NULL;
         if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
             rc = bk_error(BK_EXIT_IO, "--pid-file %s: %s", s->cfg.pid_file, strerror(errno));
     }
@@ -1785,7 +1786,7 @@ int bk_cmd_serve(int argc, char **argv)
         else
             audit(s, NULL, NULL, "stop", "%s", s->draining ? "drained" : "loop ended");
     }
-    if (s->cfg.pid_file != NULL)
+    if (wrote_pid)
         unlink(s->cfg.pid_file);
 out:
     server_free(s);
