@@ -14,6 +14,8 @@
 #include "iotsec/reader.h"
 #include "iotsec/crypto.h"
 #include "iotsec/replay.h"
+#include "iotsec/frame.h"
+#include "iotsec/ecowatt.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
 
