@@ -15,6 +15,7 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the tool, library and backend versions"},
     {"keygen", cmd_keygen, "generate a signing key pair (Ed25519, P-256, RSA)"},
     {"secret", cmd_secret, "generate a random symmetric secret file"},
+    {"frame", cmd_frame, "seal or open an authenticated telemetry frame"},
 };
 
 static void usage(FILE *out)
