@@ -134,6 +134,13 @@ START_TEST(test_keys_derive_invalid)
     ck_assert_int_eq(iotsec_frame_keys_derive(NULL, c, master, "a", 1, 0, IOTSEC_FRAME_UPLINK),
                      IOTSEC_E_INVALID_ARG);
     ck_assert(iotsec_frame_device_id_valid("A-z.0_9:x@y", 11));
+    /* every byte value against the character class written out */
+    for (i = 0; i < 256; i++) {
+        char ch = (char)i;
+        int want = (i >= 'A' && i <= 'Z') || (i >= 'a' && i <= 'z') || (i >= '0' && i <= '9') ||
+                   i == '.' || i == '_' || i == ':' || i == '@' || i == '-';
+        ck_assert_int_eq(iotsec_frame_device_id_valid(&ch, 1), want);
+    }
     ck_assert(!iotsec_frame_device_id_valid(NULL, 0));
 }
 END_TEST
