@@ -107,7 +107,7 @@ static int parse_eco(const char *js, size_t len, eco_frame *ef)
     iotsec__json_member m[IOTSEC__JSON_MAX_MEMBERS];
     iotsec_ecowatt_header *h = &ef->h;
     int idx[E_COUNT];
-    size_t count = 0, off = 0, n = 0;
+    size_t count = 0, off = 0;
     int rc;
 
     memset(ef, 0, sizeof *ef);
@@ -129,8 +129,7 @@ static int parse_eco(const char *js, size_t len, eco_frame *ef)
         return efail(h, IOTSEC_E_MISSING_FIELD, idx[E_ENCRYPTED] >= 0 ? "iv" : "encrypted", 0);
     if (idx[E_ENCRYPTED] >= 0) {
         CHECK(E_ENCRYPTED, is_true(&m[idx[E_ENCRYPTED]]));
-        CHECK(E_IV, iotsec__json_b64(&m[idx[E_IV]], IOTSEC_ECOWATT_IV_LEN, h->iv, sizeof h->iv, &n));
-        CHECK(E_IV, n == IOTSEC_ECOWATT_IV_LEN ? IOTSEC_OK : IOTSEC_E_BAD_LENGTH);
+        CHECK(E_IV, iotsec__json_b64_exact(&m[idx[E_IV]], h->iv, IOTSEC_ECOWATT_IV_LEN));
         h->encrypted = 1;
     }
     CHECK(E_MAC, mac_hex(&m[idx[E_MAC]], ef->mac));
@@ -142,11 +141,8 @@ static int parse_eco(const char *js, size_t len, eco_frame *ef)
 static int eco_payload(eco_frame *ef, uint8_t *out, size_t cap)
 {
     iotsec_ecowatt_header *h = &ef->h;
-    size_t max = h->encrypted ? IOTSEC_ECOWATT_CIPHER_MAX : IOTSEC_ECOWATT_PLAIN_MAX;
-    int rc = iotsec__json_b64(&ef->payload, max, out, cap, &h->payload_len);
+    int rc = iotsec__json_payload(&ef->payload, h->encrypted, out, cap, &h->payload_len);
 
-    if (rc == IOTSEC_OK)
-        rc = iotsec__payload_len_ok(h->encrypted, h->payload_len);
     if (rc != IOTSEC_OK && rc != IOTSEC_E_BUFFER_TOO_SMALL)
         return efail(h, rc, "payload", ef->payload.val_off);
     return rc;

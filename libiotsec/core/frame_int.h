@@ -60,6 +60,15 @@ int iotsec__json_lit(const iotsec__json_member *m, const char *lit);
 int iotsec__json_b64(const iotsec__json_member *m, size_t max, uint8_t *out, size_t out_cap,
                      size_t *dec_len);
 
+/* A strict base64 string member of exactly len decoded bytes (IV, tag): as
+ * iotsec__json_b64, and IOTSEC_E_BAD_LENGTH for any other length. */
+int iotsec__json_b64_exact(const iotsec__json_member *m, uint8_t *out, size_t len);
+
+/* The payload member: strict base64 whose decoded length obeys the binary layout's rules
+ * (iotsec__payload_len_ok), decoded into out (out == NULL: validated only). */
+int iotsec__json_payload(const iotsec__json_member *m, int encrypted, uint8_t *out,
+                         size_t out_cap, size_t *dec_len);
+
 /* A device_id member: string of 1–64 bytes of [A-Za-z0-9._:@-]; copied NUL-terminated.
  * IOTSEC_E_BAD_VALUE (type, character), IOTSEC_E_BAD_LENGTH (empty, > 64). */
 int iotsec__json_device_id(const iotsec__json_member *m, char out[65], size_t *out_len);

@@ -251,6 +251,25 @@ int iotsec__json_b64(const iotsec__json_member *m, size_t max, uint8_t *out, siz
     return IOTSEC_OK;
 }
 
+int iotsec__json_b64_exact(const iotsec__json_member *m, uint8_t *out, size_t len)
+{
+    size_t n = 0;
+    int rc = iotsec__json_b64(m, len, out, len, &n);
+
+    if (rc == IOTSEC_E_BUFFER_TOO_SMALL || (rc == IOTSEC_OK && n != len))
+        return IOTSEC_E_BAD_LENGTH;
+    return rc;
+}
+
+int iotsec__json_payload(const iotsec__json_member *m, int encrypted, uint8_t *out,
+                         size_t out_cap, size_t *dec_len)
+{
+    int rc = iotsec__json_b64(m, encrypted ? IOTSEC_FRAME_CIPHER_MAX : IOTSEC_FRAME_PLAIN_MAX,
+                              out, out_cap, dec_len);
+
+    return rc == IOTSEC_OK ? iotsec__payload_len_ok(encrypted, *dec_len) : rc;
+}
+
 int iotsec__json_device_id(const iotsec__json_member *m, char out[65], size_t *out_len)
 {
     if (!m->is_string)
@@ -387,7 +406,7 @@ static int parse_json(const char *js, size_t len, json_frame *jf)
     iotsec__json_member m[IOTSEC__JSON_MAX_MEMBERS];
     iotsec_frame_header *h = &jf->h;
     int idx[F_COUNT];
-    size_t count = 0, off = 0, n = 0;
+    size_t count = 0, off = 0;
     uint64_t v = 0;
     int rc;
 
@@ -421,13 +440,10 @@ static int parse_json(const char *js, size_t len, json_frame *jf)
         return jfail(h, IOTSEC_E_MISSING_FIELD, idx[F_ENC] >= 0 ? "iv" : "enc", 0);
     if (idx[F_ENC] >= 0) {
         CHECK(F_ENC, iotsec__json_lit(&m[idx[F_ENC]], "aes-128-cbc"));
-        CHECK(F_IV, iotsec__json_b64(&m[idx[F_IV]], IOTSEC_FRAME_IV_LEN, h->iv, sizeof h->iv, &n));
-        CHECK(F_IV, n == IOTSEC_FRAME_IV_LEN ? IOTSEC_OK : IOTSEC_E_BAD_LENGTH);
+        CHECK(F_IV, iotsec__json_b64_exact(&m[idx[F_IV]], h->iv, IOTSEC_FRAME_IV_LEN));
         h->encrypted = 1;
     }
-    CHECK(F_MAC, iotsec__json_b64(&m[idx[F_MAC]], IOTSEC_FRAME_TAG_LEN, jf->tag, sizeof jf->tag,
-                                  &n));
-    CHECK(F_MAC, n == IOTSEC_FRAME_TAG_LEN ? IOTSEC_OK : IOTSEC_E_BAD_LENGTH);
+    CHECK(F_MAC, iotsec__json_b64_exact(&m[idx[F_MAC]], jf->tag, IOTSEC_FRAME_TAG_LEN));
     h->flags = (uint8_t)((h->encrypted ? IOTSEC_FRAME_FLAG_ENCRYPTED : 0u) |
                          (h->direction == IOTSEC_FRAME_DOWNLINK ? IOTSEC_FRAME_FLAG_DOWNLINK : 0u));
     jf->payload = m[idx[F_PAYLOAD]];
@@ -438,11 +454,8 @@ static int parse_json(const char *js, size_t len, json_frame *jf)
 static int json_payload(json_frame *jf, uint8_t *out, size_t cap)
 {
     iotsec_frame_header *h = &jf->h;
-    size_t max = h->encrypted ? IOTSEC_FRAME_CIPHER_MAX : IOTSEC_FRAME_PLAIN_MAX;
-    int rc = iotsec__json_b64(&jf->payload, max, out, cap, &h->payload_len);
+    int rc = iotsec__json_payload(&jf->payload, h->encrypted, out, cap, &h->payload_len);
 
-    if (rc == IOTSEC_OK)
-        rc = iotsec__payload_len_ok(h->encrypted, h->payload_len);
     if (rc != IOTSEC_OK && rc != IOTSEC_E_BUFFER_TOO_SMALL)
         return jfail(h, rc, "payload", jf->payload.val_off);
     return rc;

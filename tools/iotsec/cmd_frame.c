@@ -162,6 +162,28 @@ static int parse_iv(const char *cmd, const char *hex, uint8_t iv[16])
     return CLI_OK;
 }
 
+/* The secrets a profile needs, read from their raw files (lengths checked: exit 2). */
+struct frame_secrets {
+    uint8_t master[IOTSEC_FRAME_MASTER_LEN];
+    uint8_t mac_key[IOTSEC_ECOWATT_MAC_KEY_LEN];
+    uint8_t enc_key[IOTSEC_ECOWATT_ENC_KEY_LEN];
+};
+
+static int read_secrets(const struct frame_opts *o, struct frame_secrets *sec)
+{
+    int rc;
+
+    memset(sec, 0, sizeof *sec);
+    if (o->fmt != FMT_ECOWATT)
+        return cli_read_secret(o->secret, sec->master, sizeof sec->master);
+    rc = cli_read_secret(o->mac_key, sec->mac_key, sizeof sec->mac_key);
+    if (rc == CLI_OK && o->enc_key != NULL)
+        rc = cli_read_secret(o->enc_key, sec->enc_key, sizeof sec->enc_key);
+    if (rc != CLI_OK)
+        iotsec_zeroize(sec, sizeof *sec);
+    return rc;
+}
+
 /* ---- seal ----------------------------------------------------------------------------------- */
 
 static int frame_seal(int argc, char **argv)
@@ -169,7 +191,8 @@ static int frame_seal(int argc, char **argv)
     const char *cmd = "frame seal";
     struct frame_opts o;
     const iotsec_crypto *crypto;
-    uint8_t master[IOTSEC_FRAME_MASTER_LEN], mac_key[32], enc_key[16], iv[16];
+    struct frame_secrets sec;
+    uint8_t iv[16];
     uint8_t *payload = NULL, *out = NULL;
     size_t payload_len = 0, out_cap, out_len = 0, id_len;
     uint64_t ctr = 0;
@@ -214,31 +237,26 @@ static int frame_seal(int argc, char **argv)
     }
     if ((crypto = cli_crypto()) == NULL)
         return CLI_USAGE;
-    if (o.fmt == FMT_ECOWATT) {
-        if ((rc = cli_read_secret(o.mac_key, mac_key, sizeof mac_key)) != CLI_OK)
-            return rc;
-        if (o.enc_key != NULL && (rc = cli_read_secret(o.enc_key, enc_key, sizeof enc_key)) != CLI_OK) {
-            iotsec_zeroize(mac_key, sizeof mac_key);
-            return rc;
-        }
-    } else if ((rc = cli_read_secret(o.secret, master, sizeof master)) != CLI_OK) {
+    if ((rc = read_secrets(&o, &sec)) != CLI_OK)
         return rc;
-    }
     rc = cli_read_stdin(&payload, &payload_len, CLI_INPUT_MAX);
     if (rc == CLI_OK && payload_len > IOTSEC_FRAME_PLAIN_MAX)
-        rc = cli_error(CLI_REJECTED, "frame seal: the payload has %zu bytes; a frame carries at most %u",
+        rc = cli_error(CLI_REJECTED,
+                       "frame seal: the payload has %zu bytes; a frame carries at most %u",
                        payload_len, IOTSEC_FRAME_PLAIN_MAX);
     if (rc == CLI_OK) {
         size_t field = encrypt ? (payload_len / 16u + 1u) * 16u : payload_len;
-        out_cap = o.fmt == FMT_BINARY ? IOTSEC_FRAME_SEALED_LEN(id_len, payload_len, encrypt)
-                                      : IOTSEC_FRAME_JSON_LEN(id_len, field);
+        out_cap = o.fmt == FMT_BINARY   ? IOTSEC_FRAME_SEALED_LEN(id_len, payload_len, encrypt)
+                  : o.fmt == FMT_JSON ? IOTSEC_FRAME_JSON_LEN(id_len, field)
+                                      : IOTSEC_ECOWATT_JSON_LEN(id_len, field);
         out = malloc(out_cap);
         if (out == NULL)
             rc = cli_error(CLI_IO, "out of memory");
     }
     if (rc == CLI_OK && o.fmt == FMT_ECOWATT) {
         iotsec_ecowatt_keys ek;
-        int lrc = iotsec_ecowatt_keys_init(&ek, crypto, mac_key, o.enc_key ? enc_key : NULL);
+        int lrc = iotsec_ecowatt_keys_init(&ek, crypto, sec.mac_key,
+                                           o.enc_key ? sec.enc_key : NULL);
         if (lrc == IOTSEC_OK)
             lrc = iotsec_ecowatt_seal(&ek, o.device_id, id_len, ctr, encrypt, have_iv ? iv : NULL,
                                       payload, payload_len, (char *)out, out_cap, &out_len);
@@ -247,7 +265,7 @@ static int frame_seal(int argc, char **argv)
             rc = cli_fail(lrc, "frame seal");
     } else if (rc == CLI_OK) {
         iotsec_frame_keys keys;
-        int lrc = iotsec_frame_keys_derive(&keys, crypto, master, o.device_id, id_len,
+        int lrc = iotsec_frame_keys_derive(&keys, crypto, sec.master, o.device_id, id_len,
                                            (uint8_t)o.kid,
                                            o.downlink ? IOTSEC_FRAME_DOWNLINK : IOTSEC_FRAME_UPLINK);
         if (lrc == IOTSEC_OK && o.fmt == FMT_BINARY)
@@ -262,9 +280,7 @@ static int frame_seal(int argc, char **argv)
     }
     if (rc == CLI_OK)
         rc = cli_write_stdout(out, out_len);
-    iotsec_zeroize(master, sizeof master);
-    iotsec_zeroize(mac_key, sizeof mac_key);
-    iotsec_zeroize(enc_key, sizeof enc_key);
+    iotsec_zeroize(&sec, sizeof sec);
     if (payload != NULL)
         iotsec_zeroize(payload, payload_len);
     free(payload);
@@ -359,7 +375,7 @@ static int frame_open(int argc, char **argv)
     const char *cmd = "frame open";
     struct frame_opts o;
     const iotsec_crypto *crypto;
-    uint8_t master[IOTSEC_FRAME_MASTER_LEN], mac_key[32], enc_key[16];
+    struct frame_secrets sec;
     uint8_t *in = NULL, *out = NULL;
     size_t in_len = 0, out_len = 0;
     int rc;
@@ -375,27 +391,17 @@ static int frame_open(int argc, char **argv)
                                     "seal options (open reads them from the frame)");
     if ((crypto = cli_crypto()) == NULL)
         return CLI_USAGE;
-    if (o.fmt == FMT_ECOWATT) {
-        if ((rc = cli_read_secret(o.mac_key, mac_key, sizeof mac_key)) != CLI_OK)
-            return rc;
-        if (o.enc_key != NULL && (rc = cli_read_secret(o.enc_key, enc_key, sizeof enc_key)) != CLI_OK) {
-            iotsec_zeroize(mac_key, sizeof mac_key);
-            return rc;
-        }
-    } else if ((rc = cli_read_secret(o.secret, master, sizeof master)) != CLI_OK) {
+    if ((rc = read_secrets(&o, &sec)) != CLI_OK)
         return rc;
-    }
     rc = cli_read_stdin(&in, &in_len, CLI_INPUT_MAX);
     if (rc == CLI_OK)
         rc = o.fmt == FMT_ECOWATT
-                 ? open_ecowatt(crypto, mac_key, o.enc_key ? enc_key : NULL, in, in_len, &out,
-                                &out_len)
-                 : open_v1(&o, crypto, master, in, in_len, &out, &out_len);
+                 ? open_ecowatt(crypto, sec.mac_key, o.enc_key ? sec.enc_key : NULL, in, in_len,
+                                &out, &out_len)
+                 : open_v1(&o, crypto, sec.master, in, in_len, &out, &out_len);
     if (rc == CLI_OK)
         rc = cli_write_stdout(out, out_len);
-    iotsec_zeroize(master, sizeof master);
-    iotsec_zeroize(mac_key, sizeof mac_key);
-    iotsec_zeroize(enc_key, sizeof enc_key);
+    iotsec_zeroize(&sec, sizeof sec);
     if (out != NULL)
         iotsec_zeroize(out, out_len);
     free(in);
