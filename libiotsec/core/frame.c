@@ -205,44 +205,60 @@ static int parse_fail(iotsec_frame_header *h, int rc, const char *field, size_t 
     return rc;
 }
 
+static uint64_t load_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 /* Bounded parse of a whole binary frame into h. On success *payload_off is the offset of
  * the payload field and *tag_off that of the tag. Every length is checked against what
- * remains before it is used (the reader); nothing may follow the tag. */
+ * remains before it is used (the reader); nothing may follow the tag. The fixed 12-byte
+ * header comes in one bounded read of what is there (at most 12 bytes), examined field by
+ * field, so a short input still gets the error of the first field that is wrong or absent. */
 static int parse_binary(const uint8_t *f, size_t len, iotsec_frame_header *h,
                         size_t *payload_off, size_t *tag_off)
 {
     iotsec_reader r;
     const uint8_t *p;
-    size_t off;
+    size_t have, off;
     uint8_t id_len;
     uint32_t pl;
 
     memset(h, 0, sizeof *h);
     iotsec_reader_init(&r, f, len);
-    h->version = iotsec_reader_u8(&r);
-    if (iotsec_reader_error(&r) != IOTSEC_OK)
+    have = iotsec_reader_remaining(&r);
+    if (have > 12)
+        have = 12;
+    p = iotsec_reader_bytes(&r, have);
+    if (have < 1)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "version", 0);
+    h->version = p[0];
     if (h->version != IOTSEC_FRAME_VERSION)
         return parse_fail(h, IOTSEC_E_BAD_VERSION, "version", 0);
-    h->flags = iotsec_reader_u8(&r);
-    if (iotsec_reader_error(&r) != IOTSEC_OK)
+    if (have < 2)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "flags", 1);
+    h->flags = p[1];
     if ((h->flags & ~(IOTSEC_FRAME_FLAG_ENCRYPTED | IOTSEC_FRAME_FLAG_DOWNLINK)) != 0)
         return parse_fail(h, IOTSEC_E_BAD_VALUE, "flags", 1);
     h->encrypted = (h->flags & IOTSEC_FRAME_FLAG_ENCRYPTED) != 0;
     h->direction = (h->flags & IOTSEC_FRAME_FLAG_DOWNLINK) ? IOTSEC_FRAME_DOWNLINK
                                                             : IOTSEC_FRAME_UPLINK;
-    h->kid = iotsec_reader_u8(&r);
-    if (iotsec_reader_error(&r) != IOTSEC_OK)
+    if (have < 3)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "kid", 2);
-    id_len = iotsec_reader_u8(&r);
-    if (iotsec_reader_error(&r) != IOTSEC_OK)
+    h->kid = p[2];
+    if (have < 4)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "id_len", 3);
+    id_len = p[3];
     if (id_len == 0 || id_len > IOTSEC_FRAME_ID_MAX)
         return parse_fail(h, IOTSEC_E_BAD_LENGTH, "id_len", 3);
-    h->ctr = iotsec_reader_u64(&r);
-    if (iotsec_reader_error(&r) != IOTSEC_OK)
+    if (have < 12)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "ctr", 4);
+    h->ctr = load_be(p + 4, 8);
     if (h->ctr == 0)
         return parse_fail(h, IOTSEC_E_BAD_VALUE, "ctr", 4);
     p = iotsec_reader_bytes(&r, id_len);
@@ -254,9 +270,10 @@ static int parse_binary(const uint8_t *f, size_t len, iotsec_frame_header *h,
     h->device_id[id_len] = '\0';
     h->device_id_len = id_len;
     off = r.pos;
-    pl = iotsec_reader_u32(&r);
-    if (iotsec_reader_error(&r) != IOTSEC_OK)
+    p = iotsec_reader_bytes(&r, 4);
+    if (p == NULL)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "payload_len", off);
+    pl = (uint32_t)load_be(p, 4);
     if (iotsec__payload_len_ok(h->encrypted, pl) != IOTSEC_OK)
         return parse_fail(h, IOTSEC_E_BAD_LENGTH, "payload_len", off);
     h->payload_len = pl;
