@@ -16,5 +16,9 @@
 #include "iotsec/replay.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
+#include "iotsec/denylist.h"
+#include "iotsec/x509.h"
+#include "iotsec/revocation.h"
+#include "iotsec/tls.h"
 
 #endif
