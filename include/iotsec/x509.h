@@ -127,7 +127,8 @@ IOTSEC_API int iotsec_x509_crl_decode(const uint8_t *in, size_t len,
  * Only ca is trusted (no system store). Errors: IOTSEC_E_UNTRUSTED (not signed by ca,
  * issuer differs, chain longer than leaf + ca, the leaf is itself a CA, or any other X.509
  * failure); IOTSEC_E_EXPIRED (past notAfter); IOTSEC_E_NOT_YET_VALID (before notBefore);
- * IOTSEC_E_POLICY (extendedKeyUsage without clientAuth); IOTSEC_E_INVALID_ARG;
+ * IOTSEC_E_POLICY (not usable for TLS client authentication: extendedKeyUsage without
+ * clientAuth, or keyUsage without digitalSignature); IOTSEC_E_INVALID_ARG (NULL, now < 0);
  * IOTSEC_E_NO_MEMORY. */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_x509_verify(struct x509_st *ca, struct x509_st *cert,
                                                     int64_t now);
