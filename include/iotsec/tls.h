@@ -70,8 +70,11 @@ typedef struct iotsec_tls_policy {
 
 /* Configure ctx as described above. The policy is copied into ctx (the CA is up-ref'd, the
  * trust domain string copied); the holder and cb_arg are borrowed. Calling it again
- * replaces the previous policy. The server's own certificate and key are the caller's
- * business. Errors: IOTSEC_E_INVALID_ARG (NULL ctx, policy or ca, bad id source);
+ * replaces the previous policy; do that only while no handshake runs on ctx (the old copy
+ * is freed). Session resumption (tickets and the session cache) and renegotiation are
+ * turned off, so every connection presents its certificate and is checked against the
+ * revocation set current at its handshake. The server's own certificate and key are the
+ * caller's business. Errors: IOTSEC_E_INVALID_ARG (NULL ctx, policy or ca, bad id source);
  * IOTSEC_E_NO_MEMORY; IOTSEC_E_BACKEND (OpenSSL refused a setting). */
 IOTSEC_API int iotsec_tls_server_setup(struct ssl_ctx_st *ctx, const iotsec_tls_policy *policy);
 

@@ -186,8 +186,8 @@ typedef struct iotsec_crl_entry {
  * the output), cRLNumber = crl_number and authorityKeyIdentifier (keyid of ca), both
  * non-critical. Times may lie in the past (to make stale CRLs for tests). Errors:
  * IOTSEC_E_INVALID_ARG (NULL, entries NULL with count > 0, next_update ≤ this_update, a
- * zero serial); IOTSEC_E_BAD_KEY (ca_key does not match ca); IOTSEC_E_NO_MEMORY;
- * IOTSEC_E_BACKEND. */
+ * negative time, a zero serial); IOTSEC_E_BAD_KEY (ca_key does not match ca);
+ * IOTSEC_E_UNSUPPORTED (key type); IOTSEC_E_NO_MEMORY; IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_x509_crl_create(struct x509_st *ca, struct evp_pkey_st *ca_key,
                                       const iotsec_crl_entry *entries, size_t count,
                                       uint64_t crl_number, int64_t this_update,

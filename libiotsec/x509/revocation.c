@@ -15,6 +15,9 @@
 #include "x509_internal.h"
 
 #define DENYLIST_FILE_MAX (64u * 1024u * 1024u)
+/* Lookups search a sample of every SAMPLE_STRIDE-th serial first (1/16 of the keys: small
+ * enough to stay in cache for a million serials), then one block of SAMPLE_STRIDE keys. */
+#define SAMPLE_STRIDE 16u
 
 typedef uint8_t serial_key[IOTSEC_SERIAL_LEN];
 
@@ -26,6 +29,8 @@ struct iotsec_revocation {
     int64_t stale_after;  /* earliest nextUpdate + grace; INT64_MAX without CRLs */
     serial_key *serials;  /* sorted and distinct once sealed */
     size_t n_serials, cap_serials;
+    serial_key *sample;   /* serials[0], serials[B], serials[2B]… (B = SAMPLE_STRIDE) */
+    size_t n_sample;
     uint8_t *deny_text;   /* every added denylist, validated, "\n"-joined (until sealed) */
     size_t deny_text_len;
     iotsec_deny_entry *deny_entries; /* parsed at seal */
@@ -76,6 +81,7 @@ static void rs_free(iotsec_revocation *rs)
 {
     X509_free(rs->ca);
     free(rs->serials);
+    free(rs->sample);
     free(rs->deny_text);
     free(rs->deny_entries);
     free(rs);
@@ -290,6 +296,18 @@ static int serial_cmp(const void *a, const void *b)
     return memcmp(a, b, IOTSEC_SERIAL_LEN);
 }
 
+static int strictly_sorted(const uint8_t *v, size_t n)
+{
+    size_t i;
+
+    for (i = 1; i < n; i++) {
+        if (memcmp(v + (i - 1u) * IOTSEC_SERIAL_LEN, v + i * IOTSEC_SERIAL_LEN,
+                   IOTSEC_SERIAL_LEN) >= 0)
+            return 0;
+    }
+    return 1;
+}
+
 int iotsec_revocation_seal(iotsec_revocation *rs)
 {
     size_t count = 0, i, out;
@@ -319,7 +337,9 @@ int iotsec_revocation_seal(iotsec_revocation *rs)
         rs->deny_text = NULL;
         rs->deny_text_len = 0;
     }
-    if (rs->n_serials > 1) {
+    if (rs->n_serials > 1 && !strictly_sorted((const uint8_t *)rs->serials, rs->n_serials)) {
+        /* CRL writers sort their entries (RFC 5280 does not require it); several CRLs or an
+         * unsorted one need a sort, then duplicates go */
         qsort(rs->serials, rs->n_serials, sizeof(serial_key), serial_cmp);
         for (i = 1, out = 1; i < rs->n_serials; i++) {
             if (memcmp(rs->serials[out - 1u], rs->serials[i], IOTSEC_SERIAL_LEN) != 0) {
@@ -329,6 +349,14 @@ int iotsec_revocation_seal(iotsec_revocation *rs)
             }
         }
         rs->n_serials = out;
+    }
+    if (rs->n_serials > 0) {
+        rs->n_sample = (rs->n_serials + SAMPLE_STRIDE - 1u) / SAMPLE_STRIDE;
+        rs->sample = malloc(rs->n_sample * sizeof(serial_key));
+        if (rs->sample == NULL)
+            return IOTSEC_E_NO_MEMORY; /* sorting again on a retry is harmless */
+        for (i = 0; i < rs->n_sample; i++)
+            memcpy(rs->sample[i], rs->serials[i * SAMPLE_STRIDE], IOTSEC_SERIAL_LEN);
     }
     rs->sealed = 1;
     return IOTSEC_OK;
@@ -376,21 +404,69 @@ int iotsec_revocation_load(iotsec_revocation **out, const iotsec_revocation_conf
 
 /* ---- checking ------------------------------------------------------------------------ */
 
-static int serial_listed(const iotsec_revocation *rs, const uint8_t key[IOTSEC_SERIAL_LEN])
+static uint64_t load_be64(const uint8_t *p)
 {
-    size_t lo = 0, hi = rs->n_serials;
+    return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40) |
+           ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
+           ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+}
 
+/* memcmp order of two keys, without a library call: 8 + 8 + 4 bytes as big-endian words. */
+static int key_cmp(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t x = load_be64(a), y = load_be64(b);
+
+    if (x == y) {
+        x = load_be64(a + 8);
+        y = load_be64(b + 8);
+        if (x == y) {
+            x = load_be64(a + 12); /* bytes 12..19; 12..15 are equal by now */
+            y = load_be64(b + 12);
+        }
+    }
+    return x < y ? -1 : x > y;
+}
+
+/* Binary search of key in the n sorted keys at v: *equal = 1 and its index if present, else
+ * the number of keys below key. */
+static size_t last_le(const uint8_t *v, size_t n, const uint8_t key[IOTSEC_SERIAL_LEN],
+                      int *equal)
+{
+    size_t lo = 0, hi = n; /* keys below lo are < key, keys from hi on are > key */
+
+    *equal = 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2u;
-        int c = memcmp(rs->serials[mid], key, IOTSEC_SERIAL_LEN);
-        if (c == 0)
-            return 1;
+        int c = key_cmp(v + mid * IOTSEC_SERIAL_LEN, key);
+        if (c == 0) {
+            *equal = 1;
+            return mid;
+        }
         if (c < 0)
             lo = mid + 1u;
         else
             hi = mid;
     }
-    return 0;
+    return lo;
+}
+
+static int serial_listed(const iotsec_revocation *rs, const uint8_t key[IOTSEC_SERIAL_LEN])
+{
+    size_t block, first, n;
+    int equal;
+
+    if (rs->n_serials == 0)
+        return 0;
+    /* which block: the last sample ≤ key */
+    block = last_le((const uint8_t *)rs->sample, rs->n_sample, key, &equal);
+    if (equal)
+        return 1;
+    if (block == 0)
+        return 0; /* below the smallest serial */
+    first = (block - 1u) * SAMPLE_STRIDE;
+    n = rs->n_serials - first < SAMPLE_STRIDE ? rs->n_serials - first : SAMPLE_STRIDE;
+    (void)last_le((const uint8_t *)rs->serials[first], n, key, &equal);
+    return equal;
 }
 
 int iotsec_revocation_check_serial(const iotsec_revocation *rs,

@@ -396,6 +396,64 @@ START_TEST(test_crl_ca_without_crlsign)
 }
 END_TEST
 
+/* Many serials over two overlapping CRLs (the unsorted path: sort and merge), searched
+ * through the two-level index: every listed serial is found, neighbours and serials below
+ * the smallest and above the largest are not. */
+START_TEST(test_crl_many_serials)
+{
+    enum { N = 5000 };
+    fx_ca ca;
+    iotsec_crl_entry *e = calloc(N, sizeof *e);
+    iotsec_revocation *rs = NULL;
+    X509_CRL *crl;
+    unsigned char *der;
+    uint8_t key[IOTSEC_SERIAL_LEN];
+    int64_t now = fx_now();
+    size_t i, half = N / 2 + 100; /* the CRLs share 200 serials */
+    int n, part, k;
+
+    ck_assert_ptr_nonnull(e);
+    fx_ca_new(&ca, "iotsec test CA");
+    for (i = 0; i < N; i++) { /* serials 1000, 1003, 1006, … in a shuffled order */
+        size_t j = (i * 2654435761u) % N;
+        uint32_t v = 1000u + 3u * (uint32_t)j;
+        for (k = 0; k < 4; k++)
+            e[i].serial[IOTSEC_SERIAL_LEN - 1 - (size_t)k] = (uint8_t)(v >> (8 * k));
+        e[i].revoked_at = now - 100;
+    }
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    for (part = 0; part < 2; part++) {
+        crl = NULL;
+        ck_assert_int_eq(iotsec_x509_crl_create(ca.cert, ca.key, part ? e + N / 2 - 100 : e,
+                                                part ? N - (N / 2 - 100) : half, 3, now - 60,
+                                                now + 600, &crl),
+                         IOTSEC_OK);
+        der = NULL;
+        n = i2d_X509_CRL(crl, &der);
+        ck_assert_int_eq(iotsec_revocation_add_crl(rs, der, (size_t)n, now), IOTSEC_OK);
+        OPENSSL_free(der);
+        X509_CRL_free(crl);
+    }
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_uint_eq(iotsec_revocation_serial_count(rs), N);
+    memset(key, 0, sizeof key);
+    for (i = 0; i < 3 * N + 1100; i++) {
+        uint32_t v = (uint32_t)i;
+        int listed = v >= 1000 && v < 1000 + 3 * N && (v - 1000) % 3 == 0;
+        for (k = 0; k < 4; k++)
+            key[IOTSEC_SERIAL_LEN - 1 - (size_t)k] = (uint8_t)(v >> (8 * k));
+        ck_assert_msg(iotsec_revocation_check_serial(rs, key) ==
+                          (listed ? IOTSEC_E_REVOKED : IOTSEC_OK),
+                      "serial %u", v);
+    }
+    memset(key, 0xff, sizeof key);
+    ck_assert_int_eq(iotsec_revocation_check_serial(rs, key), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    free(e);
+    fx_ca_free(&ca);
+}
+END_TEST
+
 /* ---- CRLs and certificates from `openssl ca` ------------------------------------------- */
 
 START_TEST(test_openssl_ca_interop)
@@ -416,6 +474,7 @@ START_TEST(test_openssl_ca_interop)
     fx_openssl_gencrl(dir, "crl.pem", "-crldays 2");
     fx_openssl_gencrl(dir, "stale.pem",
                       "-crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z");
+    now = fx_now(); /* after openssl wrote thisUpdate */
     ca = fx_load_cert(dir, "ca.pem");
     d1 = fx_load_cert(dir, "ossl-dev-1.pem");
     d2 = fx_load_cert(dir, "ossl-dev-2.pem");
@@ -1005,6 +1064,12 @@ START_TEST(test_decode_and_files)
     ck_assert_int_eq(iotsec_x509_key_load_file("/nonexistent/k.pem", &key), IOTSEC_E_IO);
     tu_write_file(dir, "junk.key", "not a key", 9, path, sizeof path);
     ck_assert_int_eq(iotsec_x509_key_load_file(path, &key), IOTSEC_E_BAD_KEY);
+    {
+        EVP_PKEY *x = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+        fx_write_key(dir, "x25519.key", x, path, sizeof path);
+        ck_assert_int_eq(iotsec_x509_key_load_file(path, &key), IOTSEC_E_UNSUPPORTED);
+        EVP_PKEY_free(x);
+    }
     ck_assert_int_eq(iotsec_x509_cert_write_file(NULL, path), IOTSEC_E_INVALID_ARG);
     ck_assert_int_eq(iotsec_x509_cert_write_file(ca.cert, "/nonexistent/c.pem"), IOTSEC_E_IO);
     OPENSSL_free(der);
@@ -1031,6 +1096,7 @@ static Suite *revocation_suite(void)
     tcase_add_test(crl, test_crl_garbage);
     tcase_add_test(crl, test_crl_structure_policy);
     tcase_add_test(crl, test_crl_ca_without_crlsign);
+    tcase_add_test(crl, test_crl_many_serials);
     tcase_add_test(crl, test_openssl_ca_interop);
     tcase_add_test(sets, test_set_denylist);
     tcase_add_test(sets, test_load_and_reload);
