@@ -166,41 +166,39 @@ static int name_ok(const char *cn)
     return n > 0 && n <= IOTSEC_DEVICE_ID_MAX;
 }
 
-int iotsec_x509_ca_self_sign(EVP_PKEY *key, const char *common_name, int64_t not_before,
-                             int64_t not_after, X509 **out)
+/* A v3 certificate for key: subject CN = cn, the given issuer (NULL: the subject itself),
+ * a random serial, validity [nb, na]; no extensions, not signed. */
+static int cert_skeleton(const char *cn, X509_NAME *issuer, EVP_PKEY *key, int64_t nb,
+                         int64_t na, X509 **out)
 {
-    X509 *cert = NULL;
-    X509_NAME *name = NULL;
-    X509V3_CTX v3;
-    const EVP_MD *md;
-    int rc;
+    X509 *cert = X509_new();
+    X509_NAME *name = cn_name(cn);
+    int rc = cert != NULL && name != NULL ? IOTSEC_OK : IOTSEC_E_NO_MEMORY;
 
-    if (key == NULL || out == NULL || !name_ok(common_name) || not_after <= not_before)
-        return IOTSEC_E_INVALID_ARG;
-    *out = NULL;
-    if ((rc = sign_md(key, &md)) != IOTSEC_OK)
-        return rc;
-    cert = X509_new();
-    name = cn_name(common_name);
-    rc = cert != NULL && name != NULL ? IOTSEC_OK : IOTSEC_E_NO_MEMORY;
-    if (rc == IOTSEC_OK && (X509_set_version(cert, X509_VERSION_3) != 1 ||
-                            X509_set_subject_name(cert, name) != 1 ||
-                            X509_set_issuer_name(cert, name) != 1 || X509_set_pubkey(cert, key) != 1))
+    if (rc == IOTSEC_OK &&
+        (X509_set_version(cert, X509_VERSION_3) != 1 || X509_set_subject_name(cert, name) != 1 ||
+         X509_set_issuer_name(cert, issuer != NULL ? issuer : name) != 1 ||
+         X509_set_pubkey(cert, key) != 1))
         rc = IOTSEC_E_NO_MEMORY;
     if (rc == IOTSEC_OK)
         rc = random_serial(cert);
     if (rc == IOTSEC_OK)
-        rc = set_validity(cert, not_before, not_after);
-    if (rc == IOTSEC_OK) {
-        X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
-        if (!add_conf_ext(cert, &v3, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-            !add_conf_ext(cert, &v3, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-            !add_conf_ext(cert, &v3, NID_subject_key_identifier, "hash"))
-            rc = IOTSEC_E_BACKEND;
+        rc = set_validity(cert, nb, na);
+    X509_NAME_free(name);
+    if (rc != IOTSEC_OK) {
+        X509_free(cert);
+        ERR_clear_error();
+        return rc;
     }
+    *out = cert;
+    return IOTSEC_OK;
+}
+
+/* If rc is IOTSEC_OK, sign cert with key and hand it to *out; otherwise free it. */
+static int finish_cert(X509 *cert, EVP_PKEY *key, int rc, X509 **out)
+{
     if (rc == IOTSEC_OK)
         rc = sign_cert(cert, key);
-    X509_NAME_free(name);
     ERR_clear_error();
     if (rc != IOTSEC_OK) {
         X509_free(cert);
@@ -210,11 +208,34 @@ int iotsec_x509_ca_self_sign(EVP_PKEY *key, const char *common_name, int64_t not
     return IOTSEC_OK;
 }
 
+int iotsec_x509_ca_self_sign(EVP_PKEY *key, const char *common_name, int64_t not_before,
+                             int64_t not_after, X509 **out)
+{
+    X509 *cert = NULL;
+    X509V3_CTX v3;
+    const EVP_MD *md;
+    int rc;
+
+    if (key == NULL || out == NULL || !name_ok(common_name) || not_after <= not_before)
+        return IOTSEC_E_INVALID_ARG;
+    *out = NULL;
+    if ((rc = sign_md(key, &md)) != IOTSEC_OK)
+        return rc;
+    rc = cert_skeleton(common_name, NULL, key, not_before, not_after, &cert);
+    if (rc != IOTSEC_OK)
+        return rc;
+    X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
+    if (!add_conf_ext(cert, &v3, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+        !add_conf_ext(cert, &v3, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+        !add_conf_ext(cert, &v3, NID_subject_key_identifier, "hash"))
+        rc = IOTSEC_E_BACKEND;
+    return finish_cert(cert, key, rc, out);
+}
+
 int iotsec_x509_ca_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
                          const iotsec_x509_cert_params *p, X509 **out)
 {
     X509 *cert = NULL;
-    X509_NAME *name = NULL;
     X509V3_CTX v3;
     const EVP_MD *md;
     const char *ku, *eku;
@@ -243,39 +264,20 @@ int iotsec_x509_ca_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
                  : "critical,digitalSignature";
         eku = "serverAuth";
     }
-    cert = X509_new();
-    name = cn_name(p->common_name);
-    rc = cert != NULL && name != NULL ? IOTSEC_OK : IOTSEC_E_NO_MEMORY;
-    if (rc == IOTSEC_OK &&
-        (X509_set_version(cert, X509_VERSION_3) != 1 || X509_set_subject_name(cert, name) != 1 ||
-         X509_set_issuer_name(cert, X509_get_subject_name(ca)) != 1 ||
-         X509_set_pubkey(cert, subject_key) != 1))
-        rc = IOTSEC_E_NO_MEMORY;
-    if (rc == IOTSEC_OK)
-        rc = random_serial(cert);
-    if (rc == IOTSEC_OK)
-        rc = set_validity(cert, p->not_before, p->not_after);
-    if (rc == IOTSEC_OK) {
-        X509V3_set_ctx(&v3, ca, cert, NULL, NULL, 0);
-        if (!add_conf_ext(cert, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
-            !add_conf_ext(cert, &v3, NID_key_usage, ku) ||
-            !add_conf_ext(cert, &v3, NID_ext_key_usage, eku) ||
-            !add_conf_ext(cert, &v3, NID_subject_key_identifier, "hash") ||
-            !add_conf_ext(cert, &v3, NID_authority_key_identifier, "keyid:always"))
-            rc = IOTSEC_E_BACKEND;
-    }
+    rc = cert_skeleton(p->common_name, X509_get_subject_name(ca), subject_key, p->not_before,
+                       p->not_after, &cert);
+    if (rc != IOTSEC_OK)
+        return rc;
+    X509V3_set_ctx(&v3, ca, cert, NULL, NULL, 0);
+    if (!add_conf_ext(cert, &v3, NID_basic_constraints, "critical,CA:FALSE") ||
+        !add_conf_ext(cert, &v3, NID_key_usage, ku) ||
+        !add_conf_ext(cert, &v3, NID_ext_key_usage, eku) ||
+        !add_conf_ext(cert, &v3, NID_subject_key_identifier, "hash") ||
+        !add_conf_ext(cert, &v3, NID_authority_key_identifier, "keyid:always"))
+        rc = IOTSEC_E_BACKEND;
     if (rc == IOTSEC_OK)
         rc = add_san(cert, p);
-    if (rc == IOTSEC_OK)
-        rc = sign_cert(cert, ca_key);
-    X509_NAME_free(name);
-    ERR_clear_error();
-    if (rc != IOTSEC_OK) {
-        X509_free(cert);
-        return rc;
-    }
-    *out = cert;
-    return IOTSEC_OK;
+    return finish_cert(cert, ca_key, rc, out);
 }
 
 static int add_revoked(X509_CRL *crl, const iotsec_crl_entry *e)

@@ -287,76 +287,79 @@ int iotsec_x509_identity(X509 *cert, const iotsec_identity_policy *policy,
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-int iotsec_x509_cert_decode(const uint8_t *in, size_t len, X509 **out)
+/* Decode exactly one object: PEM (first block named pem_name, and no second one) or DER
+ * (no trailing bytes). */
+static int decode_one(const uint8_t *in, size_t len, const char *pem_name, d2i_of_void *d2i,
+                      void (*free_obj)(void *), void **out)
 {
-    X509 *cert = NULL;
+    void *obj, *extra = NULL;
 
-    if (in == NULL || out == NULL || len == 0 || len > LONG_MAX || len > INT_MAX)
+    if (in == NULL || out == NULL || len == 0 || len > INT_MAX)
         return IOTSEC_E_INVALID_ARG;
     *out = NULL;
     if (!iotsec_x509i_is_der(in, len)) {
         BIO *bio = BIO_new_mem_buf(in, (int)len);
-        X509 *extra;
         if (bio == NULL)
             return IOTSEC_E_NO_MEMORY;
-        cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-        extra = cert != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        obj = PEM_ASN1_read_bio(d2i, pem_name, bio, NULL, NULL, NULL);
+        if (obj != NULL)
+            extra = PEM_ASN1_read_bio(d2i, pem_name, bio, NULL, NULL, NULL);
         BIO_free(bio);
         ERR_clear_error();
-        if (cert == NULL || extra != NULL) {
-            X509_free(cert);
-            X509_free(extra);
+        if (obj == NULL || extra != NULL) {
+            if (obj != NULL)
+                free_obj(obj);
+            if (extra != NULL)
+                free_obj(extra);
             return IOTSEC_E_BAD_ENCODING;
         }
     } else {
         const unsigned char *p = in;
-        cert = d2i_X509(NULL, &p, (long)len);
+        obj = d2i(NULL, &p, (long)len);
         ERR_clear_error();
-        if (cert == NULL)
+        if (obj == NULL)
             return IOTSEC_E_BAD_ENCODING;
         if ((size_t)(p - in) != len) {
-            X509_free(cert);
+            free_obj(obj);
             return IOTSEC_E_TRAILING_DATA;
         }
     }
-    *out = cert;
+    *out = obj;
     return IOTSEC_OK;
+}
+
+/* Exact-type adapters (no casts between function pointer types); decode_one passes a == NULL. */
+static void *d2i_cert(void **a, const unsigned char **pp, long len)
+{
+    (void)a;
+    return d2i_X509(NULL, pp, len);
+}
+static void *d2i_crl(void **a, const unsigned char **pp, long len)
+{
+    (void)a;
+    return d2i_X509_CRL(NULL, pp, len);
+}
+static void free_x509(void *p) { X509_free(p); }
+static void free_crl(void *p) { X509_CRL_free(p); }
+
+int iotsec_x509_cert_decode(const uint8_t *in, size_t len, X509 **out)
+{
+    void *obj = NULL;
+    int rc = decode_one(in, len, PEM_STRING_X509, d2i_cert, free_x509, &obj);
+
+    if (out != NULL)
+        *out = obj;
+    return rc;
 }
 
 int iotsec_x509_crl_decode(const uint8_t *in, size_t len, X509_CRL **out)
 {
-    X509_CRL *crl = NULL;
+    void *obj = NULL;
+    int rc = decode_one(in, len, PEM_STRING_X509_CRL, d2i_crl, free_crl, &obj);
 
-    if (in == NULL || out == NULL || len == 0 || len > LONG_MAX || len > INT_MAX)
-        return IOTSEC_E_INVALID_ARG;
-    *out = NULL;
-    if (!iotsec_x509i_is_der(in, len)) {
-        BIO *bio = BIO_new_mem_buf(in, (int)len);
-        X509_CRL *extra;
-        if (bio == NULL)
-            return IOTSEC_E_NO_MEMORY;
-        crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-        extra = crl != NULL ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
-        ERR_clear_error();
-        if (crl == NULL || extra != NULL) {
-            X509_CRL_free(crl);
-            X509_CRL_free(extra);
-            return IOTSEC_E_BAD_ENCODING;
-        }
-    } else {
-        const unsigned char *p = in;
-        crl = d2i_X509_CRL(NULL, &p, (long)len);
-        ERR_clear_error();
-        if (crl == NULL)
-            return IOTSEC_E_BAD_ENCODING;
-        if ((size_t)(p - in) != len) {
-            X509_CRL_free(crl);
-            return IOTSEC_E_TRAILING_DATA;
-        }
-    }
-    *out = crl;
-    return IOTSEC_OK;
+    if (out != NULL)
+        *out = obj;
+    return rc;
 }
 
 int iotsec_x509_cert_load_file(const char *path, X509 **out)
