@@ -21,7 +21,8 @@
  * extension (e.g. deltaCRLIndicator, issuingDistributionPoint) or a critical entry
  * extension (e.g. certificateIssuer: an indirect CRL) is refused, because its scope would
  * not be honoured. Every revoked serial (any reason, certificateHold included) goes into a
- * sorted array of 20-byte keys searched by binary search. A set also remembers the earliest
+ * sorted array of 20-byte keys (IOTSEC_SERIAL_LEN), searched by binary search over a sample
+ * of every 16th key and then within one block of 16. A set also remembers the earliest
  * nextUpdate + grace of its CRLs: checking against a set whose CRLs have gone stale fails
  * (fail closed) until a fresh CRL is loaded.
  *
