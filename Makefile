@@ -94,7 +94,7 @@ PROGRAMS :=
 -include $(sort $(wildcard examples/*/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
-        install-lib install-includes install-pc install-bin clean demo bench fuzz
+        install-lib install-includes install-pc install-bin clean demo bench fuzz FORCE
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -123,7 +123,15 @@ $(SHARED_LIB): $(LIB_OBJ)
 	ln -sf libiotsec.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libiotsec.so
 
-$(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile
+# The .pc holds the install paths: a stamp of them makes `make install PREFIX=...` after a
+# plain `make` regenerate it instead of installing the /usr/local one.
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(strip $(LIB_PKGS))
+$(BUILD)/pc-vars: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+FORCE:
+
+$(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD)/pc-vars
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \

@@ -272,7 +272,8 @@ IOTSEC_API int iotsec_hkdf_sha256(const iotsec_crypto *crypto, const uint8_t *sa
  * P-256 RFC 5480 with a compressed or uncompressed point, RSA rsaEncryption RFC 3279 with a
  * modulus of 2048–4096 bits) and compute its key id over the canonical SPKI DER.
  * Errors: IOTSEC_E_INVALID_ARG; IOTSEC_E_BAD_KEY (does not parse, trailing bytes, RSA
- * modulus outside 2048–4096, other curve); IOTSEC_E_UNSUPPORTED (algorithm not in this
+ * modulus outside 2048–4096 or public exponent 1 or even, P-256 with explicit parameters,
+ * an Ed25519 point of small order or with a non-canonical y ≥ p); IOTSEC_E_UNSUPPORTED (algorithm not in this
  * backend); IOTSEC_E_NO_MEMORY; IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_pubkey_load(iotsec_pubkey *pk, const iotsec_crypto *crypto,
                                   const uint8_t *der, size_t der_len);

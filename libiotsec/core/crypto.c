@@ -334,6 +334,40 @@ static const uint8_t ed25519_pkcs8_prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0
                                                  0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
                                                  0x04, 0x22, 0x04, 0x20};
 
+/* 1 if pub (RFC 8032 §5.1.2 encoding) may be used as an Ed25519 verification key. Refused:
+ * the points of small order (with either x sign bit), under which a signature (R = the
+ * point, S = 0) verifies for every message: OpenSSL accepts them, libsodium refuses to
+ * verify; and encodings with y >= p, which name the same point as a canonical encoding
+ * under another key id (libsodium refuses those too). The list is libsodium's. */
+static int ed25519_pub_acceptable(const uint8_t pub[32])
+{
+    static const uint8_t small_order[5][32] = {
+        {0x00}, /* y = 0: order 4 */
+        {0x01}, /* y = 1: the neutral element */
+        {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,  /* order 8 */
+         0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+         0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+        {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,  /* order 8 */
+         0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+         0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+        {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  /* y = p - 1: order 2 */
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}};
+    size_t i, j;
+    int all_ff = 1;
+
+    for (i = 0; i < 5; i++) {
+        for (j = 0; j < 31 && pub[j] == small_order[i][j]; j++)
+            ;
+        if (j == 31 && (pub[31] & 0x7f) == small_order[i][31])
+            return 0;
+    }
+    /* y >= p = 2^255 - 19: bytes ed..ff, then thirty 0xff, then 0x7f (sign bit masked) */
+    for (j = 1; j < 31; j++)
+        all_ff &= pub[j] == 0xff;
+    return !(pub[0] >= 0xed && all_ff && (pub[31] & 0x7f) == 0x7f);
+}
+
 int iotsec_pubkey_load(iotsec_pubkey *pk, const iotsec_crypto *crypto, const uint8_t *der,
                        size_t der_len)
 {
@@ -347,6 +381,10 @@ int iotsec_pubkey_load(iotsec_pubkey *pk, const iotsec_crypto *crypto, const uin
     memset(pk, 0, sizeof *pk);
     pk->crypto = crypto;
     rc = crypto->pubkey_load(pk, der, der_len, spki, sizeof spki, &spki_len);
+    if (rc == IOTSEC_OK && pk->alg == IOTSEC_SIG_ED25519 &&
+        (spki_len != sizeof ed25519_spki_prefix + 32 ||
+         !ed25519_pub_acceptable(spki + sizeof ed25519_spki_prefix)))
+        rc = IOTSEC_E_BAD_KEY;
     if (rc == IOTSEC_OK)
         rc = iotsec_sha256(crypto, spki, spki_len, digest);
     if (rc != IOTSEC_OK) {

@@ -79,6 +79,11 @@ static void o_sha256_cleanup(iotsec_sha256_ctx *ctx)
 
 /* ---- HMAC-SHA256: one EVP_MAC_CTX keyed once; EVP_MAC_init(NULL key) restarts it --------- */
 
+/* A flag byte after the handle: 1 between hmac_init and hmac_final. EVP_MAC_init in setkey
+ * leaves the EVP context ready for a message, so without it an update straight after setkey
+ * (or after final) would be accepted here and refused by libsodium; both say IOTSEC_E_STATE. */
+#define O_HMAC_OPEN(ctx) ((ctx)->state.bytes[sizeof(void *)])
+
 static int o_hmac_setkey(iotsec_hmac_ctx *ctx, const uint8_t *key, size_t key_len)
 {
     static const uint8_t empty_key[1] = {0};
@@ -101,6 +106,7 @@ static int o_hmac_setkey(iotsec_hmac_ctx *ctx, const uint8_t *key, size_t key_le
         return ossl_error();
     }
     ctx->state.ptr = mctx;
+    O_HMAC_OPEN(ctx) = 0;
     return IOTSEC_OK;
 }
 
@@ -108,14 +114,16 @@ static int o_hmac_init(iotsec_hmac_ctx *ctx)
 {
     if (ctx->state.ptr == NULL)
         return IOTSEC_E_STATE;
+    O_HMAC_OPEN(ctx) = 0;
     if (EVP_MAC_init((EVP_MAC_CTX *)ctx->state.ptr, NULL, 0, NULL) != 1)
         return ossl_error();
+    O_HMAC_OPEN(ctx) = 1;
     return IOTSEC_OK;
 }
 
 static int o_hmac_update(iotsec_hmac_ctx *ctx, const uint8_t *data, size_t len)
 {
-    if (ctx->state.ptr == NULL)
+    if (ctx->state.ptr == NULL || !O_HMAC_OPEN(ctx))
         return IOTSEC_E_STATE;
     if (EVP_MAC_update((EVP_MAC_CTX *)ctx->state.ptr, data, len) != 1)
         return ossl_error();
@@ -126,8 +134,9 @@ static int o_hmac_final(iotsec_hmac_ctx *ctx, uint8_t out[IOTSEC_HMAC_LEN])
 {
     size_t n = 0;
 
-    if (ctx->state.ptr == NULL)
+    if (ctx->state.ptr == NULL || !O_HMAC_OPEN(ctx))
         return IOTSEC_E_STATE;
+    O_HMAC_OPEN(ctx) = 0;
     if (EVP_MAC_final((EVP_MAC_CTX *)ctx->state.ptr, out, &n, IOTSEC_HMAC_LEN) != 1 ||
         n != IOTSEC_HMAC_LEN)
         return ossl_error();
@@ -203,6 +212,14 @@ static int classify_key(EVP_PKEY *pkey, iotsec_sig_alg *alg, unsigned *bits, siz
         }
         if (strcmp(group, "prime256v1") != 0)
             return IOTSEC_E_UNSUPPORTED;
+        /* RFC 5480 §2.1.1: namedCurve only. OpenSSL names explicit parameters that equal
+         * P-256 "prime256v1" too, but re-encodes them explicitly: another key id. */
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING, group,
+                                           sizeof group, &glen) != 1 ||
+            strcmp(group, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+            ERR_clear_error();
+            return IOTSEC_E_BAD_KEY;
+        }
         /* the canonical encoding (and key id) uses the uncompressed point */
         if (EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
                                            "uncompressed") != 1)
@@ -213,8 +230,17 @@ static int classify_key(EVP_PKEY *pkey, iotsec_sig_alg *alg, unsigned *bits, siz
         return IOTSEC_OK;
     }
     case EVP_PKEY_RSA: {
-        int b = EVP_PKEY_get_bits(pkey);
+        int b = EVP_PKEY_get_bits(pkey), e_ok;
+        BIGNUM *e = NULL;
         if (b < 2048 || b > 4096)
+            return IOTSEC_E_BAD_KEY;
+        /* an even or unit public exponent is no RSA key (RFC 8017 §3.1: 3 <= e, odd);
+         * with e = 1 anyone can write a "signature" that verifies */
+        if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) != 1)
+            return ossl_error();
+        e_ok = BN_is_odd(e) && !BN_is_one(e);
+        BN_free(e);
+        if (!e_ok)
             return IOTSEC_E_BAD_KEY;
         *alg = IOTSEC_SIG_RSA_PSS;
         *bits = (unsigned)b;
@@ -276,6 +302,24 @@ static void o_pubkey_free(iotsec_pubkey *pk)
     pk->impl.ptr = NULL;
 }
 
+/* IOTSEC_OK if the private and public halves of pkey belong together, else IOTSEC_E_BAD_KEY.
+ * An EC private key carries its public point beside the scalar (RFC 5915) and OpenSSL keeps
+ * the stored point: a mismatched pair would sign with one key and report another's key id.
+ * RSA is not checked: signing uses the same n as the key id, and OpenSSL's RSA pairwise
+ * check runs primality tests (~90 ms for 3072 bits). */
+static int pairwise_check(EVP_PKEY *pkey)
+{
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    int ok;
+
+    if (pctx == NULL)
+        return ossl_error();
+    ok = EVP_PKEY_pairwise_check(pctx) == 1;
+    EVP_PKEY_CTX_free(pctx);
+    ERR_clear_error();
+    return ok ? IOTSEC_OK : IOTSEC_E_BAD_KEY;
+}
+
 static int o_privkey_load(iotsec_privkey *sk, const uint8_t *der, size_t der_len)
 {
     const unsigned char *p = der;
@@ -295,6 +339,8 @@ static int o_privkey_load(iotsec_privkey *sk, const uint8_t *der, size_t der_len
         return IOTSEC_E_BAD_KEY;
     }
     rc = classify_key(pkey, &sk->alg, &sk->bits, &sk->sig_len);
+    if (rc == IOTSEC_OK && sk->alg != IOTSEC_SIG_RSA_PSS)
+        rc = pairwise_check(pkey);
     if (rc != IOTSEC_OK) {
         EVP_PKEY_free(pkey);
         return rc;

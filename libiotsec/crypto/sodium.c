@@ -26,6 +26,11 @@ typedef char sodium_hmac_fits[sizeof(crypto_auth_hmacsha256_state) <= HMAC_WORK_
                                           IOTSEC_HMAC_STATE_SIZE
                                   ? 1
                                   : -1];
+/* One flag byte between the two states: 1 between hmac_init and hmac_final, so an update or
+ * final on the zeroed working state (no init since setkey or final) is IOTSEC_E_STATE, not a
+ * silently wrong tag. */
+#define HMAC_OPEN_OFFSET (HMAC_WORK_OFFSET - 1u)
+typedef char sodium_hmac_flag_fits[sizeof(crypto_auth_hmacsha256_state) <= HMAC_OPEN_OFFSET ? 1 : -1];
 typedef char sodium_key_fits[crypto_sign_SECRETKEYBYTES <= IOTSEC_KEY_STATE_SIZE ? 1 : -1];
 
 static int sodium_ready(void)
@@ -78,10 +83,13 @@ static crypto_auth_hmacsha256_state *hmac_work_state(iotsec_hmac_ctx *ctx)
 
 static int s_hmac_setkey(iotsec_hmac_ctx *ctx, const uint8_t *key, size_t key_len)
 {
+    static const uint8_t empty_key[1] = {0};
+
     if (!sodium_ready())
         return IOTSEC_E_BACKEND;
-    /* libsodium hashes keys longer than the block size, as RFC 2104 does */
-    if (crypto_auth_hmacsha256_init(hmac_key_state(ctx), key, key_len) != 0)
+    /* libsodium hashes keys longer than the block size, as RFC 2104 does; its key argument
+     * is declared nonnull, so the legal empty key (NULL, 0) is passed as a real pointer */
+    if (crypto_auth_hmacsha256_init(hmac_key_state(ctx), key_len ? key : empty_key, key_len) != 0)
         return IOTSEC_E_BACKEND;
     return IOTSEC_OK;
 }
@@ -89,18 +97,26 @@ static int s_hmac_setkey(iotsec_hmac_ctx *ctx, const uint8_t *key, size_t key_le
 static int s_hmac_init(iotsec_hmac_ctx *ctx)
 {
     memcpy(hmac_work_state(ctx), hmac_key_state(ctx), sizeof(crypto_auth_hmacsha256_state));
+    ctx->state.bytes[HMAC_OPEN_OFFSET] = 1;
     return IOTSEC_OK;
 }
 
 static int s_hmac_update(iotsec_hmac_ctx *ctx, const uint8_t *data, size_t len)
 {
+    if (!ctx->state.bytes[HMAC_OPEN_OFFSET])
+        return IOTSEC_E_STATE;
     return crypto_auth_hmacsha256_update(hmac_work_state(ctx), data, len) == 0 ? IOTSEC_OK
                                                                               : IOTSEC_E_BACKEND;
 }
 
 static int s_hmac_final(iotsec_hmac_ctx *ctx, uint8_t out[IOTSEC_HMAC_LEN])
 {
-    int rc = crypto_auth_hmacsha256_final(hmac_work_state(ctx), out);
+    int rc;
+
+    if (!ctx->state.bytes[HMAC_OPEN_OFFSET])
+        return IOTSEC_E_STATE;
+    ctx->state.bytes[HMAC_OPEN_OFFSET] = 0;
+    rc = crypto_auth_hmacsha256_final(hmac_work_state(ctx), out);
     sodium_memzero(hmac_work_state(ctx), sizeof(crypto_auth_hmacsha256_state));
     return rc == 0 ? IOTSEC_OK : IOTSEC_E_BACKEND;
 }

@@ -12,6 +12,7 @@
 
 #include "iotsec/error.h"
 #include "iotsec/util.h"
+#include "sync_dir.h"
 
 /* read exactly len bytes or fail */
 static int read_full(int fd, uint8_t *buf, size_t len)
@@ -42,8 +43,14 @@ int iotsec_file_read(const char *path, size_t max_len, uint8_t **buf, size_t *le
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return IOTSEC_E_IO;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
         saved = errno;
+        close(fd);
+        errno = saved;
+        return IOTSEC_E_IO;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a device, FIFO or directory: refuse, and say why */
+        saved = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
         close(fd);
         errno = saved;
         return IOTSEC_E_IO;
@@ -106,34 +113,6 @@ static int write_full(int fd, const uint8_t *p, size_t len)
     return IOTSEC_OK;
 }
 
-/* fsync the directory holding path so a rename in it is durable */
-static int sync_parent(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    size_t n;
-    int fd, rc;
-
-    if (slash == NULL) {
-        dir[0] = '.';
-        dir[1] = '\0';
-    } else {
-        n = (size_t)(slash - path);
-        if (n == 0)
-            n = 1; /* "/file" */
-        if (n >= sizeof dir)
-            return IOTSEC_E_IO;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return IOTSEC_E_IO;
-    rc = fsync(fd) == 0 ? IOTSEC_OK : IOTSEC_E_IO;
-    close(fd);
-    return rc;
-}
-
 int iotsec_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
     char tmp[PATH_MAX];
@@ -163,5 +142,5 @@ int iotsec_file_write_atomic(const char *path, const void *data, size_t len, uns
         errno = saved;
         return rc;
     }
-    return sync_parent(path);
+    return iotsec_posix_sync_dir_of(path);
 }

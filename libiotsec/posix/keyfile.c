@@ -29,7 +29,9 @@ static int has_marker(const uint8_t *in, size_t len, const char *marker)
 }
 
 /* Parse any key encoding OpenSSL knows (PEM or DER, PKCS#8, SPKI, traditional) selecting
- * public or private material; passphrase-protected keys fail (no callback is given). */
+ * public or private material; passphrase-protected keys fail (no callback is given). DER
+ * must be one whole structure (the decoder stops after the first); PEM may carry text
+ * outside its boundaries (RFC 7468 §2). */
 static EVP_PKEY *decode_pkey(const uint8_t *in, size_t in_len, int selection)
 {
     OSSL_DECODER_CTX *dctx;
@@ -40,7 +42,8 @@ static EVP_PKEY *decode_pkey(const uint8_t *in, size_t in_len, int selection)
     dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, selection, NULL, NULL);
     if (dctx == NULL)
         return NULL;
-    if (OSSL_DECODER_from_data(dctx, &p, &left) != 1) {
+    if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 ||
+        (left != 0 && !has_marker(in, in_len, "-----BEGIN "))) {
         EVP_PKEY_free(pkey);
         pkey = NULL;
     }

@@ -52,5 +52,8 @@ int cmd_version(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_frame(int argc, char **argv);
+int cmd_manifest(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+int cmd_crl(int argc, char **argv);
 
 #endif

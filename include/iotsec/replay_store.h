@@ -1,0 +1,220 @@
+/*
+ * libiotsec — receiver replay state store (DESIGN.md §5): one replay window (replay.h) per
+ * (device id, kid), behind an interface whose one essential operation is atomic
+ * check-and-commit, so the state can live in memory, in SQLite (the embedded default, below)
+ * or in a shared engine when several server instances serve one fleet.
+ *
+ * Order of use (DESIGN.md §3): parse → verify the frame's tag → check_and_commit(device,
+ * kid, ctr) → act on the frame. Never call check_and_commit for a frame whose tag did not
+ * verify: a forged counter must not move the window.
+ *
+ * Transactions: a server that stores the frame must store it together with the new replay
+ * state (DESIGN.md §10), so the interface has a transaction hook:
+ *
+ *     iotsec_replay_store_begin(s);                 // SQLite: BEGIN IMMEDIATE
+ *     rc = iotsec_replay_store_check_and_commit(s, id, id_len, kid, ctr);
+ *     if (rc == IOTSEC_OK) rc = store_the_frame(...);   // same transaction (SQLite handle)
+ *     if (rc == IOTSEC_OK) rc = iotsec_replay_store_commit(s);   // durable here
+ *     else iotsec_replay_store_rollback(s);         // undoes the check_and_commit too
+ *
+ * Outside a transaction, check_and_commit is its own transaction: durable when it returns
+ * IOTSEC_OK. Inside one, its effect is visible to later calls in the same transaction and
+ * becomes durable at commit (or vanishes at rollback). A counter accepted in a transaction
+ * that is then rolled back was not accepted.
+ *
+ * iotsec_replay_store_check is a read-only peek (same answer as check_and_commit would give,
+ * nothing written). It is NOT a substitute for check_and_commit: between a peek and a later
+ * commit another writer may accept the same counter. Use it to refuse replays early, e.g.
+ * before expensive work, then still call check_and_commit.
+ *
+ * Arguments common to the operations: device_id is id_len bytes (1–64, compared as bytes;
+ * the frame parser enforces the character set), kid is the key generation (0–255), ctr the
+ * frame counter. Counter 0 is never valid (IOTSEC_E_REPLAY).
+ */
+#ifndef IOTSEC_REPLAY_STORE_H
+#define IOTSEC_REPLAY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iotsec/export.h"
+#include "iotsec/replay.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOTSEC_REPLAY_STORE_MAX_ID 64u /* longest device id, bytes (DESIGN.md §4) */
+
+/* ---- the interface ---------------------------------------------------------------------- */
+
+/* Operations of one store implementation (a const table, BearSSL-style). Each returns
+ * IOTSEC_OK or a negative IOTSEC_E_* code with the meaning given for the wrappers below; the
+ * wrappers validate arguments before calling them. A third-party store (e.g. Redis with an
+ * atomic Lua script) implements these five functions. */
+typedef struct iotsec_replay_store_ops {
+    int (*check)(void *ctx, const uint8_t *device_id, size_t id_len, uint8_t kid,
+                 uint64_t ctr);
+    int (*check_and_commit)(void *ctx, const uint8_t *device_id, size_t id_len, uint8_t kid,
+                            uint64_t ctr);
+    int (*begin)(void *ctx);
+    int (*commit)(void *ctx);
+    int (*rollback)(void *ctx);
+} iotsec_replay_store_ops;
+
+/* A store handle: an operation table and the implementation's context. */
+typedef struct iotsec_replay_store {
+    const iotsec_replay_store_ops *ops;
+    void *ctx;
+} iotsec_replay_store;
+
+/* Read-only: would ctr be accepted now for (device_id, kid)? Returns IOTSEC_OK or
+ * IOTSEC_E_REPLAY (counter 0, seen, or W or more below the highest). Errors:
+ * IOTSEC_E_INVALID_ARG (NULL, id_len not 1–64), IOTSEC_E_CORRUPT (this device's persisted
+ * state is damaged), IOTSEC_E_IO, IOTSEC_E_NO_MEMORY (implementation-specific). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_check(iotsec_replay_store *s,
+                                                           const uint8_t *device_id,
+                                                           size_t id_len, uint8_t kid,
+                                                           uint64_t ctr);
+
+/* Atomically: if ctr is fresh for (device_id, kid), record it and return IOTSEC_OK; else
+ * return IOTSEC_E_REPLAY and change nothing. Among every caller sharing the store (threads,
+ * processes), exactly one gets IOTSEC_OK for a given (device_id, kid, ctr). Errors (nothing
+ * recorded): IOTSEC_E_INVALID_ARG (NULL, id_len not 1–64), IOTSEC_E_CORRUPT (this device's
+ * persisted state is damaged: refused, never reset), IOTSEC_E_IO (storage failure, lock not
+ * obtained in time), IOTSEC_E_NO_MEMORY (in-memory table or transaction journal full; no
+ * state is ever evicted). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_check_and_commit(iotsec_replay_store *s,
+                                                                      const uint8_t *device_id,
+                                                                      size_t id_len,
+                                                                      uint8_t kid,
+                                                                      uint64_t ctr);
+
+/* Start a transaction (see top). Errors: IOTSEC_E_INVALID_ARG (NULL), IOTSEC_E_STATE (one
+ * is already open), IOTSEC_E_IO (write lock not obtained in time, storage failure),
+ * IOTSEC_E_UNSUPPORTED (an in-memory store made without a journal). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_begin(iotsec_replay_store *s);
+
+/* Make the open transaction's effects durable. Errors: IOTSEC_E_INVALID_ARG,
+ * IOTSEC_E_STATE (no transaction open), IOTSEC_E_IO (the commit failed: the transaction is
+ * rolled back and none of its counters were accepted). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_commit(iotsec_replay_store *s);
+
+/* Undo the open transaction (every check_and_commit in it). Errors: IOTSEC_E_INVALID_ARG,
+ * IOTSEC_E_STATE (no transaction open), IOTSEC_E_IO. */
+IOTSEC_API int iotsec_replay_store_rollback(iotsec_replay_store *s);
+
+/* ---- in-memory store (libiotsec/core/replay_store_mem.c: no allocation) ------------------ */
+
+/* One (device id, kid) state; the caller provides an array of these (static memory is
+ * fine). Contents are private to the store. */
+typedef struct iotsec_replay_mem_entry {
+    iotsec_replay_window window;
+    uint8_t device_id[IOTSEC_REPLAY_STORE_MAX_ID];
+    uint8_t id_len;
+    uint8_t kid;
+    uint8_t state; /* 0 free, 1 committed, 2 inserted by the open transaction */
+} iotsec_replay_mem_entry;
+
+/* One counter accepted inside the open transaction, applied at commit. */
+typedef struct iotsec_replay_mem_intent {
+    uint64_t ctr;
+    size_t entry; /* index into the table */
+} iotsec_replay_mem_intent;
+
+/* The in-memory store; `store` is its interface handle (pass &m->store, or
+ * iotsec_replay_mem_store(m)). Plain data, caller-owned, not thread-safe. Lookup is a linear
+ * scan: meant for firmware and tests with tens to hundreds of peers. */
+typedef struct iotsec_replay_mem {
+    iotsec_replay_store store;
+    iotsec_replay_mem_entry *table;
+    size_t table_len;
+    iotsec_replay_mem_intent *journal;
+    size_t journal_len;
+    size_t pending; /* intents in the open transaction */
+    unsigned window;
+    int in_txn;
+} iotsec_replay_mem;
+
+/* Initialize m over table[0..table_len) (every entry is cleared: one entry per (device,
+ * kid) ever seen, never evicted; a new pair when the table is full gets IOTSEC_E_NO_MEMORY)
+ * and journal[0..journal_len) (room for the counters accepted in one transaction; may be
+ * NULL with journal_len 0, then begin returns IOTSEC_E_UNSUPPORTED and only
+ * check_and_commit outside transactions is available). window is W, 0–1024 bits
+ * (IOTSEC_REPLAY_DEFAULT_WINDOW = 64). Inside a transaction, accepted counters are held in
+ * the journal and applied at commit, so rollback is exact; a journal full is
+ * IOTSEC_E_NO_MEMORY. Errors: IOTSEC_E_INVALID_ARG (NULL m or table, table_len 0, journal
+ * NULL with journal_len > 0, window > 1024). */
+IOTSEC_API int iotsec_replay_mem_init(iotsec_replay_mem *m, iotsec_replay_mem_entry *table,
+                                      size_t table_len, iotsec_replay_mem_intent *journal,
+                                      size_t journal_len, unsigned window);
+
+/* The interface handle of m (&m->store). */
+IOTSEC_API iotsec_replay_store *iotsec_replay_mem_store(iotsec_replay_mem *m);
+
+/* ---- SQLite store (libiotsec/posix/replay_sqlite.c; not in firmware builds) -------------- */
+
+/* An open SQLite replay database (opaque). One handle per thread; several processes may open
+ * the same file (WAL, BEGIN IMMEDIATE serializes writers). */
+typedef struct iotsec_replay_sqlite iotsec_replay_sqlite;
+struct sqlite3;
+
+/* Flags of iotsec_replay_sqlite_open. */
+#define IOTSEC_REPLAY_SQLITE_SYNC_NORMAL 0x1u /* PRAGMA synchronous=NORMAL instead of FULL:
+                                                 faster; in WAL a power cut may lose the last
+                                                 commits (replays of those frames would then
+                                                 be accepted) but never corrupts the file */
+
+#define IOTSEC_REPLAY_SQLITE_SCHEMA_VERSION 1 /* PRAGMA user_version of the database */
+#define IOTSEC_REPLAY_SQLITE_APPLICATION_ID 0x494f5452 /* PRAGMA application_id, "IOTR" */
+#define IOTSEC_REPLAY_SQLITE_BUSY_TIMEOUT_MS 5000 /* default; change with sqlite3_busy_timeout
+                                                     on iotsec_replay_sqlite_db() */
+
+/* Open (creating if missing) the replay database at path; the store handle goes to *out.
+ * A missing file is created with mode 0600 (symbolic links refused), then the schema:
+ * PRAGMA application_id = IOTSEC_REPLAY_SQLITE_APPLICATION_ID, user_version = 1, and table
+ * iotsec_replay_state(device_id BLOB, kid INTEGER, state BLOB — the 139-byte form of
+ * iotsec_replay_encode —, PRIMARY KEY(device_id, kid)). journal_mode=WAL, synchronous=FULL
+ * (or NORMAL with IOTSEC_REPLAY_SQLITE_SYNC_NORMAL), busy timeout 5 s, trusted_schema off,
+ * defensive mode on. An existing file is identified and checked (PRAGMA quick_check, cost
+ * linear in the file size) with reads only, before anything is written to it. Several
+ * processes may open (and create) the same file at once: lock contention during this setup
+ * is retried for up to the busy timeout.
+ *
+ * window is W, 0–1024 bits, for every (device, kid). Each row keeps the W it was written
+ * with; opening a database with another W converts a row the next time it is read, safely:
+ * narrowing forgets the positions beyond the new W (those counters become "too old");
+ * widening marks the added older positions as already seen. So no counter rejected before
+ * the change is ever accepted after it.
+ *
+ * Errors (nothing is created or changed in a file that is refused): IOTSEC_E_INVALID_ARG
+ * (NULL, window > 1024, unknown flag); IOTSEC_E_CORRUPT (not a SQLite file, damaged pages or
+ * header, quick_check failure, or a SQLite database of another application — other
+ * application_id, or tables but no identification, or our id without our table);
+ * IOTSEC_E_BAD_VERSION (our application id with another schema version);
+ * IOTSEC_E_IO (cannot open or create, symlink, lock not obtained in time, storage error);
+ * IOTSEC_E_NO_MEMORY. Never resets or recreates replay state. */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_sqlite_open(iotsec_replay_sqlite **out,
+                                                           const char *path,
+                                                           unsigned window, unsigned flags);
+
+/* The interface handle of s (valid until iotsec_replay_sqlite_close). */
+IOTSEC_API iotsec_replay_store *iotsec_replay_sqlite_store(iotsec_replay_sqlite *s);
+
+/* The underlying connection, so a server can write its own rows (frames, audit) in the same
+ * transaction: iotsec_replay_store_begin, check_and_commit, the caller's statements on this
+ * handle, iotsec_replay_store_commit. The caller must not close it, change journal_mode or
+ * touch the iotsec_replay_state table. check_and_commit also joins a transaction the caller
+ * opened directly on the handle (it then neither begins nor commits); use BEGIN IMMEDIATE
+ * for that, since a deferred transaction may fail to take the write lock (IOTSEC_E_IO). */
+IOTSEC_API struct sqlite3 *iotsec_replay_sqlite_db(iotsec_replay_sqlite *s);
+
+/* Roll back a transaction still open, finalize statements, close the connection and free
+ * s. NULL is ignored. */
+IOTSEC_API void iotsec_replay_sqlite_close(iotsec_replay_sqlite *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
