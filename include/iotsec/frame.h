@@ -55,6 +55,7 @@
 #include "iotsec/crypto.h"
 #include "iotsec/export.h"
 #include "iotsec/replay.h"
+#include "iotsec/replay_store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -232,6 +233,24 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_checked(
     size_t frame_len, iotsec_frame_header *hdr, uint8_t *out, size_t out_cap,
     size_t *out_len);
 
+/*
+ * iotsec_frame_open_checked over a replay store (replay_store.h: in memory, SQLite, or a
+ * shared engine) instead of one window: parse → tag → direction/device/kid → read-only
+ * iotsec_replay_store_check (refuses a replay before decrypting) → decrypt → the store's
+ * atomic iotsec_replay_store_check_and_commit for (hdr.device_id, hdr.kid, hdr.ctr). Nothing
+ * is recorded for a frame that fails any step. To store the frame in the same transaction
+ * as its counter (DESIGN.md §10): iotsec_replay_store_begin; open_stored; store the frame;
+ * iotsec_replay_store_commit — or iotsec_replay_store_rollback, which also forgets the
+ * counter. The legacy EcoWatt profile needs a strict window instead (ecowatt.h).
+ * Errors: those of iotsec_frame_open; IOTSEC_E_REPLAY (seen, too old, or taken by another
+ * writer between check and commit; then out is zeroized); the store's IOTSEC_E_IO,
+ * IOTSEC_E_CORRUPT, IOTSEC_E_NO_MEMORY; IOTSEC_E_INVALID_ARG (store NULL or without ops).
+ */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_stored(
+    iotsec_frame_keys *keys, iotsec_replay_store *store, const uint8_t *frame,
+    size_t frame_len, iotsec_frame_header *hdr, uint8_t *out, size_t out_cap,
+    size_t *out_len);
+
 /* ---- JSON frames ----------------------------------------------------------------------- */
 
 /*
@@ -316,6 +335,12 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_json(iotsec_frame_keys *keys,
  * iotsec_frame_open_checked (the window changes only on IOTSEC_OK). */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_json_checked(
     iotsec_frame_keys *keys, iotsec_replay_window *window, const char *json, size_t json_len,
+    iotsec_frame_header *hdr, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* iotsec_frame_open_json over a replay store, in the order and with the guarantees of
+ * iotsec_frame_open_stored. */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_json_stored(
+    iotsec_frame_keys *keys, iotsec_replay_store *store, const char *json, size_t json_len,
     iotsec_frame_header *hdr, uint8_t *out, size_t out_cap, size_t *out_len);
 
 #ifdef __cplusplus

@@ -312,7 +312,7 @@ size_t iotsec__frame_header_bytes(const iotsec_frame_header *h, uint8_t *out, si
     return iotsec_writer_error(&w) == IOTSEC_OK ? w.pos : 0;
 }
 
-int iotsec__frame_open_common(iotsec_frame_keys *keys, iotsec_replay_window *window,
+int iotsec__frame_open_common(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
                               const iotsec_frame_header *h, const uint8_t *hb, size_t hb_len,
                               const uint8_t *pf, const uint8_t *tag, uint8_t *out,
                               size_t out_cap, size_t *out_len)
@@ -333,9 +333,15 @@ int iotsec__frame_open_common(iotsec_frame_keys *keys, iotsec_replay_window *win
     if (h->kid != keys->kid || h->device_id_len != keys->device_id_len ||
         memcmp(h->device_id, keys->device_id, h->device_id_len) != 0)
         return IOTSEC_E_WRONG_DEVICE;
-    /* 3. freshness, without changing the window yet */
-    if (window != NULL && (rc = iotsec_replay_check(window, h->ctr)) != IOTSEC_OK)
-        return rc;
+    /* 3. freshness, without changing any state yet */
+    if (fresh != NULL) {
+        rc = fresh->window != NULL
+                 ? iotsec_replay_check(fresh->window, h->ctr)
+                 : iotsec_replay_store_check(fresh->store, (const uint8_t *)h->device_id,
+                                             h->device_id_len, h->kid, h->ctr);
+        if (rc != IOTSEC_OK)
+            return rc;
+    }
     /* 4. decrypt (padding checked in constant time) or copy */
     if (h->encrypted) {
         rc = iotsec__cbc_open(keys->crypto, keys->enc_key, h->iv, pf, pf_len, out, out_cap, &n);
@@ -348,30 +354,41 @@ int iotsec__frame_open_common(iotsec_frame_keys *keys, iotsec_replay_window *win
             memmove(out, pf, pf_len);
         n = pf_len;
     }
-    /* 5. everything passed: commit the counter */
-    if (window != NULL && (rc = iotsec_replay_commit(window, h->ctr)) != IOTSEC_OK) {
-        if (n > 0 && out != pf)
-            iotsec_zeroize(out, n);
-        return rc;
+    /* 5. everything passed: commit the counter (a store re-checks atomically: another
+     * writer may have taken the counter since step 3) */
+    if (fresh != NULL) {
+        rc = fresh->window != NULL
+                 ? iotsec_replay_commit(fresh->window, h->ctr)
+                 : iotsec_replay_store_check_and_commit(fresh->store,
+                                                        (const uint8_t *)h->device_id,
+                                                        h->device_id_len, h->kid, h->ctr);
+        if (rc != IOTSEC_OK) {
+            if (n > 0 && out != pf)
+                iotsec_zeroize(out, n);
+            return rc;
+        }
     }
     *out_len = n;
     return IOTSEC_OK;
 }
 
-int iotsec__frame_open_args(iotsec_frame_keys *keys, const iotsec_replay_window *window,
-                            int checked, const void *in, uint8_t *out, size_t out_cap,
-                            size_t *out_len)
+int iotsec__frame_open_args(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
+                            const void *in, uint8_t *out, size_t out_cap, size_t *out_len)
 {
     if (out_len != NULL)
         *out_len = 0;
     if (!keys_ok(keys) || in == NULL || (out == NULL && out_cap != 0) || out_len == NULL)
         return IOTSEC_E_INVALID_ARG;
-    if (checked && (window == NULL || window->window > IOTSEC_REPLAY_MAX_WINDOW))
+    if (fresh != NULL && fresh->window == NULL &&
+        (fresh->store == NULL || fresh->store->ops == NULL))
+        return IOTSEC_E_INVALID_ARG;
+    if (fresh != NULL && fresh->window != NULL &&
+        fresh->window->window > IOTSEC_REPLAY_MAX_WINDOW)
         return IOTSEC_E_INVALID_ARG;
     return IOTSEC_OK;
 }
 
-static int open_binary(iotsec_frame_keys *keys, iotsec_replay_window *window, int checked,
+static int open_binary(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
                        const uint8_t *frame, size_t frame_len, iotsec_frame_header *hdr,
                        uint8_t *out, size_t out_cap, size_t *out_len)
 {
@@ -379,12 +396,12 @@ static int open_binary(iotsec_frame_keys *keys, iotsec_replay_window *window, in
     size_t payload_off = 0, tag_off = 0;
     int rc;
 
-    rc = iotsec__frame_open_args(keys, window, checked, frame, out, out_cap, out_len);
+    rc = iotsec__frame_open_args(keys, fresh, frame, out, out_cap, out_len);
     if (rc != IOTSEC_OK)
         return rc;
     rc = parse_binary(frame, frame_len, &h, &payload_off, &tag_off);
     if (rc == IOTSEC_OK)
-        rc = iotsec__frame_open_common(keys, checked ? window : NULL, &h, frame, payload_off,
+        rc = iotsec__frame_open_common(keys, fresh, &h, frame, payload_off,
                                        frame + payload_off, frame + tag_off, out, out_cap,
                                        out_len);
     if (hdr != NULL)
@@ -404,14 +421,25 @@ int iotsec_frame_peek(const uint8_t *frame, size_t frame_len, iotsec_frame_heade
 int iotsec_frame_open(iotsec_frame_keys *keys, const uint8_t *frame, size_t frame_len,
                       iotsec_frame_header *hdr, uint8_t *out, size_t out_cap, size_t *out_len)
 {
-    return open_binary(keys, NULL, 0, frame, frame_len, hdr, out, out_cap, out_len);
+    return open_binary(keys, NULL, frame, frame_len, hdr, out, out_cap, out_len);
 }
 
 int iotsec_frame_open_checked(iotsec_frame_keys *keys, iotsec_replay_window *window,
                               const uint8_t *frame, size_t frame_len, iotsec_frame_header *hdr,
                               uint8_t *out, size_t out_cap, size_t *out_len)
 {
-    return open_binary(keys, window, 1, frame, frame_len, hdr, out, out_cap, out_len);
+    iotsec__fresh fresh = {window, NULL};
+
+    return open_binary(keys, &fresh, frame, frame_len, hdr, out, out_cap, out_len);
+}
+
+int iotsec_frame_open_stored(iotsec_frame_keys *keys, iotsec_replay_store *store,
+                             const uint8_t *frame, size_t frame_len, iotsec_frame_header *hdr,
+                             uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    iotsec__fresh fresh = {NULL, store};
+
+    return open_binary(keys, &fresh, frame, frame_len, hdr, out, out_cap, out_len);
 }
 
 /* ---- sealing ------------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "iotsec/frame.h"
 #include "iotsec/reader.h"
 #include "iotsec/replay.h"
+#include "iotsec/replay_store.h"
 
 /* ---- flat JSON objects (frame_json.c) ----------------------------------------------------- */
 
@@ -108,16 +109,23 @@ int iotsec__cbc_open(const iotsec_crypto *crypto, const uint8_t key[16], const u
  * out (cap ≥ 96 suffices). Returns the length, 0 if cap is too small. */
 size_t iotsec__frame_header_bytes(const iotsec_frame_header *h, uint8_t *out, size_t cap);
 
-/* Argument checks shared by the open functions (window only when checked). Sets *out_len
- * to 0 when it can. IOTSEC_OK or IOTSEC_E_INVALID_ARG. */
-int iotsec__frame_open_args(iotsec_frame_keys *keys, const iotsec_replay_window *window,
-                            int checked, const void *in, uint8_t *out, size_t out_cap,
-                            size_t *out_len);
+/* Where an open checks and records freshness: one replay window, or a replay store (the
+ * other member NULL). A NULL iotsec__fresh pointer means stateless. */
+typedef struct iotsec__fresh {
+    iotsec_replay_window *window;
+    iotsec_replay_store *store;
+} iotsec__fresh;
+
+/* Argument checks shared by the open functions. Sets *out_len to 0 when it can.
+ * IOTSEC_OK or IOTSEC_E_INVALID_ARG. */
+int iotsec__frame_open_args(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
+                            const void *in, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* Steps 2–6 of an open, after a successful parse into h: tag over hb[0..hb_len) || pf
  * (payload field, h->payload_len bytes) checked against tag, then direction, device, kid,
- * the window (if not NULL), decryption or copy into out (pf == out: in place), commit. */
-int iotsec__frame_open_common(iotsec_frame_keys *keys, iotsec_replay_window *window,
+ * freshness (window or store read-only check), decryption or copy into out (pf == out: in
+ * place), then the commit (window commit, or the store's atomic check-and-commit). */
+int iotsec__frame_open_common(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
                               const iotsec_frame_header *h, const uint8_t *hb, size_t hb_len,
                               const uint8_t *pf, const uint8_t *tag, uint8_t *out,
                               size_t out_cap, size_t *out_len);

@@ -511,8 +511,7 @@ int iotsec_frame_from_json(const char *json, size_t json_len, uint8_t *frame, si
     return rc;
 }
 
-static int open_json(iotsec_frame_keys *keys, iotsec_replay_window *window, int checked,
-                     const char *json, size_t json_len, iotsec_frame_header *hdr, uint8_t *out,
+static int open_json(iotsec_frame_keys *keys, const iotsec__fresh *fresh, const char *json, size_t json_len, iotsec_frame_header *hdr, uint8_t *out,
                      size_t out_cap, size_t *out_len)
 {
     json_frame jf;
@@ -521,7 +520,7 @@ static int open_json(iotsec_frame_keys *keys, iotsec_replay_window *window, int 
     size_t hb_len;
     int rc;
 
-    rc = iotsec__frame_open_args(keys, window, checked, json, out, out_cap, out_len);
+    rc = iotsec__frame_open_args(keys, fresh, json, out, out_cap, out_len);
     if (rc != IOTSEC_OK)
         return rc;
     rc = parse_json(json, json_len, &jf);
@@ -532,7 +531,7 @@ static int open_json(iotsec_frame_keys *keys, iotsec_replay_window *window, int 
         rc = json_payload(&jf, out, out_cap);
     if (rc == IOTSEC_OK) {
         hb_len = iotsec__frame_header_bytes(&jf.h, hb, sizeof hb);
-        rc = iotsec__frame_open_common(keys, checked ? window : NULL, &jf.h, hb, hb_len, out,
+        rc = iotsec__frame_open_common(keys, fresh, &jf.h, hb, hb_len, out,
                                        jf.tag, out, out_cap, out_len);
         if (rc != IOTSEC_OK)
             iotsec_zeroize(out, jf.h.payload_len);
@@ -546,14 +545,25 @@ int iotsec_frame_open_json(iotsec_frame_keys *keys, const char *json, size_t jso
                            iotsec_frame_header *hdr, uint8_t *out, size_t out_cap,
                            size_t *out_len)
 {
-    return open_json(keys, NULL, 0, json, json_len, hdr, out, out_cap, out_len);
+    return open_json(keys, NULL, json, json_len, hdr, out, out_cap, out_len);
 }
 
 int iotsec_frame_open_json_checked(iotsec_frame_keys *keys, iotsec_replay_window *window,
                                    const char *json, size_t json_len, iotsec_frame_header *hdr,
                                    uint8_t *out, size_t out_cap, size_t *out_len)
 {
-    return open_json(keys, window, 1, json, json_len, hdr, out, out_cap, out_len);
+    iotsec__fresh fresh = {window, NULL};
+
+    return open_json(keys, &fresh, json, json_len, hdr, out, out_cap, out_len);
+}
+
+int iotsec_frame_open_json_stored(iotsec_frame_keys *keys, iotsec_replay_store *store,
+                                  const char *json, size_t json_len, iotsec_frame_header *hdr,
+                                  uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    iotsec__fresh fresh = {NULL, store};
+
+    return open_json(keys, &fresh, json, json_len, hdr, out, out_cap, out_len);
 }
 
 /* {"v":1,"device_id":"…","kid":K,"ctr":N[,"dir":"down"][,"enc":"aes-128-cbc","iv":"…"],

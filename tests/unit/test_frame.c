@@ -835,6 +835,83 @@ START_TEST(test_open_checked_replay)
 }
 END_TEST
 
+/* The same order over a replay store (replay_store.h; the in-memory one here): nothing is
+ * recorded for a failed frame, a rolled-back transaction forgets the counter, and store
+ * errors pass through. */
+START_TEST(test_open_stored)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    iotsec_frame_keys tx, rx, other_tx, other_rx;
+    iotsec_replay_mem mem;
+    iotsec_replay_mem_entry table[1];
+    iotsec_replay_mem_intent journal[4];
+    iotsec_replay_store *st, bad = {NULL, NULL};
+    uint8_t fr[6][128], forged[128], out[64];
+    size_t len[6], m, i, jl;
+    char js[512];
+
+    derive(&tx, c, DEV, 2, IOTSEC_FRAME_UPLINK);
+    derive(&rx, c, DEV, 2, IOTSEC_FRAME_UPLINK);
+    for (i = 0; i < 6; i++)
+        ck_assert_int_eq(iotsec_frame_seal(&tx, i + 1, 0, NULL, (const uint8_t *)"reading", 7,
+                                           fr[i], sizeof fr[i], &len[i]),
+                         IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 1, journal, 4, 64), IOTSEC_OK);
+    st = iotsec_replay_mem_store(&mem);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, fr[1], len[1], NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(m, 7);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, fr[0], len[0], NULL, out, sizeof out, &m),
+                     IOTSEC_OK); /* reordered */
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, fr[1], len[1], NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    ck_assert_uint_eq(m, 0);
+    /* a forged frame with a huge counter records nothing: ctr 3 is still fresh */
+    memcpy(forged, fr[2], len[2]);
+    memset(forged + 4, 0xff, 8);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, forged, len[2], NULL, out, sizeof out, &m),
+                     IOTSEC_E_BAD_MAC);
+    ck_assert_int_eq(iotsec_replay_store_check(st, (const uint8_t *)DEV, 11, 2, 3), IOTSEC_OK);
+    /* inside a transaction; a rollback forgets the counter */
+    ck_assert_int_eq(iotsec_replay_store_begin(st), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, fr[2], len[2], NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, fr[2], len[2], NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    ck_assert_int_eq(iotsec_replay_store_rollback(st), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, st, fr[2], len[2], NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    /* JSON */
+    ck_assert_int_eq(iotsec_frame_to_json(fr[3], len[3], js, sizeof js, &jl), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_frame_open_json_stored(&rx, st, js, jl, NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_int_eq(iotsec_frame_open_json_stored(&rx, st, js, jl, NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    /* the store's own errors pass through: its one-entry table is full */
+    derive(&other_tx, c, "sensor-0099", 0, IOTSEC_FRAME_UPLINK);
+    derive(&other_rx, c, "sensor-0099", 0, IOTSEC_FRAME_UPLINK);
+    ck_assert_int_eq(iotsec_frame_seal(&other_tx, 1, 0, NULL, (const uint8_t *)"x", 1, fr[5],
+                                       sizeof fr[5], &len[5]),
+                     IOTSEC_OK);
+    memset(out, 0x77, sizeof out);
+    ck_assert_int_eq(iotsec_frame_open_stored(&other_rx, st, fr[5], len[5], NULL, out, sizeof out,
+                                              &m),
+                     IOTSEC_E_NO_MEMORY);
+    ck_assert_uint_eq(m, 0);
+    /* misuse */
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, NULL, fr[4], len[4], NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_frame_open_stored(&rx, &bad, fr[4], len[4], NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_frame_open_json_stored(&rx, NULL, js, jl, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    iotsec_frame_keys_cleanup(&tx);
+    iotsec_frame_keys_cleanup(&rx);
+    iotsec_frame_keys_cleanup(&other_tx);
+    iotsec_frame_keys_cleanup(&other_rx);
+}
+END_TEST
+
 /* JSON details not in the vectors: error offsets and names, whitespace limits, the longest
  * accepted text. */
 #define PJ(text) iotsec_frame_peek_json((text), strlen(text), &h)
@@ -926,6 +1003,7 @@ static Suite *frame_suite(void)
     tu_add_backend_test(tc, test_direction_and_device_binding);
     tu_add_backend_test(tc, test_padding_after_mac);
     tu_add_backend_test(tc, test_open_checked_replay);
+    tu_add_backend_test(tc, test_open_stored);
     tcase_add_test(tc, test_json_details);
     suite_add_tcase(s, tc);
     return s;
