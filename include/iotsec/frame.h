@@ -40,6 +40,8 @@
  *                            hdr.device_id_len, hdr.kid, IOTSEC_FRAME_UPLINK)  (once; cache)
  *   iotsec_frame_open_checked(&keys, &window_of(device, kid), frame, len, &hdr,
  *                             out, cap, &out_len)  authenticated, fresh, committed
+ *   (or iotsec_frame_open_stored(&keys, store, …) with a replay_store.h store, which keys
+ *   the windows by the authenticated device_id and kid itself)
  * Sender: derive keys once, then iotsec_frame_seal with a strictly increasing counter.
  *
  * No allocation, no I/O. A keys object holds a keyed HMAC context that every seal and open
