@@ -30,12 +30,12 @@
 #include <stdint.h>
 
 #include "iotsec/export.h"
+#include "iotsec/util.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define IOTSEC_DEVICE_ID_MAX 64u         /* longest device id, bytes */
 #define IOTSEC_FINGERPRINT_LEN 32u       /* SHA-256 certificate fingerprint, bytes */
 #define IOTSEC_DENYLIST_LINE_MAX 1024u   /* longest denylist line, bytes without "\n" */
 
@@ -58,12 +58,6 @@ typedef struct iotsec_denylist {
     const iotsec_deny_entry *entries; /* sorted by (kind, len, value) */
     size_t count;                     /* distinct entries */
 } iotsec_denylist;
-
-/* Check that id[0..len) is a device id: 1–64 bytes, each in [A-Za-z0-9._:@-] (so no NUL,
- * no space, no '/', nothing outside ASCII). Returns IOTSEC_OK; IOTSEC_E_BAD_LENGTH (len 0
- * or over 64); IOTSEC_E_BAD_ENCODING (a byte outside the alphabet); IOTSEC_E_INVALID_ARG
- * (id NULL with len > 0). */
-IOTSEC_API IOTSEC_MUST_CHECK int iotsec_device_id_check(const void *id, size_t len);
 
 /* Pass 1: validate text[0..len) as a denylist and count its entry lines (duplicates
  * included) into *count. On error *err_line (optional) gets the 1-based number of the

@@ -154,8 +154,6 @@ IOTSEC_API int iotsec_frame_keys_derive(iotsec_frame_keys *keys, const iotsec_cr
 /* Release the HMAC context and zeroize the keys. Harmless on a zeroed object or NULL. */
 IOTSEC_API void iotsec_frame_keys_cleanup(iotsec_frame_keys *keys);
 
-/* 1 if s[0..len) is a valid device_id (1–64 bytes of [A-Za-z0-9._:@-]), else 0. */
-IOTSEC_API int iotsec_frame_device_id_valid(const char *s, size_t len);
 
 /* ---- binary frames --------------------------------------------------------------------- */
 

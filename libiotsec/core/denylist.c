@@ -1,4 +1,4 @@
-/* libiotsec — device ids and the denylist parser (include/iotsec/denylist.h).
+/* libiotsec — the denylist parser (include/iotsec/denylist.h).
  * Core code: no allocation, every line read through iotsec_reader_line. */
 #include "iotsec/denylist.h"
 
@@ -7,28 +7,6 @@
 #include "iotsec/error.h"
 #include "iotsec/reader.h"
 #include "iotsec/util.h"
-
-static int id_byte_ok(uint8_t c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '@' || c == '-';
-}
-
-int iotsec_device_id_check(const void *id, size_t len)
-{
-    const uint8_t *p = (const uint8_t *)id;
-    size_t i;
-
-    if (id == NULL && len > 0)
-        return IOTSEC_E_INVALID_ARG;
-    if (len == 0 || len > IOTSEC_DEVICE_ID_MAX)
-        return IOTSEC_E_BAD_LENGTH;
-    for (i = 0; i < len; i++) {
-        if (!id_byte_ok(p[i]))
-            return IOTSEC_E_BAD_ENCODING;
-    }
-    return IOTSEC_OK;
-}
 
 static int starts_with(const uint8_t *line, size_t n, const char *prefix, size_t plen)
 {

@@ -246,7 +246,7 @@ int iotsec_ecowatt_seal(iotsec_ecowatt_keys *keys, const char *device_id, size_t
     if (out_len != NULL)
         *out_len = 0;
     if (!keys_ok(keys) || out == NULL || out_len == NULL ||
-        !iotsec_frame_device_id_valid(device_id, id_len) || nonce == 0 ||
+        iotsec_device_id_check(device_id, id_len) != IOTSEC_OK || nonce == 0 ||
         nonce > IOTSEC_ECOWATT_NONCE_MAX || (payload == NULL && payload_len != 0) ||
         payload_len > IOTSEC_ECOWATT_PLAIN_MAX || (encrypt != 0 && encrypt != 1) ||
         (iv != NULL && !encrypt) || (encrypt && !keys->has_enc_key))

@@ -22,25 +22,6 @@ static const uint8_t frame_salt[15] = {'i', 'o', 't', 's', 'e', 'c', '-', 'f',
 /* Bytes of the binary layout before the payload: 12 + id (≤ 64) + 4 + iv (16). */
 #define HDR_BYTES_MAX (12u + IOTSEC_FRAME_ID_MAX + 4u + IOTSEC_FRAME_IV_LEN)
 
-/* [A-Za-z0-9._:@-] as a 256-bit set: bit (c & 31) of word c >> 5 (one lookup per byte on
- * the receive path, instead of a chain of range tests) */
-static const uint32_t id_chars[8] = {0x00000000u, 0x07ff6000u, 0x87ffffffu, 0x07fffffeu,
-                                     0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u};
-
-int iotsec_frame_device_id_valid(const char *s, size_t len)
-{
-    size_t i;
-
-    if (s == NULL || len == 0 || len > IOTSEC_FRAME_ID_MAX)
-        return 0;
-    for (i = 0; i < len; i++) {
-        unsigned c = (unsigned char)s[i];
-        if (((id_chars[c >> 5] >> (c & 31u)) & 1u) == 0)
-            return 0;
-    }
-    return 1;
-}
-
 int iotsec__payload_len_ok(int encrypted, size_t len)
 {
     if (encrypted) {
@@ -75,7 +56,7 @@ int iotsec_frame_keys_derive(iotsec_frame_keys *keys, const iotsec_crypto *crypt
     if (keys == NULL)
         return IOTSEC_E_INVALID_ARG;
     memset(keys, 0, sizeof *keys);
-    if (crypto == NULL || master == NULL || !iotsec_frame_device_id_valid(device_id, id_len) ||
+    if (crypto == NULL || master == NULL || iotsec_device_id_check(device_id, id_len) != IOTSEC_OK ||
         (direction != IOTSEC_FRAME_UPLINK && direction != IOTSEC_FRAME_DOWNLINK))
         return IOTSEC_E_INVALID_ARG;
     /* info = label || 0x00 || dir || kid || device_id; the label is patched below */
@@ -264,7 +245,7 @@ static int parse_binary(const uint8_t *f, size_t len, iotsec_frame_header *h,
     p = iotsec_reader_bytes(&r, id_len);
     if (p == NULL)
         return parse_fail(h, IOTSEC_E_TRUNCATED, "device_id", 12);
-    if (!iotsec_frame_device_id_valid((const char *)p, id_len))
+    if (iotsec_device_id_check((const char *)p, id_len) != IOTSEC_OK)
         return parse_fail(h, IOTSEC_E_BAD_VALUE, "device_id", 12);
     memcpy(h->device_id, p, id_len);
     h->device_id[id_len] = '\0';

@@ -276,7 +276,7 @@ int iotsec__json_device_id(const iotsec__json_member *m, char out[65], size_t *o
         return IOTSEC_E_BAD_VALUE;
     if (m->val_len == 0 || m->val_len > IOTSEC_FRAME_ID_MAX)
         return IOTSEC_E_BAD_LENGTH;
-    if (!iotsec_frame_device_id_valid(m->val, m->val_len))
+    if (iotsec_device_id_check(m->val, m->val_len) != IOTSEC_OK)
         return IOTSEC_E_BAD_VALUE;
     memcpy(out, m->val, m->val_len);
     out[m->val_len] = '\0';

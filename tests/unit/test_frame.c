@@ -118,7 +118,7 @@ START_TEST(test_keys_derive_invalid)
                                                   IOTSEC_FRAME_UPLINK),
                          IOTSEC_E_INVALID_ARG);
         ck_assert_ptr_null(k.crypto); /* zeroized */
-        ck_assert(!iotsec_frame_device_id_valid(bad[i], strlen(bad[i])));
+        ck_assert(iotsec_device_id_check(bad[i], strlen(bad[i])) != IOTSEC_OK);
     }
     ck_assert_int_eq(iotsec_frame_keys_derive(&k, c, master, id65, 65, 0, IOTSEC_FRAME_UPLINK),
                      IOTSEC_E_INVALID_ARG);
@@ -133,15 +133,15 @@ START_TEST(test_keys_derive_invalid)
                      IOTSEC_E_INVALID_ARG);
     ck_assert_int_eq(iotsec_frame_keys_derive(NULL, c, master, "a", 1, 0, IOTSEC_FRAME_UPLINK),
                      IOTSEC_E_INVALID_ARG);
-    ck_assert(iotsec_frame_device_id_valid("A-z.0_9:x@y", 11));
+    ck_assert(iotsec_device_id_check("A-z.0_9:x@y", 11) == IOTSEC_OK);
     /* every byte value against the character class written out */
     for (i = 0; i < 256; i++) {
         char ch = (char)i;
         int want = (i >= 'A' && i <= 'Z') || (i >= 'a' && i <= 'z') || (i >= '0' && i <= '9') ||
                    i == '.' || i == '_' || i == ':' || i == '@' || i == '-';
-        ck_assert_int_eq(iotsec_frame_device_id_valid(&ch, 1), want);
+        ck_assert_int_eq(iotsec_device_id_check(&ch, 1) == IOTSEC_OK, want);
     }
-    ck_assert(!iotsec_frame_device_id_valid(NULL, 0));
+    ck_assert(iotsec_device_id_check(NULL, 0) != IOTSEC_OK);
 }
 END_TEST
 

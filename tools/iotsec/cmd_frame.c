@@ -206,7 +206,7 @@ static int frame_seal(int argc, char **argv)
     if (o.device_id == NULL)
         return cli_usage_error(cmd, "--device-id is required");
     id_len = strlen(o.device_id);
-    if (!iotsec_frame_device_id_valid(o.device_id, id_len))
+    if (iotsec_device_id_check(o.device_id, id_len) != IOTSEC_OK)
         return cli_usage_error(cmd, "--device-id: 1-64 characters of [A-Za-z0-9._:@-], got '%s'",
                                o.device_id);
     encrypt = o.fmt == FMT_ECOWATT ? o.enc_key != NULL : o.encrypt;
