@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "iotsec/denylist.h"
 #include "iotsec/image.h"
 #include "iotsec/manifest.h"
 

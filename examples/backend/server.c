@@ -859,25 +859,17 @@ static int legacy_replay_key(struct server *s, const char *id, size_t id_len, ui
     return rc;
 }
 
-/* Store an authenticated frame: replay check-and-commit, telemetry row and audit row in one
- * transaction, then 200. */
-static void commit_frame(struct request *q, bk_db *db, const uint8_t *replay_id,
-                         size_t replay_id_len, uint8_t replay_kid, const bk_telemetry *t)
+/* Inside the open transaction on db, after the frame's counter was accepted by the store:
+ * telemetry row and audit row, commit, then 200. On any failure the transaction is rolled
+ * back (which also forgets the counter) and the request refused. */
+static void store_frame(struct request *q, bk_db *db, const bk_telemetry *t)
 {
     char detail[BK_DETAIL_MAX], digits[21];
     struct evbuffer *body;
     int rc;
 
     digits[iotsec_format_u64_dec(t->ctr, digits)] = '\0';
-    rc = bk_db_begin(db);
-    if (rc != IOTSEC_OK) {
-        internal_error(q, rc, "begin transaction");
-        return;
-    }
-    rc = iotsec_replay_store_check_and_commit(bk_db_store(db), replay_id, replay_id_len,
-                                              replay_kid, t->ctr);
-    if (rc == IOTSEC_OK)
-        rc = bk_db_telemetry(db, t);
+    rc = bk_db_telemetry(db, t);
     if (rc == IOTSEC_OK) {
         if (t->kid < 0)
             snprintf(detail, sizeof detail, "format %s, nonce %s, %zu payload bytes%s",
@@ -889,17 +881,9 @@ static void commit_frame(struct request *q, bk_db *db, const uint8_t *replay_id,
         rc = audit_on(q->s, db, q->c->peer, t->device_id, "accepted", detail);
     }
     if (rc == IOTSEC_OK)
-        rc = bk_db_commit(db);
+        rc = bk_db_commit(db); /* on failure the store has rolled back */
     else
         bk_db_rollback(db);
-    if (rc == IOTSEC_E_REPLAY) {
-        if (t->kid < 0)
-            reject_rc(q, rc, "legacy nonce %s of device %s", digits, t->device_id);
-        else
-            reject_rc(q, rc, "%s frame counter %s of device %s, kid %d", t->format, digits,
-                      t->device_id, t->kid);
-        return;
-    }
     if (rc != IOTSEC_OK) {
         internal_error(q, rc, "store frame");
         return;
@@ -919,8 +903,9 @@ static void telemetry_v1(struct request *q, const bk_device *dev, const uint8_t 
     struct server *s = q->s;
     iotsec_frame_header hdr;
     struct keys_entry *k = NULL;
-    char where[96];
+    char where[96], digits[21];
     size_t out_len = 0;
+    unsigned kid;
     bk_telemetry t;
     int rc;
 
@@ -946,13 +931,27 @@ static void telemetry_v1(struct request *q, const bk_device *dev, const uint8_t 
         internal_error(q, rc, "frame keys");
         return;
     }
-    rc = json ? iotsec_frame_open_json(&k->frame, (const char *)body, len, &hdr, s->plain,
-                                       sizeof s->plain, &out_len)
-              : iotsec_frame_open(&k->frame, body, len, &hdr, s->plain, sizeof s->plain,
-                                  &out_len);
+    digits[iotsec_format_u64_dec(hdr.ctr, digits)] = '\0';
+    kid = hdr.kid;
+    rc = bk_db_begin(s->db);
     if (rc != IOTSEC_OK) {
+        internal_error(q, rc, "begin transaction");
+        return;
+    }
+    /* tag → direction/device/kid → read-only replay check → decrypt → check-and-commit,
+     * all in the library; the counter becomes durable with the rows below */
+    rc = json ? iotsec_frame_open_json_stored(&k->frame, bk_db_store(s->db), (const char *)body,
+                                              len, &hdr, s->plain, sizeof s->plain, &out_len)
+              : iotsec_frame_open_stored(&k->frame, bk_db_store(s->db), body, len, &hdr,
+                                         s->plain, sizeof s->plain, &out_len);
+    if (rc != IOTSEC_OK) {
+        bk_db_rollback(s->db);
         where_text(where, sizeof where, hdr.err_field, hdr.err_offset);
-        reject_rc(q, rc, "%s", iotsec_err_is_malformed(rc) ? where : "frame refused");
+        if (iotsec_err_is_malformed(rc))
+            reject_rc(q, rc, "%s", where);
+        else
+            reject_rc(q, rc, "%s frame, device %s, kid %u, counter %s", json ? "JSON" : "binary",
+                      q->c->id.device_id, kid, digits);
         return;
     }
     memset(&t, 0, sizeof t);
@@ -965,7 +964,7 @@ static void telemetry_v1(struct request *q, const bk_device *dev, const uint8_t 
     t.payload = s->plain;
     t.payload_len = out_len;
     t.peer = q->c->peer;
-    commit_frame(q, s->db, (const uint8_t *)hdr.device_id, hdr.device_id_len, hdr.kid, &t);
+    store_frame(q, s->db, &t);
     iotsec_zeroize(s->plain, out_len);
 }
 
@@ -976,7 +975,7 @@ static void telemetry_ecowatt(struct request *q, const bk_device *dev, const cha
     iotsec_ecowatt_header hdr;
     struct keys_entry *k = NULL;
     uint8_t replay_id[32];
-    char where[96];
+    char where[96], digits[21];
     size_t out_len = 0;
     bk_telemetry t;
     int rc;
@@ -999,10 +998,14 @@ static void telemetry_ecowatt(struct request *q, const bk_device *dev, const cha
         return;
     }
     rc = get_keys(s, hdr.device_id, hdr.device_id_len, -1, dev, &k);
+    if (rc == IOTSEC_OK)
+        rc = legacy_replay_key(s, hdr.device_id, hdr.device_id_len, replay_id);
     if (rc != IOTSEC_OK) {
         internal_error(q, rc, "legacy keys");
         return;
     }
+    /* the library has no store-backed open for this profile: authenticate (and decrypt)
+     * statelessly, then the strict store's check-and-commit in the transaction */
     rc = iotsec_ecowatt_open(&k->ecowatt, body, len, &hdr, s->plain, sizeof s->plain,
                              &out_len);
     if (rc != IOTSEC_OK) {
@@ -1010,22 +1013,31 @@ static void telemetry_ecowatt(struct request *q, const bk_device *dev, const cha
         reject_rc(q, rc, "legacy frame %s", iotsec_err_is_malformed(rc) ? where : "refused");
         return;
     }
-    rc = legacy_replay_key(s, hdr.device_id, hdr.device_id_len, replay_id);
-    if (rc != IOTSEC_OK) {
-        internal_error(q, rc, "legacy replay key");
-        return;
+    digits[iotsec_format_u64_dec(hdr.nonce, digits)] = '\0';
+    rc = bk_db_begin(s->db_legacy);
+    if (rc == IOTSEC_OK) {
+        rc = iotsec_replay_store_check_and_commit(bk_db_store(s->db_legacy), replay_id,
+                                                  sizeof replay_id, 0, hdr.nonce);
+        if (rc != IOTSEC_OK)
+            bk_db_rollback(s->db_legacy);
     }
-    memset(&t, 0, sizeof t);
-    t.received = bk_now();
-    t.device_id = q->c->id.device_id;
-    t.kid = -1;
-    t.ctr = hdr.nonce;
-    t.format = "ecowatt";
-    t.encrypted = hdr.encrypted;
-    t.payload = s->plain;
-    t.payload_len = out_len;
-    t.peer = q->c->peer;
-    commit_frame(q, s->db_legacy, replay_id, sizeof replay_id, 0, &t);
+    if (rc == IOTSEC_E_REPLAY) {
+        reject_rc(q, rc, "legacy nonce %s of device %s", digits, hdr.device_id);
+    } else if (rc != IOTSEC_OK) {
+        internal_error(q, rc, "legacy replay state");
+    } else {
+        memset(&t, 0, sizeof t);
+        t.received = bk_now();
+        t.device_id = q->c->id.device_id;
+        t.kid = -1;
+        t.ctr = hdr.nonce;
+        t.format = "ecowatt";
+        t.encrypted = hdr.encrypted;
+        t.payload = s->plain;
+        t.payload_len = out_len;
+        t.peer = q->c->peer;
+        store_frame(q, s->db_legacy, &t);
+    }
     iotsec_zeroize(s->plain, out_len);
 }
 
