@@ -836,7 +836,7 @@ static void where_text(char *buf, size_t cap, const char *field, size_t offset)
 /* The frame's device id must be the certificate's identity (byte for byte). */
 static int same_identity(const struct conn *c, const char *id, size_t id_len)
 {
-    return id_len == c->id.device_id_len && memcmp(id, c->id.device_id, id_len) == 0;
+    return iotsec_identity_match(&c->id, id, id_len) == IOTSEC_OK;
 }
 
 /* Key of the legacy profile's replay state: the legacy nonce sequence of a device is not
