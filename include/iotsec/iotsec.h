@@ -14,11 +14,17 @@
 #include "iotsec/reader.h"
 #include "iotsec/crypto.h"
 #include "iotsec/replay.h"
+#include "iotsec/frame.h"
+#include "iotsec/ecowatt.h"
 #include "iotsec/replay_store.h"
 #include "iotsec/counter.h"
 #include "iotsec/file.h"
 #include "iotsec/keyfile.h"
 #include "iotsec/manifest.h"
 #include "iotsec/image.h"
+#include "iotsec/denylist.h"
+#include "iotsec/x509.h"
+#include "iotsec/revocation.h"
+#include "iotsec/tls.h"
 
 #endif

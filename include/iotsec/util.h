@@ -66,6 +66,17 @@ IOTSEC_API int iotsec_parse_u64_dec(const char *s, size_t len, uint64_t max, uin
 /* Write v in decimal (no NUL); returns the digit count (1–20); buf needs 20 bytes. */
 IOTSEC_API size_t iotsec_format_u64_dec(uint64_t v, char buf[20]);
 
+/* ---- device ids --------------------------------------------------------------------- */
+
+#define IOTSEC_DEVICE_ID_MAX 64u /* longest device id, bytes (shortest: 1) */
+
+/* Check that id[0..len) is a device id (DESIGN.md §4): 1–64 bytes, each in [A-Za-z0-9._:@-]
+ * (so no NUL, no space, no '/', nothing outside ASCII). The one definition used by frames,
+ * the denylist, certificate identities and the CLI. Returns IOTSEC_OK; IOTSEC_E_BAD_LENGTH
+ * (len 0 or over 64); IOTSEC_E_BAD_ENCODING (a byte outside the alphabet);
+ * IOTSEC_E_INVALID_ARG (id NULL with len > 0). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_device_id_check(const void *id, size_t len);
+
 /* ---- CRC-32/IEEE (ISO-HDLC: reflected poly 0xEDB88320, init and xorout 0xFFFFFFFF) ---- */
 
 /* CRC of data[0..len), continuing from crc (pass 0 to start). crc32("123456789") is

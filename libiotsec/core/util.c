@@ -223,6 +223,29 @@ size_t iotsec_format_u64_dec(uint64_t v, char buf[20])
     return n;
 }
 
+/* ---- device ids ------------------------------------------------------------------------ */
+
+/* [A-Za-z0-9._:@-] as a 256-bit set: bit (c & 31) of word c >> 5 (one lookup per byte on
+ * the receive path, instead of a chain of range tests) */
+static const uint32_t id_chars[8] = {0x00000000u, 0x07ff6000u, 0x87ffffffu, 0x07fffffeu,
+                                     0x00000000u, 0x00000000u, 0x00000000u, 0x00000000u};
+
+int iotsec_device_id_check(const void *id, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)id;
+    size_t i;
+
+    if (id == NULL && len > 0)
+        return IOTSEC_E_INVALID_ARG;
+    if (len == 0 || len > IOTSEC_DEVICE_ID_MAX)
+        return IOTSEC_E_BAD_LENGTH;
+    for (i = 0; i < len; i++) {
+        if (((id_chars[p[i] >> 5] >> (p[i] & 31u)) & 1u) == 0)
+            return IOTSEC_E_BAD_ENCODING;
+    }
+    return IOTSEC_OK;
+}
+
 /* ---- CRC-32 ---------------------------------------------------------------------------- */
 
 uint32_t iotsec_crc32(uint32_t crc, const void *data, size_t len)

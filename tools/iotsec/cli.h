@@ -51,6 +51,9 @@ int cli_check_overwrite(const char *path, int force);
 int cmd_version(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+int cmd_frame(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+int cmd_crl(int argc, char **argv);
 
 #endif

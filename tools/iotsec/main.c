@@ -15,7 +15,10 @@ static const struct command commands[] = {
     {"version", cmd_version, "print the tool, library and backend versions"},
     {"keygen", cmd_keygen, "generate a signing key pair (Ed25519, P-256, RSA)"},
     {"secret", cmd_secret, "generate a random symmetric secret file"},
+    {"frame", cmd_frame, "seal or open an authenticated telemetry frame"},
     {"manifest", cmd_manifest, "sign, verify and show firmware manifests"},
+    {"ca", cmd_ca, "a small private device CA: init, issue, server, revoke, crl"},
+    {"crl", cmd_crl, "check a device certificate against the CA, CRLs and a denylist"},
 };
 
 static void usage(FILE *out)

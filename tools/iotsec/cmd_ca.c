@@ -1,0 +1,672 @@
+/* iotsec ca init | issue | server | revoke | crl — a small private device CA (DESIGN.md §9).
+ *
+ * A CA directory holds:
+ *   ca.pem      the CA certificate (PEM)
+ *   ca.key      its private key, PKCS#8 PEM, mode 0600
+ *   index       one line per issued certificate, rewritten atomically on every change:
+ *                 <serial: 40 hex> <notAfter: Unix s> <revoked at: Unix s, 0 = valid>
+ *                 <kind: d device | s server> <name>
+ *               ('#' lines are comments)
+ *   crlnumber   the number of the last CRL written (decimal), 0 before the first
+ * Certificates and CRLs are made by libiotsec (x509.h); this file keeps the records. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "cli.h"
+
+#define INDEX_MAX (64u << 20)
+#define INDEX_LINE_MAX 256u
+#define MAX_DAYS 36500u
+#define BACKDATE 300 /* seconds: notBefore lies this far in the past, for clock skew */
+
+static const char ca_usage[] =
+    "Usage: iotsec ca <command> [options]   (a small private device CA)\n"
+    "  iotsec ca init   --dir CA_DIR [--alg p256|rsa2048] [--name CN] [--days N]\n"
+    "  iotsec ca issue  --dir CA_DIR --device-id ID --out-key K.pem --out-cert C.pem [--days N]\n"
+    "  iotsec ca server --dir CA_DIR --name NAME [--ip IP] --out-key K.pem --out-cert C.pem\n"
+    "                   [--days N]\n"
+    "  iotsec ca revoke --dir CA_DIR (C.pem | --serial HEX)\n"
+    "  iotsec ca crl    --dir CA_DIR --out CRL.pem [--days N] [--der]\n"
+    "Run 'iotsec ca <command> --help' for details.\n";
+
+static const char init_usage[] =
+    "Usage: iotsec ca init --dir CA_DIR [--alg p256|rsa2048] [--name CN] [--days N] [--force]\n"
+    "Create a device CA in CA_DIR (created with mode 0700 if missing): a key (--alg, default\n"
+    "p256) in CA_DIR/ca.key (PKCS#8 PEM, mode 0600) and a self-signed certificate CA_DIR/ca.pem\n"
+    "(CN --name, default \"iotsec device CA\"; basicConstraints CA:TRUE pathlen:0 critical;\n"
+    "keyUsage keyCertSign, cRLSign critical; valid --days, default 3650), plus its records.\n"
+    "An existing CA is never replaced unless --force is given.\n";
+
+static const char issue_usage[] =
+    "Usage: iotsec ca issue --dir CA_DIR --device-id ID --out-key K.pem --out-cert C.pem\n"
+    "                       [--days N] [--force]\n"
+    "Generate a P-256 device key (K.pem, PKCS#8 PEM, mode 0600) and a certificate C.pem with\n"
+    "CN = SAN dNSName = ID, a random positive 128-bit serial, extendedKeyUsage clientAuth,\n"
+    "keyUsage digitalSignature, valid --days (default 365). ID is 1-64 bytes of\n"
+    "[A-Za-z0-9._:@-]. The serial is recorded in CA_DIR/index.\n";
+
+static const char server_usage[] =
+    "Usage: iotsec ca server --dir CA_DIR --name NAME [--ip IP] --out-key K.pem\n"
+    "                        --out-cert C.pem [--days N] [--force]\n"
+    "Generate a P-256 server key and certificate: CN = SAN dNSName = NAME, SAN iPAddress = IP\n"
+    "(IPv4 or IPv6, optional), extendedKeyUsage serverAuth, valid --days (default 365).\n";
+
+static const char revoke_usage[] =
+    "Usage: iotsec ca revoke --dir CA_DIR (C.pem | --serial HEX)\n"
+    "Mark a certificate issued by this CA as revoked (now) in CA_DIR/index; 'iotsec ca crl'\n"
+    "then publishes it. Revoking an already revoked certificate changes nothing. Exit 1 if\n"
+    "the certificate is not in this CA's records.\n";
+
+static const char crl_usage[] =
+    "Usage: iotsec ca crl --dir CA_DIR --out CRL.pem [--days N] [--der]\n"
+    "Write a v2 CRL (RFC 5280) of every certificate revoked in CA_DIR/index, signed by the\n"
+    "CA: thisUpdate now, nextUpdate now + --days (default 30), the next cRLNumber and the\n"
+    "authorityKeyIdentifier. PEM unless --der.\n";
+
+/* ---- the CA directory ---------------------------------------------------------------- */
+
+struct record {
+    uint8_t serial[IOTSEC_SERIAL_LEN];
+    uint64_t not_after;
+    uint64_t revoked_at; /* 0 = not revoked */
+    char kind;           /* 'd' device, 's' server */
+    char name[IOTSEC_DEVICE_ID_MAX + 1];
+};
+
+struct ca_dir {
+    const char *dir;
+    X509 *cert;
+    EVP_PKEY *key;
+    struct record *recs;
+    size_t n, cap;
+    uint64_t crl_number;
+};
+
+static int dir_path(char *out, size_t cap, const char *dir, const char *name)
+{
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    return n > 0 && (size_t)n < cap ? CLI_OK : cli_error(CLI_USAGE, "%s: path too long", dir);
+}
+
+static void ca_close(struct ca_dir *ca)
+{
+    X509_free(ca->cert);
+    EVP_PKEY_free(ca->key);
+    free(ca->recs);
+    memset(ca, 0, sizeof *ca);
+}
+
+static int add_record(struct ca_dir *ca, const struct record *r)
+{
+    if (ca->n == ca->cap) {
+        size_t cap = ca->cap ? 2 * ca->cap : 16;
+        struct record *p = realloc(ca->recs, cap * sizeof *p);
+        if (p == NULL)
+            return cli_error(CLI_IO, "out of memory");
+        ca->recs = p;
+        ca->cap = cap;
+    }
+    ca->recs[ca->n++] = *r;
+    return CLI_OK;
+}
+
+/* Next space-separated field of line[*pos..len); NULL if none. */
+static const char *field(const uint8_t *line, size_t len, size_t *pos, size_t *flen)
+{
+    size_t start = *pos, end;
+    const uint8_t *sp;
+
+    if (start >= len)
+        return NULL;
+    sp = memchr(line + start, ' ', len - start);
+    end = sp != NULL ? (size_t)(sp - line) : len;
+    *flen = end - start;
+    *pos = sp != NULL ? end + 1 : len;
+    return (const char *)line + start;
+}
+
+static int parse_record(const uint8_t *line, size_t len, struct record *r)
+{
+    const char *f[5];
+    size_t fl[5], pos = 0, got = 0, i;
+
+    memset(r, 0, sizeof *r);
+    for (i = 0; i < 5; i++) {
+        f[i] = field(line, len, &pos, &fl[i]);
+        if (f[i] == NULL)
+            return IOTSEC_E_MALFORMED;
+    }
+    if (pos != len)
+        return IOTSEC_E_TRAILING_DATA;
+    if (iotsec_hex_decode(f[0], fl[0], r->serial, sizeof r->serial, &got, IOTSEC_HEX_LOWER_ONLY) !=
+            IOTSEC_OK ||
+        got != IOTSEC_SERIAL_LEN)
+        return IOTSEC_E_BAD_ENCODING;
+    if (iotsec_parse_u64_dec(f[1], fl[1], INT64_MAX, &r->not_after) != IOTSEC_OK ||
+        iotsec_parse_u64_dec(f[2], fl[2], INT64_MAX, &r->revoked_at) != IOTSEC_OK)
+        return IOTSEC_E_BAD_ENCODING;
+    if (fl[3] != 1 || (f[3][0] != 'd' && f[3][0] != 's'))
+        return IOTSEC_E_BAD_VALUE;
+    r->kind = f[3][0];
+    if (iotsec_device_id_check(f[4], fl[4]) != IOTSEC_OK)
+        return IOTSEC_E_BAD_ENCODING;
+    memcpy(r->name, f[4], fl[4]);
+    return IOTSEC_OK;
+}
+
+static int load_index(struct ca_dir *ca)
+{
+    char path[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0, n = 0, lineno = 0;
+    const uint8_t *line;
+    iotsec_reader r;
+    struct record rec;
+    int rc;
+
+    if ((rc = dir_path(path, sizeof path, ca->dir, "index")) != CLI_OK ||
+        (rc = cli_read_file(path, INDEX_MAX, &buf, &len)) != CLI_OK)
+        return rc;
+    iotsec_reader_init(&r, buf, len);
+    while ((line = iotsec_reader_line(&r, INDEX_LINE_MAX, &n)) != NULL) {
+        lineno++;
+        if (n == 0 || line[0] == '#')
+            continue;
+        rc = parse_record(line, n, &rec);
+        if (rc != IOTSEC_OK) {
+            free(buf);
+            return cli_error(CLI_REJECTED, "%s:%zu: damaged record: %s", path, lineno,
+                             iotsec_error_name(rc));
+        }
+        if ((rc = add_record(ca, &rec)) != CLI_OK) {
+            free(buf);
+            return rc;
+        }
+    }
+    rc = iotsec_reader_error(&r);
+    free(buf);
+    if (rc != IOTSEC_OK)
+        return cli_error(CLI_REJECTED, "%s:%zu: line too long", path, lineno + 1);
+    return CLI_OK;
+}
+
+static int load_crl_number(struct ca_dir *ca)
+{
+    char path[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if ((rc = dir_path(path, sizeof path, ca->dir, "crlnumber")) != CLI_OK ||
+        (rc = cli_read_file(path, 64, &buf, &len)) != CLI_OK)
+        return rc;
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    rc = iotsec_parse_u64_dec((const char *)buf, len, UINT64_MAX - 1, &ca->crl_number);
+    free(buf);
+    if (rc != IOTSEC_OK)
+        return cli_error(CLI_REJECTED, "%s: not a CRL number", path);
+    return CLI_OK;
+}
+
+/* Open CA_DIR: certificate, key (if need_key), records. */
+static int ca_open(struct ca_dir *ca, const char *dir, int need_key)
+{
+    char path[4096];
+    int rc;
+
+    memset(ca, 0, sizeof *ca);
+    ca->dir = dir;
+    if ((rc = dir_path(path, sizeof path, dir, "ca.pem")) != CLI_OK)
+        return rc;
+    rc = iotsec_x509_cert_load_file(path, &ca->cert);
+    if (rc != IOTSEC_OK)
+        return cli_fail(rc, "%s", path);
+    if (need_key) {
+        if ((rc = dir_path(path, sizeof path, dir, "ca.key")) != CLI_OK)
+            return rc;
+        rc = iotsec_x509_key_load_file(path, &ca->key);
+        if (rc != IOTSEC_OK)
+            return cli_fail(rc, "%s", path);
+    }
+    if ((rc = load_index(ca)) != CLI_OK || (rc = load_crl_number(ca)) != CLI_OK)
+        return rc;
+    return CLI_OK;
+}
+
+static int save_index(const struct ca_dir *ca)
+{
+    static const char header[] =
+        "# iotsec ca index v1: serial not_after revoked_at kind(d|s) name\n";
+    char path[4096], hex[2 * IOTSEC_SERIAL_LEN + 1];
+    size_t cap = sizeof header + ca->n * INDEX_LINE_MAX, pos, i;
+    char *text = malloc(cap);
+    int rc;
+
+    if (text == NULL)
+        return cli_error(CLI_IO, "out of memory");
+    memcpy(text, header, sizeof header - 1);
+    pos = sizeof header - 1;
+    for (i = 0; i < ca->n; i++) {
+        const struct record *r = &ca->recs[i];
+        (void)iotsec_hex_encode(r->serial, sizeof r->serial, hex, sizeof hex);
+        pos += (size_t)snprintf(text + pos, cap - pos, "%s %llu %llu %c %s\n", hex,
+                                (unsigned long long)r->not_after,
+                                (unsigned long long)r->revoked_at, r->kind, r->name);
+    }
+    rc = dir_path(path, sizeof path, ca->dir, "index");
+    if (rc == CLI_OK && (rc = iotsec_file_write_atomic(path, text, pos, 0644)) != IOTSEC_OK)
+        rc = cli_error(CLI_IO, "%s: %s", path, strerror(errno));
+    free(text);
+    return rc;
+}
+
+/* A serial as lowercase hex without leading zero bytes. */
+static void serial_hex(const uint8_t serial[IOTSEC_SERIAL_LEN], char out[2 * IOTSEC_SERIAL_LEN + 1])
+{
+    size_t skip = 0;
+
+    while (skip + 1 < IOTSEC_SERIAL_LEN && serial[skip] == 0)
+        skip++;
+    (void)iotsec_hex_encode(serial + skip, IOTSEC_SERIAL_LEN - skip, out,
+                            2 * IOTSEC_SERIAL_LEN + 1);
+}
+
+static int parse_days(const char *cmd, const char *s, uint64_t *days)
+{
+    int rc = cli_parse_u64(cmd, "--days", s, MAX_DAYS, days);
+    if (rc == CLI_OK && *days == 0)
+        return cli_usage_error(cmd, "--days: must be at least 1");
+    return rc;
+}
+
+/* ---- init ----------------------------------------------------------------------------- */
+
+static int ca_init(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"alg", required_argument, NULL, 'a'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"days", required_argument, NULL, 'y'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *alg = "p256", *name = "iotsec device CA";
+    char key_path[4096], cert_path[4096], path[4096];
+    uint64_t days = 3650;
+    iotsec_sig_alg sig;
+    unsigned bits = 0;
+    int force = 0, c, rc;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    int64_t now = (int64_t)time(NULL);
+    struct stat st;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'a': alg = optarg; break;
+        case 'n': name = optarg; break;
+        case 'y':
+            if ((rc = parse_days("ca init", optarg, &days)) != CLI_OK)
+                return rc;
+            break;
+        case 'f': force = 1; break;
+        case 'h': fputs(init_usage, stdout); return CLI_OK;
+        default: return cli_usage_error("ca init", "invalid option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("ca init", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL)
+        return cli_usage_error("ca init", "--dir is required");
+    if (strcmp(alg, "p256") == 0) {
+        sig = IOTSEC_SIG_ECDSA_P256;
+    } else if (strcmp(alg, "rsa2048") == 0) {
+        sig = IOTSEC_SIG_RSA_PSS; /* an rsaEncryption key; certificates use PKCS#1 v1.5 */
+        bits = 2048;
+    } else {
+        return cli_usage_error("ca init", "--alg: expected p256 or rsa2048, got '%s'", alg);
+    }
+    if (*name == '\0' || strlen(name) > IOTSEC_DEVICE_ID_MAX)
+        return cli_usage_error("ca init", "--name: 1-64 bytes");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cli_error(CLI_IO, "%s: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(CLI_IO, "%s: not a directory", dir);
+    if ((rc = dir_path(key_path, sizeof key_path, dir, "ca.key")) != CLI_OK ||
+        (rc = dir_path(cert_path, sizeof cert_path, dir, "ca.pem")) != CLI_OK ||
+        (rc = cli_check_overwrite(key_path, force)) != CLI_OK ||
+        (rc = cli_check_overwrite(cert_path, force)) != CLI_OK)
+        return rc;
+    rc = iotsec_keygen_files(sig, bits, key_path, NULL);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509_key_load_file(key_path, &key);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509_ca_self_sign(key, name, now - BACKDATE, now + (int64_t)days * 86400,
+                                      &cert);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509_cert_write_file(cert, cert_path);
+    if (rc == IOTSEC_OK) {
+        struct ca_dir empty;
+        memset(&empty, 0, sizeof empty);
+        empty.dir = dir;
+        if ((c = save_index(&empty)) != CLI_OK) {
+            rc = IOTSEC_E_IO;
+        } else if (dir_path(path, sizeof path, dir, "crlnumber") != CLI_OK ||
+                   iotsec_file_write_atomic(path, "0\n", 2, 0644) != IOTSEC_OK) {
+            rc = IOTSEC_E_IO;
+        }
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    if (rc != IOTSEC_OK)
+        return cli_fail(rc, "ca init %s", dir);
+    printf("created CA '%s' in %s (%s, valid %llu days)\n", name, dir, alg,
+           (unsigned long long)days);
+    return CLI_OK;
+}
+
+/* ---- issue / server ------------------------------------------------------------------- */
+
+static int ca_issue_common(int argc, char **argv, int server)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"device-id", required_argument, NULL, 'i'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"ip", required_argument, NULL, 'p'},
+                                         {"out-key", required_argument, NULL, 'k'},
+                                         {"out-cert", required_argument, NULL, 'c'},
+                                         {"days", required_argument, NULL, 'y'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cmd = server ? "ca server" : "ca issue";
+    const char *dir = NULL, *id = NULL, *name = NULL, *ip = NULL, *out_key = NULL,
+               *out_cert = NULL;
+    uint64_t days = 365;
+    int force = 0, c, rc;
+    struct ca_dir ca;
+    struct record rec;
+    iotsec_x509_cert_params p;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    char hex[2 * IOTSEC_SERIAL_LEN + 1];
+    int64_t now = (int64_t)time(NULL);
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'i': id = optarg; break;
+        case 'n': name = optarg; break;
+        case 'p': ip = optarg; break;
+        case 'k': out_key = optarg; break;
+        case 'c': out_cert = optarg; break;
+        case 'y':
+            if ((rc = parse_days(cmd, optarg, &days)) != CLI_OK)
+                return rc;
+            break;
+        case 'f': force = 1; break;
+        case 'h': fputs(server ? server_usage : issue_usage, stdout); return CLI_OK;
+        default: return cli_usage_error(cmd, "invalid option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (server ? (id != NULL || name == NULL) : (name != NULL || ip != NULL || id == NULL))
+        return cli_usage_error(cmd, server ? "--name is required (not --device-id)"
+                                           : "--device-id is required (not --name or --ip)");
+    if (dir == NULL || out_key == NULL || out_cert == NULL)
+        return cli_usage_error(cmd, "--dir, --out-key and --out-cert are required");
+    if (server)
+        id = name;
+    if (iotsec_device_id_check(id, strlen(id)) != IOTSEC_OK)
+        return cli_usage_error(cmd, "%s '%s': 1-64 bytes of [A-Za-z0-9._:@-] required",
+                               server ? "--name" : "--device-id", id);
+    if (ip != NULL) {
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
+            return cli_usage_error(cmd, "--ip '%s': not an IPv4 or IPv6 address", ip);
+    }
+    if ((rc = cli_check_overwrite(out_key, force)) != CLI_OK ||
+        (rc = cli_check_overwrite(out_cert, force)) != CLI_OK)
+        return rc;
+    if ((rc = ca_open(&ca, dir, 1)) != CLI_OK) {
+        ca_close(&ca);
+        return rc;
+    }
+    memset(&p, 0, sizeof p);
+    p.profile = server ? IOTSEC_X509_PROFILE_SERVER : IOTSEC_X509_PROFILE_DEVICE;
+    p.common_name = id;
+    p.san_dns = id;
+    p.san_ip = ip;
+    p.not_before = now - BACKDATE;
+    p.not_after = now + (int64_t)days * 86400;
+    rc = iotsec_keygen_files(IOTSEC_SIG_ECDSA_P256, 0, out_key, NULL);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509_key_load_file(out_key, &key);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509_ca_issue(ca.cert, ca.key, key, &p, &cert);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509_serial(cert, rec.serial);
+    if (rc != IOTSEC_OK) {
+        rc = cli_fail(rc, "%s %s", cmd, id);
+        goto out;
+    }
+    /* record first: no certificate of this CA exists outside its records */
+    rec.not_after = (uint64_t)p.not_after;
+    rec.revoked_at = 0;
+    rec.kind = server ? 's' : 'd';
+    memset(rec.name, 0, sizeof rec.name);
+    memcpy(rec.name, id, strlen(id));
+    if ((rc = add_record(&ca, &rec)) != CLI_OK || (rc = save_index(&ca)) != CLI_OK)
+        goto out;
+    rc = iotsec_x509_cert_write_file(cert, out_cert);
+    if (rc != IOTSEC_OK) {
+        rc = cli_fail(rc, "%s: writing %s", cmd, out_cert);
+        goto out;
+    }
+    serial_hex(rec.serial, hex);
+    printf("issued %s certificate for '%s', serial %s, valid %llu days\n",
+           server ? "server" : "device", id, hex, (unsigned long long)days);
+    rc = CLI_OK;
+out:
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    ca_close(&ca);
+    return rc;
+}
+
+/* ---- revoke --------------------------------------------------------------------------- */
+
+static int ca_revoke(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"serial", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *serial_text = NULL, *cert_path = NULL;
+    uint8_t serial[IOTSEC_SERIAL_LEN], raw[IOTSEC_SERIAL_LEN];
+    char hex[2 * IOTSEC_SERIAL_LEN + 1];
+    struct ca_dir ca;
+    size_t i, n = 0;
+    X509 *cert = NULL;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 's': serial_text = optarg; break;
+        case 'h': fputs(revoke_usage, stdout); return CLI_OK;
+        default: return cli_usage_error("ca revoke", "invalid option");
+        }
+    }
+    if (optind < argc)
+        cert_path = argv[optind++];
+    if (optind != argc)
+        return cli_usage_error("ca revoke", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || (cert_path == NULL) == (serial_text == NULL))
+        return cli_usage_error("ca revoke", "--dir and one of C.pem or --serial are required");
+    memset(serial, 0, sizeof serial);
+    if (serial_text != NULL) {
+        size_t len = strlen(serial_text);
+        if (len % 2 != 0 || len > 2 * IOTSEC_SERIAL_LEN ||
+            iotsec_hex_decode(serial_text, len, raw, sizeof raw, &n, 0) != IOTSEC_OK || n == 0)
+            return cli_usage_error("ca revoke", "--serial: expected up to 40 hex digits");
+        memcpy(serial + IOTSEC_SERIAL_LEN - n, raw, n);
+    }
+    if ((rc = ca_open(&ca, dir, 0)) != CLI_OK) {
+        ca_close(&ca);
+        return rc;
+    }
+    if (cert_path != NULL) {
+        rc = iotsec_x509_cert_load_file(cert_path, &cert);
+        if (rc == IOTSEC_OK &&
+            X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(ca.cert)) != 0)
+            rc = IOTSEC_E_UNTRUSTED;
+        if (rc == IOTSEC_OK)
+            rc = iotsec_x509_serial(cert, serial);
+        X509_free(cert);
+        if (rc != IOTSEC_OK) {
+            ca_close(&ca);
+            return cli_fail(rc, "ca revoke %s", cert_path);
+        }
+    }
+    serial_hex(serial, hex);
+    for (i = 0; i < ca.n; i++) {
+        if (memcmp(ca.recs[i].serial, serial, sizeof serial) == 0)
+            break;
+    }
+    if (i == ca.n) {
+        ca_close(&ca);
+        return cli_fail(IOTSEC_E_UNTRUSTED, "ca revoke: serial %s is not in the records of %s",
+                        hex, dir);
+    }
+    if (ca.recs[i].revoked_at != 0) {
+        printf("serial %s ('%s') was already revoked at %llu\n", hex, ca.recs[i].name,
+               (unsigned long long)ca.recs[i].revoked_at);
+        ca_close(&ca);
+        return CLI_OK;
+    }
+    ca.recs[i].revoked_at = (uint64_t)time(NULL);
+    rc = save_index(&ca);
+    if (rc == CLI_OK)
+        printf("revoked serial %s ('%s'); run 'iotsec ca crl' to publish\n", hex, ca.recs[i].name);
+    ca_close(&ca);
+    return rc;
+}
+
+/* ---- crl ------------------------------------------------------------------------------ */
+
+static int ca_crl(int argc, char **argv)
+{
+    static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"days", required_argument, NULL, 'y'},
+                                         {"der", no_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *out = NULL;
+    uint64_t days = 30;
+    int der = 0, c, rc;
+    struct ca_dir ca;
+    iotsec_crl_entry *entries = NULL;
+    X509_CRL *crl = NULL;
+    size_t i, n = 0;
+    char path[4096], num[24];
+    int64_t now = (int64_t)time(NULL);
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'y':
+            if ((rc = parse_days("ca crl", optarg, &days)) != CLI_OK)
+                return rc;
+            break;
+        case 'D': der = 1; break;
+        case 'h': fputs(crl_usage, stdout); return CLI_OK;
+        default: return cli_usage_error("ca crl", "invalid option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("ca crl", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || out == NULL)
+        return cli_usage_error("ca crl", "--dir and --out are required");
+    if ((rc = ca_open(&ca, dir, 1)) != CLI_OK) {
+        ca_close(&ca);
+        return rc;
+    }
+    entries = calloc(ca.n ? ca.n : 1, sizeof *entries);
+    if (entries == NULL) {
+        ca_close(&ca);
+        return cli_error(CLI_IO, "out of memory");
+    }
+    for (i = 0; i < ca.n; i++) {
+        if (ca.recs[i].revoked_at == 0)
+            continue;
+        memcpy(entries[n].serial, ca.recs[i].serial, IOTSEC_SERIAL_LEN);
+        entries[n].revoked_at = (int64_t)ca.recs[i].revoked_at;
+        n++;
+    }
+    /* the number is committed before the CRL is written: a number is never reused */
+    ca.crl_number++;
+    rc = dir_path(path, sizeof path, dir, "crlnumber");
+    if (rc == CLI_OK) {
+        int len = snprintf(num, sizeof num, "%llu\n", (unsigned long long)ca.crl_number);
+        if (iotsec_file_write_atomic(path, num, (size_t)len, 0644) != IOTSEC_OK)
+            rc = cli_error(CLI_IO, "%s: %s", path, strerror(errno));
+    }
+    if (rc == CLI_OK) {
+        rc = iotsec_x509_crl_create(ca.cert, ca.key, entries, n, ca.crl_number, now,
+                                    now + (int64_t)days * 86400, &crl);
+        if (rc == IOTSEC_OK)
+            rc = iotsec_x509_crl_write_file(crl, out, der ? IOTSEC_X509_DER : IOTSEC_X509_PEM);
+        rc = rc == IOTSEC_OK ? CLI_OK : cli_fail(rc, "ca crl %s", out);
+    }
+    if (rc == CLI_OK)
+        printf("wrote CRL number %llu to %s: %zu revoked, next update in %llu days\n",
+               (unsigned long long)ca.crl_number, out, n, (unsigned long long)days);
+    X509_CRL_free(crl);
+    free(entries);
+    ca_close(&ca);
+    return rc;
+}
+
+int cmd_ca(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(ca_usage, stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(ca_usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "init") == 0)
+        return ca_init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "issue") == 0)
+        return ca_issue_common(argc - 1, argv + 1, 0);
+    if (strcmp(argv[1], "server") == 0)
+        return ca_issue_common(argc - 1, argv + 1, 1);
+    if (strcmp(argv[1], "revoke") == 0)
+        return ca_revoke(argc - 1, argv + 1);
+    if (strcmp(argv[1], "crl") == 0)
+        return ca_crl(argc - 1, argv + 1);
+    fprintf(stderr, "iotsec: ca: unknown command '%s'\n", argv[1]);
+    fputs(ca_usage, stderr);
+    return CLI_USAGE;
+}
