@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "iotsec/ecowatt.h"
-#include "iotsec/frame.h"
 
 #define CRED_FILE_MAX (64u * 1024u)
 
@@ -150,8 +149,8 @@ int sim_provision(sim_state *st, const iotsec_crypto *crypto, const sim_provisio
     sim_boot_record rec;
     int rc;
 
-    if (!iotsec_frame_device_id_valid(st->device_id, strlen(st->device_id)))
-        return sim_error(SIM_USAGE, "--device-id: 1-64 characters of [A-Za-z0-9._:@-]");
+    if ((rc = iotsec_device_id_check(st->device_id, strlen(st->device_id))) != IOTSEC_OK)
+        return sim_fail(SIM_USAGE, rc, "--device-id: 1-64 characters of [A-Za-z0-9._:@-]");
     if ((rc = sim_state_write_config(st)) != SIM_OK ||
         (rc = copy_file(st, o->cert, SIM_CRED_CERT, 0644)) != SIM_OK ||
         (rc = copy_file(st, o->key, SIM_CRED_KEY, 0600)) != SIM_OK ||
