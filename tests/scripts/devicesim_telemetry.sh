@@ -53,6 +53,15 @@ expect_in "$T/err" "NVS counter record"
 run_frames dev 2
 strictly_increasing "$T/dev.ctrs"
 
+# ---- the server's refusals are printed and end the run with exit 7 ----------------------
+device disabled sensor
+run_frames disabled 1
+"$BACKEND" disable-device --db "$DB" --device-id "$(cat "$T/disabled.id")" >/dev/null ||
+    fail "disable-device"
+expect_rc 7 "$SIM" run --state "$T/disabled" --server "$URL" --frames 2
+[ "$(grep -c '^frame [12] ctr=[0-9]*: HTTP 403 {"error":' "$T/out")" -eq 2 ] ||
+    { cat "$T/out" >&2; fail "the 403 answers were not printed"; }
+
 # ---- legacy EcoWatt profile for a device configured for it -------------------------------
 "$CLI" secret --bytes 32 --out "$T/legacy.mac" >/dev/null || fail "secret"
 "$CLI" secret --bytes 16 --out "$T/legacy.enc" >/dev/null || fail "secret"

@@ -105,9 +105,10 @@ status_is expired '"active":"A","pending":false,"boot_attempts":0,"security_coun
 
 # ---- a bad build: the self-test fails 3 times, the device rolls back ----------------------
 device badbuild bad
-sign_enc "$T/v2-bad.m" "$T/v2.bin" 2.0.0 2 bad
+sign_enc "$T/v2-bad.m" "$T/v2.bin" 2.0.0 2 bad --chunk-size 4096
 publish "$T/v2-bad.m" "$T/v2-bad.m.enc"
 expect_rc 9 "$SIM" update --state "$T/badbuild" --server "$URL" --self-test-fail
+expect_in "$T/out" "35664 bytes decrypted, 9 chunks) written to slot B" # the manifest's chunk size
 expect_in "$T/out" "boot: slot B version 2.0.0 pending: self-test, attempt 3 of 3"
 expect_in "$T/out" "boot: slot B not confirmed after 3 attempts; rolling back from slot B to slot A"
 expect_in "$T/out" "boot: running slot A version 1.0.0 (security counter 1)"
