@@ -81,8 +81,9 @@ void sim_power_fail(const char *what)
     int n = snprintf(msg, sizeof msg,
                      "iotsec-device-sim: simulated power loss during a storage write (%s)\n",
                      what);
+    size_t len = n > 0 ? ((size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1u) : 0;
 
-    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg) < 0) {
+    if (len > 0 && write(STDERR_FILENO, msg, len) < 0) {
         /* stderr is gone: end anyway */
     }
     _exit(SIM_POWER_LOSS);
@@ -119,7 +120,8 @@ int sim_slot_path(const sim_state *st, int slot, int manifest, char *out)
 {
     char rel[32];
 
-    snprintf(rel, sizeof rel, "slots/%c.%s", slot == 0 ? 'a' : 'b', manifest ? "manifest" : "bin");
+    snprintf(rel, sizeof rel, "slots/%c.%s", slot == 0 ? 'a' : 'b',
+             manifest ? "manifest" : "bin");
     return sim_path(st, rel, out);
 }
 
@@ -139,6 +141,16 @@ static int config_value_ok(const uint8_t *v, size_t len, size_t max)
     return 1;
 }
 
+/* an empty state rooted at root (room is left for the longest relative path) */
+static int state_init(sim_state *st, const char *root)
+{
+    memset(st, 0, sizeof *st);
+    if (strlen(root) >= sizeof st->root - 32)
+        return sim_error(SIM_IO, "%s: path too long", root);
+    strcpy(st->root, root);
+    return SIM_OK;
+}
+
 int sim_state_open(sim_state *st, const char *root)
 {
     char path[SIM_PATH_MAX];
@@ -148,11 +160,8 @@ int sim_state_open(sim_state *st, const char *root)
     iotsec_reader r;
     int rc;
 
-    memset(st, 0, sizeof *st);
-    if (strlen(root) >= sizeof st->root - 32)
-        return sim_error(SIM_IO, "%s: path too long", root);
-    strcpy(st->root, root);
-    if ((rc = sim_path(st, CONFIG_FILE, path)) != SIM_OK)
+    if ((rc = state_init(st, root)) != SIM_OK ||
+        (rc = sim_path(st, CONFIG_FILE, path)) != SIM_OK)
         return rc;
     rc = iotsec_file_read(path, CONFIG_MAX, &buf, &len);
     if (rc != IOTSEC_OK)
@@ -230,11 +239,7 @@ int sim_state_create(sim_state *st, const char *root)
     size_t i;
     int rc;
 
-    memset(st, 0, sizeof *st);
-    if (strlen(root) >= sizeof st->root - 32)
-        return sim_error(SIM_IO, "%s: path too long", root);
-    strcpy(st->root, root);
-    if ((rc = make_dir(root)) != SIM_OK)
+    if ((rc = state_init(st, root)) != SIM_OK || (rc = make_dir(root)) != SIM_OK)
         return rc;
     if ((rc = sim_path(st, "boot", path)) != SIM_OK)
         return rc;

@@ -26,7 +26,8 @@ static int url_escape(const char *s, char *out, size_t cap)
     for (; *s != '\0'; s++) {
         unsigned char ch = (unsigned char)*s;
         int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
+                    ch == '~';
         if (cap - n < 4)
             return -1;
         if (plain) {
