@@ -70,7 +70,7 @@ void sim_policy_init(iotsec_device_policy *p, const sim_state *st, uint64_t stor
 }
 
 int sim_manifest_accept(const sim_state *st, const sim_trust *t, sim_manifest *sm,
-                        uint64_t stored_counter, const char *what)
+                        uint64_t stored_counter, uint32_t extra_skip, const char *what)
 {
     iotsec_device_policy policy;
     int rc;
@@ -79,6 +79,7 @@ int sim_manifest_accept(const sim_state *st, const sim_trust *t, sim_manifest *s
     if (rc != IOTSEC_OK)
         return sim_fail(SIM_REJECTED, rc, "%s: manifest refused", what);
     sim_policy_init(&policy, st, stored_counter);
+    policy.skip |= extra_skip;
     rc = iotsec_manifest_check_policy(&sm->m, &policy);
     if (rc != IOTSEC_OK) {
         memset(&sm->m, 0, sizeof sm->m);
@@ -153,7 +154,10 @@ int sim_slot_verify(const sim_state *st, const sim_trust *t, const iotsec_crypto
      * (no second read between check and use) */
     if ((rc = sim_manifest_read(sm, mpath)) != SIM_OK)
         return rc == SIM_IO ? SIM_REJECTED : rc;
-    if ((rc = sim_manifest_accept(st, t, sm, stored_counter, what)) != SIM_OK)
+    /* an installed image was checked for expiry when it was installed; it must keep
+     * booting after its manifest's not_after, or the device could not update itself */
+    if ((rc = sim_manifest_accept(st, t, sm, stored_counter, IOTSEC_POLICY_SKIP_EXPIRY, what)) !=
+        SIM_OK)
         return rc;
     rc = iotsec_image_verify_init_plaintext(&ctx, crypto, &sm->m);
     if (rc == IOTSEC_OK) {

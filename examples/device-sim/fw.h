@@ -36,16 +36,18 @@ void sim_policy_init(iotsec_device_policy *p, const sim_state *st, uint64_t stor
 /* Read a manifest file (at most IOTSEC_MANIFEST_MAX_LEN bytes) into sm. */
 int sim_manifest_read(sim_manifest *sm, const char *path);
 /* iotsec_manifest_verify with the trusted keys, then iotsec_manifest_check_policy with this
- * device's policy. Prints the refusal (prefixed by what); SIM_OK or SIM_REJECTED. */
+ * device's policy (plus extra_skip: IOTSEC_POLICY_SKIP_EXPIRY for the boot-time re-check of
+ * an installed image, 0 when installing). Prints the refusal (prefixed by what); SIM_OK or
+ * SIM_REJECTED. */
 int sim_manifest_accept(const sim_state *st, const sim_trust *t, sim_manifest *sm,
-                        uint64_t stored_counter, const char *what);
+                        uint64_t stored_counter, uint32_t extra_skip, const char *what);
 
 /* Feed the file at path to a started plain-image verification; with copy_to, each chunk
  * is also written there (one storage write each). Returns an IOTSEC_* code. */
 int sim_image_stream_file(iotsec_image_verify_ctx *ctx, const char *path,
                           sim_slot_writer *copy_to);
 
-/* Secure-boot check of a slot: its manifest (signature, class, device, expiry, counter ≥
+/* Secure-boot check of a slot: its manifest (signature, class, device, counter ≥
  * stored_counter) and its image (size and digest of the plaintext), all by the library.
  * On SIM_OK sm holds the verified manifest. Prints why a slot is refused. */
 int sim_slot_verify(const sim_state *st, const sim_trust *t, const iotsec_crypto *crypto,

@@ -107,7 +107,7 @@ static int install_image(const sim_state *st, const iotsec_crypto *crypto,
         return rc;
     if ((rc = sim_trust_load(&trust, st, crypto)) != SIM_OK)
         return rc;
-    rc = sim_manifest_accept(st, &trust, &sm, 0, "--manifest");
+    rc = sim_manifest_accept(st, &trust, &sm, 0, 0, "--manifest");
     sim_trust_free(&trust);
     if (rc != SIM_OK)
         return rc;

@@ -247,7 +247,7 @@ int sim_update(const sim_state *st, const iotsec_crypto *crypto, const char *ser
         goto done;
     }
     /* stored counter from the boot record just read by boot: the policy needs ≥ it */
-    if ((rc = sim_manifest_accept(st, &trust, &next, booted.record.counter, "update")) !=
+    if ((rc = sim_manifest_accept(st, &trust, &next, booted.record.counter, 0, "update")) !=
         SIM_OK)
         goto done;
     m = &next.m;

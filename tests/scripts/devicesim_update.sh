@@ -35,6 +35,19 @@ expect_in "$T/err" "IOTSEC_E_DIGEST_MISMATCH"
 expect_in "$T/err" "secure boot: slot B refused; halting"
 expect_rc 5 "$SIM" run --state "$T/flipped" --server "$URL"
 
+# ---- an installed image keeps booting after its manifest's not_after --------------------
+# (expiry guards installation against freeze attacks; it must not brick a running device)
+sign "$T/v1-aging.m" "$T/v1.bin" 1.0.0 1 aging --not-after $(($(date +%s) + 2))
+device aging aging --image "$T/v1.bin" --manifest "$T/v1-aging.m"
+sleep 3
+expect_rc 0 "$SIM" boot --state "$T/aging"
+expect_in "$T/out" "boot: running slot A version 1.0.0"
+# ... while the same manifest offered as an update now is refused as expired
+expect_rc 1 "$SIM" provision --state "$T/aging2" --device-id aging-2 --cert "$T/aging.pem" \
+    --key "$T/aging.key" --ca "$T/ca/ca.pem" --secret "$T/aging.secret" \
+    --trust "$T/fw-sign.pub" --class aging --image "$T/v1.bin" --manifest "$T/v1-aging.m"
+expect_in "$T/err" "IOTSEC_E_EXPIRED"
+
 # ---- a boot record with both copies damaged halts too -----------------------------------
 cp -a "$T/good" "$T/norecord"
 dd if=/dev/zero of="$T/norecord/boot" bs=1 count=24 conv=notrunc status=none
