@@ -54,7 +54,9 @@ typedef struct iotsec_tls_verdict {
 } iotsec_tls_verdict;
 
 /* Called inside the handshake (in the thread running it) once per client certificate
- * decision, accepted or refused. It must not block for long and must not free ssl. */
+ * decision, accepted or refused; a second time, with the refusal, when OpenSSL fails the
+ * chain after the leaf was accepted (e.g. a name constraint of the device CA). It must not
+ * block for long and must not free ssl. */
 typedef void (*iotsec_tls_verdict_cb)(void *arg, struct ssl_st *ssl,
                                       const iotsec_tls_verdict *verdict);
 

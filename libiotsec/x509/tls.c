@@ -171,11 +171,14 @@ static int verify_cb(int ok, X509_STORE_CTX *sctx)
         return 0;
     }
     v = &st->verdict;
-    if (st->decided) { /* called again after the decision: keep it */
+    if (st->decided && (ok || v->code != IOTSEC_OK)) { /* called again: keep the decision */
         if (v->code != IOTSEC_OK)
             X509_STORE_CTX_set_error(sctx, v->x509_error);
         return v->code == IOTSEC_OK;
     }
+    /* not yet decided, or OpenSSL found an error after the leaf was accepted (name
+     * constraints and RFC 3779 are checked after the chain's signatures and dates): a
+     * refusal is never turned into success */
     if (!ok) {
         err = X509_STORE_CTX_get_error(sctx);
         memset(v, 0, sizeof *v);

@@ -818,6 +818,88 @@ START_TEST(test_handshake_openssl_ca)
 }
 END_TEST
 
+/* A failure OpenSSL finds after the leaf's own callback (name constraints of the device CA,
+ * checked once the chain's signatures and dates are) must refuse the handshake: the verify
+ * callback had already recorded "accepted" for the leaf and used to return that decision
+ * again, which turned OpenSSL's refusal into success. */
+START_TEST(test_handshake_name_constraints)
+{
+    fx_ca ca;
+    EVP_PKEY *ks = fx_p256(), *kin = fx_p256(), *kout = fx_p256();
+    X509 *server_cert = NULL, *inside, *outside;
+    iotsec_x509_cert_params p;
+    iotsec_tls_policy policy;
+    iotsec_tls_verdict v;
+    struct server srv;
+    SSL_CTX *ctx;
+    X509V3_CTX v3;
+    X509_EXTENSION *nc;
+    char dir[256], path[512], out[16384], c_in[512], k_in[512], c_out[512], k_out[512];
+    int64_t now = fx_now();
+
+    signal(SIGPIPE, SIG_IGN);
+    tu_tmpdir(dir, sizeof dir);
+    /* a device CA limited to names under .ok.example (RFC 5280 §4.2.1.10) */
+    fx_ca_new(&ca, "constrained device CA");
+    X509V3_set_ctx(&v3, ca.cert, ca.cert, NULL, NULL, 0);
+    nc = X509V3_EXT_conf_nid(NULL, &v3, NID_name_constraints,
+                             "critical,permitted;DNS:.ok.example");
+    ck_assert_ptr_nonnull(nc);
+    ck_assert_int_eq(X509_add_ext(ca.cert, nc, -1), 1);
+    X509_EXTENSION_free(nc);
+    ck_assert_int_gt(X509_sign(ca.cert, ca.key, EVP_sha256()), 0);
+    fx_write_cert(dir, "ca.pem", ca.cert, path, sizeof path);
+
+    memset(&p, 0, sizeof p);
+    p.profile = IOTSEC_X509_PROFILE_SERVER;
+    p.common_name = "srv.ok.example";
+    p.san_dns = "srv.ok.example";
+    p.san_ip = "127.0.0.1";
+    p.not_before = now - 60;
+    p.not_after = now + 86400;
+    ck_assert_int_eq(iotsec_x509_ca_issue(ca.cert, ca.key, ks, &p, &server_cert), IOTSEC_OK);
+    inside = fx_issue(&ca, kin, "dev-1.ok.example");
+    outside = fx_issue(&ca, kout, "dev-outside");
+    write_pair(dir, "inside", inside, kin, c_in, k_in);
+    write_pair(dir, "outside", outside, kout, c_out, k_out);
+    /* outside a handshake the library refuses the violation */
+    ck_assert_int_eq(iotsec_x509_verify(ca.cert, outside, now), IOTSEC_E_UNTRUSTED);
+    ck_assert_int_eq(iotsec_x509_verify(ca.cert, inside, now), IOTSEC_OK);
+
+    ctx = SSL_CTX_new(TLS_server_method());
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_use_certificate(ctx, server_cert), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, ks), 1);
+    memset(&policy, 0, sizeof policy);
+    policy.ca = ca.cert;
+    policy.identity.source = IOTSEC_ID_CN;
+    policy.on_verdict = on_verdict;
+    server_start(&srv, ctx);
+    policy.cb_arg = &srv;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+
+    ck_assert_msg(connect_client(&srv, dir, c_in, k_in, NULL, out, sizeof out), "%s", out);
+    ck_assert_int_eq(srv.verdict.code, IOTSEC_OK);
+    ck_assert(!connect_client(&srv, dir, c_out, k_out, NULL, out, sizeof out));
+    ck_assert_int_eq(srv.accepted, 1);
+    ck_assert_int_eq(srv.verdict.code, IOTSEC_E_UNTRUSTED);
+    ck_assert_int_eq(srv.verdict.x509_error, X509_V_ERR_PERMITTED_VIOLATION);
+    ck_assert_int_eq(srv.last_cb_code, IOTSEC_E_UNTRUSTED);
+    ck_assert_int_eq(iotsec_tls_check_cert(&policy, outside, now, &v), IOTSEC_E_UNTRUSTED);
+    server_stop(&srv);
+
+    SSL_CTX_free(ctx);
+    X509_free(server_cert);
+    X509_free(inside);
+    X509_free(outside);
+    EVP_PKEY_free(ks);
+    EVP_PKEY_free(kin);
+    EVP_PKEY_free(kout);
+    fx_ca_free(&ca);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -829,6 +911,7 @@ static Suite *tls_suite(void)
     tcase_set_timeout(hs, 120);
     tcase_add_test(hs, test_handshakes);
     tcase_add_test(hs, test_handshake_openssl_ca);
+    tcase_add_test(hs, test_handshake_name_constraints);
     suite_add_tcase(s, id);
     suite_add_tcase(s, hs);
     return s;
