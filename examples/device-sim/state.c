@@ -268,7 +268,7 @@ int sim_store_remove(const char *path)
     return IOTSEC_OK;
 }
 
-/* iotsec_file_write_atomic writes "<name>.tmp.<pid>" and renames it; a power loss between
+/* iotsec_file_write_atomic writes "<name>.tmp.XXXXXX" and renames it; a power loss between
  * the two leaves the temporary file behind */
 static void sweep_dir(const char *dir)
 {

@@ -29,8 +29,10 @@ IOTSEC_API int iotsec_file_read(const char *path, size_t max_len, uint8_t **buf,
 IOTSEC_API int iotsec_file_read_secret(const char *path, uint8_t *out, size_t len);
 
 /* Atomically replace path with data[0..len) created with mode (e.g. 0600 for secrets):
- * write a temporary file in the same directory, fsync, rename over path, fsync the
- * directory. Errors: IOTSEC_E_IO, IOTSEC_E_INVALID_ARG. */
+ * write a temporary file "<path>.tmp.XXXXXX" (a fresh unique name, created exclusively) in
+ * the same directory, fsync, rename over path, fsync the directory. A temporary left behind
+ * by a power cut never blocks a later write; removing such leftovers is the caller's
+ * choice. Errors: IOTSEC_E_IO, IOTSEC_E_INVALID_ARG. */
 IOTSEC_API int iotsec_file_write_atomic(const char *path, const void *data, size_t len,
                                         unsigned mode);
 

@@ -120,14 +120,19 @@ int iotsec_file_write_atomic(const char *path, const void *data, size_t len, uns
 
     if (path == NULL || (data == NULL && len != 0))
         return IOTSEC_E_INVALID_ARG;
-    n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    /* a fresh unique name (mkstemp: O_EXCL, mode 0600): a name made from the pid alone would
+     * collide with the temporary a writer of the same pid left behind when the power failed
+     * before its rename (pids repeat across reboots), and every later write would fail */
+    n = snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     if (n < 0 || (size_t)n >= sizeof tmp)
         return IOTSEC_E_INVALID_ARG;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)(mode & 07777u));
+    fd = mkstemp(tmp);
     if (fd < 0)
         return IOTSEC_E_IO;
     /* the umask must not widen or narrow the requested mode */
-    rc = fchmod(fd, (mode_t)(mode & 07777u)) == 0 ? IOTSEC_OK : IOTSEC_E_IO;
+    rc = fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 && fchmod(fd, (mode_t)(mode & 07777u)) == 0
+             ? IOTSEC_OK
+             : IOTSEC_E_IO;
     if (rc == IOTSEC_OK)
         rc = write_full(fd, (const uint8_t *)data, len);
     if (rc == IOTSEC_OK && fsync(fd) != 0)

@@ -542,6 +542,24 @@ START_TEST(test_file_write_atomic)
     ck_assert_int_eq(iotsec_file_write_atomic(NULL, "x", 1, 0600), IOTSEC_E_INVALID_ARG);
     kf_path("no-such-dir/state", sub, sizeof sub);
     ck_assert_int_eq(iotsec_file_write_atomic(sub, "x", 1, 0600), IOTSEC_E_IO);
+    /* a temporary file left by a writer that died before its rename (a power cut), under
+     * the name this process would pick if names were made from the pid alone (process ids
+     * repeat across reboots): the next write still succeeds and leaves it alone */
+    {
+        char stale[600];
+        snprintf(stale, sizeof stale, "%s.tmp.%ld", path, (long)getpid());
+        ck_assert_int_eq(tu_sh("printf torn > '%s'", stale), 0);
+        ck_assert_int_eq(iotsec_file_write_atomic(path, "after", 5, 0600), IOTSEC_OK);
+        buf = tu_read_file(path, &len);
+        ck_assert_uint_eq(len, 5);
+        ck_assert_mem_eq(buf, "after", 5);
+        free(buf);
+        buf = tu_read_file(stale, &len);
+        ck_assert_uint_eq(len, 4);
+        free(buf);
+        ck_assert_int_eq(unlink(stale), 0);
+        ck_assert_int_eq(tu_sh("test \"$(ls -A '%s/w')\" = state", kf_dir), 0);
+    }
     /* a relative path (directory "."), written from inside the directory */
     ck_assert_int_eq(chdir(kf_dir), 0);
     ck_assert_int_eq(iotsec_file_write_atomic("rel", "abc", 3, 0600), IOTSEC_OK);
