@@ -125,7 +125,7 @@ int iotsec_counter_next(iotsec_counter *c, uint64_t *ctr)
         return IOTSEC_E_STATE;
     if (c->next >= c->reserved) {
         iotsec_counter_record rec;
-        uint8_t buf[IOTSEC_COUNTER_RECORD_LEN];
+        uint8_t buf[IOTSEC_COUNTER_RECORD_LEN], back[IOTSEC_COUNTER_RECORD_LEN];
         unsigned slot = 1u - c->slot;
         int rc;
 
@@ -138,6 +138,13 @@ int iotsec_counter_next(iotsec_counter *c, uint64_t *ctr)
             rc = port_rc(c->port.write(c->port.ctx, slot, buf));
         if (rc == IOTSEC_OK)
             rc = port_rc(c->port.flush(c->port.ctx));
+        /* read the record back: a port that reports success for a write that never reached
+         * the medium would otherwise let this reservation be handed out again after a
+         * reboot */
+        if (rc == IOTSEC_OK)
+            rc = port_rc(c->port.read(c->port.ctx, slot, back));
+        if (rc == IOTSEC_OK && memcmp(back, buf, sizeof buf) != 0)
+            rc = IOTSEC_E_IO;
         if (rc != IOTSEC_OK)
             return rc; /* nothing handed out; the next call rewrites the same slot */
         c->seq = rec.seq;

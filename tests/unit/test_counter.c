@@ -29,6 +29,8 @@ struct tport {
     unsigned reads, writes, flushes;
     unsigned last_slot; /* slot of the last write */
     int read_rc, write_rc, flush_rc; /* injected results (0 = work normally) */
+    int lie;                         /* 1: write reports success and stores nothing;
+                                        2: it stores the record with one bit flipped */
     /* called with the write about to happen, before it reaches flash; returning non-zero
      * makes the write "lose power": it returns that code and the flash keeps what the hook
      * left there */
@@ -59,7 +61,11 @@ static int tp_write(void *ctx, unsigned slot, const uint8_t buf[SLOT])
         if (rc != 0)
             return rc;
     }
+    if (p->lie == 1)
+        return IOTSEC_OK;
     memcpy(p->flash + slot * SLOT, buf, SLOT);
+    if (p->lie == 2)
+        p->flash[slot * SLOT + 11] ^= 0x04;
     p->writes++;
     p->last_slot = slot;
     return IOTSEC_OK;
@@ -441,6 +447,52 @@ START_TEST(test_write_and_flush_failures)
     ck_assert_uint_eq(next_ok(&c), 5);
     ck_assert(get_record(&p, 1).seq == 2 && get_record(&p, 1).reserved == 9);
     ck_assert(get_record(&p, 0).seq == 1); /* the current record was never touched */
+}
+END_TEST
+
+/* A port that says a write succeeded when the record is not on the medium (a worn or
+ * write-protected flash, a driver that drops writes): the counters of that reservation
+ * would be handed out again after the next reboot. The written slot is read back, and no
+ * counter is handed out unless it holds exactly the new record. */
+START_TEST(test_lying_port)
+{
+    tport p;
+    iotsec_counter_port port;
+    iotsec_counter c;
+    uint64_t ctr = 7;
+    unsigned lie;
+
+    for (lie = 1; lie <= 2; lie++) {
+        tp_init(&p, &port);
+        ck_assert_int_eq(iotsec_counter_open(&c, &port, 4), IOTSEC_OK);
+        p.lie = (int)lie;
+        ck_assert_int_eq(iotsec_counter_next(&c, &ctr), IOTSEC_E_IO);
+        ck_assert_uint_eq(ctr, 0);
+        ck_assert_int_eq(iotsec_counter_next(&c, &ctr), IOTSEC_E_IO);
+        /* the port works again: the same record is written, counting resumes at 1 */
+        p.lie = 0;
+        ck_assert_uint_eq(next_ok(&c), 1);
+        ck_assert(get_record(&p, 0).seq == 1 && get_record(&p, 0).reserved == 5);
+        ck_assert_uint_eq(next_ok(&c), 2);
+        ck_assert_uint_eq(next_ok(&c), 3);
+        ck_assert_uint_eq(next_ok(&c), 4);
+        /* a lie at the next reservation: counters 5.. stay unused, the old record stands */
+        p.lie = (int)lie;
+        ck_assert_int_eq(iotsec_counter_next(&c, &ctr), IOTSEC_E_IO);
+        ck_assert_uint_eq(ctr, 0);
+        ck_assert_int_eq(iotsec_counter_open(&c, &port, 4), IOTSEC_OK);
+        p.lie = 0;
+        ck_assert_uint_eq(next_ok(&c), 5);
+        /* a read failing during the check is an error too */
+        ck_assert_uint_eq(next_ok(&c), 6);
+        ck_assert_uint_eq(next_ok(&c), 7);
+        ck_assert_uint_eq(next_ok(&c), 8);
+        p.read_rc = IOTSEC_E_IO;
+        ck_assert_int_eq(iotsec_counter_next(&c, &ctr), IOTSEC_E_IO);
+        ck_assert_uint_eq(ctr, 0);
+        p.read_rc = 0;
+        ck_assert_uint_eq(next_ok(&c), 9);
+    }
 }
 END_TEST
 
@@ -987,6 +1039,7 @@ static Suite *counter_suite(void)
     tcase_add_test(tc, test_blank_device_sequence);
     tcase_add_test(tc, test_reboot_resumes_at_reservation);
     tcase_add_test(tc, test_write_and_flush_failures);
+    tcase_add_test(tc, test_lying_port);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_exhaustion);
     tcase_add_test(tc, test_boot_selection);
