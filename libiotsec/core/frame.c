@@ -163,7 +163,8 @@ int iotsec__cbc_open(const iotsec_crypto *crypto, const uint8_t key[16], const u
     iotsec_aes_cbc_cleanup(&c);
     if (rc == IOTSEC_OK && pkcs7_bad(last) != 0)
         rc = IOTSEC_E_DECRYPT;
-    n = IOTSEC_AES_BLOCK_LEN - (size_t)last[15]; /* valid once the padding checked */
+    /* the last block is written only when both updates succeeded */
+    n = rc == IOTSEC_OK ? IOTSEC_AES_BLOCK_LEN - (size_t)last[15] : 0;
     if (rc == IOTSEC_OK && out_cap - body < n)
         rc = IOTSEC_E_BUFFER_TOO_SMALL;
     if (rc == IOTSEC_OK) {
