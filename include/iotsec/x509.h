@@ -117,9 +117,10 @@ IOTSEC_API int iotsec_x509_cert_decode(const uint8_t *in, size_t len, struct x50
 /* Read and decode a certificate file. Errors: IOTSEC_E_IO (unreadable), IOTSEC_E_BAD_LENGTH
  * (over IOTSEC_X509_FILE_MAX), and those of iotsec_x509_cert_decode. */
 IOTSEC_API int iotsec_x509_cert_load_file(const char *path, struct x509_st **out);
-/* Read a private key file (PEM or DER; PKCS#8 or traditional; not encrypted) as an
- * EVP_PKEY. Errors: IOTSEC_E_IO, IOTSEC_E_BAD_LENGTH, IOTSEC_E_BAD_KEY,
- * IOTSEC_E_UNSUPPORTED (a key type other than Ed25519, EC, RSA), IOTSEC_E_NO_MEMORY. */
+/* Read a private key file (at most 64 KiB; PEM or DER; PKCS#8 or traditional; not
+ * encrypted) as an EVP_PKEY; the file's bytes are zeroized once decoded. Errors:
+ * IOTSEC_E_IO, IOTSEC_E_BAD_LENGTH, IOTSEC_E_BAD_KEY, IOTSEC_E_UNSUPPORTED (a key type
+ * other than Ed25519, EC, RSA), IOTSEC_E_NO_MEMORY. */
 IOTSEC_API int iotsec_x509_key_load_file(const char *path, struct evp_pkey_st **out);
 /* Decode exactly one CRL from in[0..len): PEM ("X509 CRL") or DER (RFC 5280 §5). Only
  * decodes; iotsec_revocation_add_crl verifies. Errors: IOTSEC_E_BAD_ENCODING,

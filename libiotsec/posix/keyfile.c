@@ -15,6 +15,7 @@
 #include "iotsec/error.h"
 #include "iotsec/file.h"
 #include "iotsec/util.h"
+#include "keyfile_int.h"
 
 #define KEYFILE_MAX (64u * 1024u)
 
@@ -168,27 +169,41 @@ int iotsec_pubkey_load_file(iotsec_pubkey *pk, const iotsec_crypto *crypto, cons
     return rc;
 }
 
+void iotsec_posix_secret_free(uint8_t *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    iotsec_zeroize(p, len);
+    free(p);
+}
+
+int iotsec_posix_privkey_file_der(const char *path, uint8_t **der, size_t *der_len)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    *der = NULL;
+    *der_len = 0;
+    rc = iotsec_file_read(path, KEYFILE_MAX, &buf, &len);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_privkey_decode(buf, len, der, der_len);
+    iotsec_posix_secret_free(buf, len);
+    return rc;
+}
+
 int iotsec_privkey_load_file(iotsec_privkey *sk, const iotsec_crypto *crypto, const char *path)
 {
-    uint8_t *buf = NULL, *der = NULL;
-    size_t len = 0, der_len = 0;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
     int rc;
 
     if (sk == NULL || crypto == NULL || path == NULL)
         return IOTSEC_E_INVALID_ARG;
-    rc = iotsec_file_read(path, KEYFILE_MAX, &buf, &len);
-    if (rc == IOTSEC_OK)
-        rc = iotsec_privkey_decode(buf, len, &der, &der_len);
+    rc = iotsec_posix_privkey_file_der(path, &der, &der_len);
     if (rc == IOTSEC_OK)
         rc = iotsec_privkey_load(sk, crypto, der, der_len);
-    if (buf != NULL) {
-        iotsec_zeroize(buf, len);
-        free(buf);
-    }
-    if (der != NULL) {
-        iotsec_zeroize(der, der_len);
-        free(der);
-    }
+    iotsec_posix_secret_free(der, der_len);
     return rc;
 }
 

@@ -16,9 +16,9 @@
 #include "iotsec/denylist.h"
 #include "iotsec/error.h"
 #include "iotsec/file.h"
-#include "iotsec/keyfile.h"
 #include "iotsec/util.h"
 #include "x509_internal.h"
+#include "../posix/keyfile_int.h"
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
@@ -390,17 +390,15 @@ int iotsec_x509_cert_load_file(const char *path, X509 **out)
 
 int iotsec_x509_key_load_file(const char *path, EVP_PKEY **out)
 {
-    uint8_t *buf = NULL, *der = NULL;
-    size_t len = 0, der_len = 0;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
     const unsigned char *p;
     int rc;
 
     if (path == NULL || out == NULL)
         return IOTSEC_E_INVALID_ARG;
     *out = NULL;
-    rc = iotsec_file_read(path, IOTSEC_X509_FILE_MAX, &buf, &len);
-    if (rc == IOTSEC_OK)
-        rc = iotsec_privkey_decode(buf, len, &der, &der_len);
+    rc = iotsec_posix_privkey_file_der(path, &der, &der_len);
     if (rc == IOTSEC_OK) {
         p = der;
         *out = d2i_AutoPrivateKey(NULL, &p, (long)der_len);
@@ -408,14 +406,7 @@ int iotsec_x509_key_load_file(const char *path, EVP_PKEY **out)
         if (*out == NULL)
             rc = IOTSEC_E_BAD_KEY;
     }
-    if (buf != NULL) {
-        iotsec_zeroize(buf, len);
-        free(buf);
-    }
-    if (der != NULL) {
-        iotsec_zeroize(der, der_len);
-        free(der);
-    }
+    iotsec_posix_secret_free(der, der_len);
     return rc;
 }
 
