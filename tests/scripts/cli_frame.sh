@@ -195,6 +195,10 @@ expect_in 3 "$T/payload" $IOTSEC frame seal --secret "$T/nonexistent" --device-i
 head -c 65537 /dev/zero >"$T/big"
 expect_in 1 "$T/big" $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1
 head -c 65536 /dev/zero >"$T/max"
+# so is any input larger than the tool reads (1 MiB): rejected (1), not an I/O failure (3)
+head -c 2000000 /dev/zero >"$T/huge"
+expect_in 1 "$T/huge" $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1
+expect_in 1 "$T/huge" $IOTSEC frame open --secret "$T/s.bin"
 expect_in 0 "$T/max" $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1 --encrypt
 
 # libsodium has no AES-CBC: plaintext frames work, encryption is refused as unsupported

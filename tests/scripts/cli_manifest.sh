@@ -179,6 +179,13 @@ expect 2 -- $CLI manifest verify --image "$T/fw.bin" "$T/$K.m"
 expect 2 -- $CLI manifest verify --trust "$T/$K.pub" --image "$T/fw.bin"
 expect 2 -- $CLI manifest show
 expect 3 -- $CLI manifest show "$T/missing.m"
+# an input far larger than any manifest is rejected input (1), like a slightly too long one
+# (trailing data), not an I/O failure (3)
+cp "$T/$K.m" "$T/long.m"; head -c 100 /dev/zero >>"$T/long.m"
+expect 1 --err IOTSEC_E_TRAILING_DATA -- $CLI manifest show "$T/long.m"
+head -c 2000000 /dev/zero >"$T/huge.m"
+expect 1 -- $CLI manifest show "$T/huge.m"
+expect 1 -- $CLI manifest verify --trust "$T/$K.pub" --image "$T/fw.bin" "$T/huge.m"
 expect 3 -- $CLI manifest verify --trust "$T/$K.pub" --image "$T/fw.bin" "$T/missing.m"
 expect 3 -- $CLI manifest verify --trust "$T/$K.pub" --image "$T/missing.bin" "$T/$K.m"
 expect 3 -- $CLI manifest verify --trust "$T/missing.pub" --image "$T/fw.bin" "$T/$K.m"

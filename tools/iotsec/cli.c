@@ -106,9 +106,9 @@ int cli_read_stdin(uint8_t **buf, size_t *len, size_t max)
         free(p);
         return cli_error(CLI_IO, "reading stdin: %s", strerror(errno));
     }
-    if (n > max) {
+    if (n > max) { /* no frame or manifest is this long: rejected input, not I/O */
         free(p);
-        return cli_error(CLI_IO, "stdin: input larger than %zu bytes", (size_t)max);
+        return cli_error(CLI_REJECTED, "stdin: input larger than %zu bytes", (size_t)max);
     }
     *buf = p;
     *len = n;
@@ -127,7 +127,7 @@ int cli_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
     int rc = iotsec_file_read(path, max, buf, len);
 
     if (rc == IOTSEC_E_BAD_LENGTH)
-        return cli_error(CLI_IO, "%s: larger than %zu bytes", path, max);
+        return cli_error(CLI_REJECTED, "%s: larger than %zu bytes", path, max);
     if (rc != IOTSEC_OK)
         return cli_error(CLI_IO, "%s: %s", path, strerror(errno));
     return CLI_OK;

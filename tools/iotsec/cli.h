@@ -35,11 +35,13 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * Returns 0 on success, 2 on error. */
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t max, uint64_t *out);
 
-/* Read all of stdin (≤ max bytes) into a malloc'd buffer. Returns 0, or 3 (I/O, too large). */
+/* Read all of stdin (≤ max bytes) into a malloc'd buffer. Returns 0, 1 (more than max bytes:
+ * rejected input) or 3 (I/O). */
 int cli_read_stdin(uint8_t **buf, size_t *len, size_t max);
 /* Write all of data to stdout and flush. Returns 0 or 3. */
 int cli_write_stdout(const void *data, size_t len);
-/* Read a file (≤ max bytes). Returns 0 or 3 with a message naming path. */
+/* Read a file (≤ max bytes). Returns 0, 1 (larger than max: rejected input) or 3 (I/O),
+ * with a message naming path. */
 int cli_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 /* Read a raw secret of exactly len bytes. Returns 0; 2 if the file has another length
  * (message says which); 3 if unreadable. */
