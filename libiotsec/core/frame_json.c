@@ -533,9 +533,10 @@ static int open_json(iotsec_frame_keys *keys, const iotsec__fresh *fresh, const 
         hb_len = iotsec__frame_header_bytes(&jf.h, hb, sizeof hb);
         rc = iotsec__frame_open_common(keys, fresh, &jf.h, hb, hb_len, out,
                                        jf.tag, out, out_cap, out_len);
-        if (rc != IOTSEC_OK)
-            iotsec_zeroize(out, jf.h.payload_len);
     }
+    /* the field may have been decoded into out before a length rule or the tag refused it */
+    if (rc != IOTSEC_OK && out_cap > 0)
+        iotsec_zeroize(out, jf.h.payload_len < out_cap ? jf.h.payload_len : out_cap);
     if (hdr != NULL)
         *hdr = jf.h;
     return rc;

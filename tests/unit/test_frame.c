@@ -982,6 +982,35 @@ START_TEST(test_json_details)
 }
 END_TEST
 
+/* iotsec_frame_open_json decodes the payload into out before it authenticates it; when the
+ * decoded field then breaks a length rule (a ciphertext that is not whole blocks, padded up
+ * to a plausible size) the attacker's bytes must not stay there: "on error out is
+ * zeroized", as for every other failure. */
+START_TEST(test_json_open_failure_clears_out)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    iotsec_frame_keys rx;
+    iotsec_frame_header h;
+    uint8_t out[64];
+    size_t m = 1, i;
+    /* 17 bytes 'A' (0x41): not a whole number of AES blocks */
+    const char *js = "{\"v\":1,\"device_id\":\"" DEV "\",\"kid\":0,\"ctr\":5,"
+                     "\"enc\":\"aes-128-cbc\",\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
+                     "\"payload\":\"QUFBQUFBQUFBQUFBQUFBQUE=\","
+                     "\"mac\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}";
+
+    derive(&rx, c, DEV, 0, IOTSEC_FRAME_UPLINK);
+    memset(out, 0xa5, sizeof out);
+    ck_assert_int_eq(iotsec_frame_open_json(&rx, js, strlen(js), &h, out, sizeof out, &m),
+                     IOTSEC_E_BAD_LENGTH);
+    ck_assert_str_eq(h.err_field, "payload");
+    ck_assert_uint_eq(m, 0);
+    for (i = 0; i < sizeof out; i++)
+        ck_assert_msg(out[i] == 0 || out[i] == 0xa5, "out[%zu] = 0x%02x", i, out[i]);
+    iotsec_frame_keys_cleanup(&rx);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -1005,6 +1034,7 @@ static Suite *frame_suite(void)
     tu_add_backend_test(tc, test_open_checked_replay);
     tu_add_backend_test(tc, test_open_stored);
     tcase_add_test(tc, test_json_details);
+    tu_add_backend_test(tc, test_json_open_failure_clears_out);
     suite_add_tcase(s, tc);
     return s;
 }
