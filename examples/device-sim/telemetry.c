@@ -108,22 +108,24 @@ static int sender_init(sender *s, const sim_state *st, const iotsec_crypto *cryp
                          "--legacy-mac-key");
     if ((rc = iotsec_file_read_secret(path, mac, sizeof mac)) != IOTSEC_OK)
         return sim_fail(SIM_IO, rc, "%s: cannot read the legacy MAC key", path);
-    if ((rc = sim_path(st, SIM_CRED_LEGACY_ENC, path)) != SIM_OK)
-        return rc;
-    have_enc = access(path, F_OK) == 0;
-    if (ro->encrypt && !have_enc)
-        return sim_error(SIM_USAGE, "--format ecowatt --encrypt: the device was provisioned "
-                         "without --legacy-enc-key");
-    if (have_enc && (rc = iotsec_file_read_secret(path, enc, sizeof enc)) != IOTSEC_OK) {
-        iotsec_zeroize(mac, sizeof mac);
-        return sim_fail(SIM_IO, rc, "%s: cannot read the legacy encryption key", path);
+    /* from here on mac holds the key: every path below ends at the zeroization */
+    have_enc = 0;
+    if ((rc = sim_path(st, SIM_CRED_LEGACY_ENC, path)) == SIM_OK) {
+        have_enc = access(path, F_OK) == 0;
+        if (ro->encrypt && !have_enc)
+            rc = sim_error(SIM_USAGE, "--format ecowatt --encrypt: the device was provisioned "
+                           "without --legacy-enc-key");
+        else if (have_enc && (rc = iotsec_file_read_secret(path, enc, sizeof enc)) != IOTSEC_OK)
+            rc = sim_fail(SIM_IO, rc, "%s: cannot read the legacy encryption key", path);
     }
-    rc = iotsec_ecowatt_keys_init(&s->legacy, crypto, mac, have_enc ? enc : NULL);
+    if (rc == SIM_OK) {
+        rc = iotsec_ecowatt_keys_init(&s->legacy, crypto, mac, have_enc ? enc : NULL);
+        if (rc != IOTSEC_OK)
+            rc = sim_fail(SIM_REJECTED, rc, "cannot set up the legacy keys");
+    }
     iotsec_zeroize(mac, sizeof mac);
     iotsec_zeroize(enc, sizeof enc);
-    if (rc != IOTSEC_OK)
-        return sim_fail(SIM_REJECTED, rc, "cannot set up the legacy keys");
-    return SIM_OK;
+    return rc;
 }
 
 static void sender_cleanup(sender *s)
