@@ -32,8 +32,9 @@ if ! make -s BUILD="$BUILD" install PREFIX="$prefix" >"$tmp/install.log" 2>&1; t
     echo "abi_check: make install PREFIX=$prefix failed" >&2
     exit 1
 fi
-lib=$(ls "$prefix"/lib/libiotsec.so.*.*.* 2>/dev/null | head -1)
-[ -n "$lib" ] || { echo "abi_check: no libiotsec.so.X.Y.Z installed" >&2; exit 1; }
+version=$(sed -n 's/^#define IOTSEC_VERSION_STRING "\(.*\)"$/\1/p' include/iotsec/version.h)
+lib=$prefix/lib/libiotsec.so.$version
+[ -e "$lib" ] || { echo "abi_check: $lib was not installed" >&2; exit 1; }
 
 # 1. regenerate from the installed headers
 if python3 tools/gen-vectors/gen_abi.py --include "$prefix/include" --out "$tmp/abi.json" 2>"$tmp/gen.log"; then
@@ -66,8 +67,8 @@ for f in json.load(open(sys.argv[1]))["functions"]: print(f["name"])' bindings-s
     sort >"$tmp/listed"
 missing=$(comm -13 "$tmp/exported" "$tmp/listed")
 extra=$(comm -23 "$tmp/exported" "$tmp/listed")
-[ -z "$missing" ] || fail "in abi.json but not exported by $(basename "$lib"): $(echo $missing)"
-[ -z "$extra" ] || fail "exported by $(basename "$lib") but not in abi.json: $(echo $extra)"
+[ -z "$missing" ] || fail "in abi.json but not exported by $(basename "$lib"): $(tr "\n" " " <<<"$missing")"
+[ -z "$extra" ] || fail "exported by $(basename "$lib") but not in abi.json: $(tr "\n" " " <<<"$extra")"
 
 if [ "$failures" -ne 0 ]; then
     echo "abi_check: $failures check(s) failed" >&2
