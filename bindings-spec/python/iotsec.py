@@ -34,7 +34,7 @@ import ctypes
 import os
 import sys
 from ctypes import (CFUNCTYPE, POINTER, Structure, Union, byref, c_char, c_char_p, c_int,
-                    c_size_t, c_uint, c_uint8, c_uint16, c_uint32, c_uint64, c_void_p,
+                    c_size_t, c_uint, c_uint8, c_uint32, c_uint64, c_void_p,
                     create_string_buffer, sizeof)
 
 __all__ = [

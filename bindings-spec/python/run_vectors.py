@@ -53,13 +53,6 @@ class Runner:
         return v
 
 
-def outcome(fn):
-    try:
-        return fn(), "IOTSEC_OK"
-    except IotsecError as e:
-        return None, e.name
-
-
 def is_malformed(name):
     return iotsec.ERRORS[name] <= -100 and iotsec.ERRORS[name] >= -199
 
