@@ -8,15 +8,26 @@
 #      (every function's type checked with _Generic, every constant, enum value, error code and
 #      struct layout with _Static_assert), links against the installed libiotsec.so, and runs:
 #      iotsec_error_name(), the range predicates and iotsec_version() agree with abi.json;
-#   3. the installed library exports exactly the functions of abi.json (nm -D), no more, no less.
+#   3. the installed library exports exactly the functions of abi.json (nm -D), no more, no less;
+#   0. (first, in every build) the error table of bindings-spec/README.md is abi.json's.
 # Regenerate after an intended change: python3 tools/gen-vectors/gen_abi.py --out bindings-spec/abi.json
 set -u
 : "${BUILD:=build}"
+cd "$(dirname "$0")/../.." || exit 1
+
+# 0. the README's error table (between its errors:begin / errors:end markers)
+readme_table=$(sed -n '/^<!-- errors:begin -->$/,/^<!-- errors:end -->$/p' bindings-spec/README.md |
+    sed '1d;$d')
+if [ "$readme_table" != "$(python3 tools/gen-vectors/gen_abi.py --readme-errors)" ]; then
+    echo "abi_check: FAIL: the error table of bindings-spec/README.md differs from abi.json" \
+        "(python3 tools/gen-vectors/gen_abi.py --readme-errors prints it)" >&2
+    exit 1
+fi
+
 if [ "${SANITIZE:-}" = 1 ]; then
     echo "abi_check: skipped in the sanitizer build (SANITIZE=1): the installed library would need the ASan runtime; the normal build checks the same headers"
     exit 0
 fi
-cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/iotsec-abi.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix

@@ -617,7 +617,7 @@ def parse_errors(headers):
     text = dict(headers)["error.h"]
     m = re.search(r"typedef\s+enum\s+iotsec_error\s*\{(.*?)\}\s*iotsec_error\s*;", text, re.S)
     errors = []
-    for em in re.finditer(r"(IOTSEC_(?:OK|E_\w+))\s*=\s*(-?\d+)\s*,?\s*(?:/\*(.*?)\*/)?",
+    for em in re.finditer(r"(IOTSEC_(?:OK|E_\w+))\s*=\s*(-?\d+)[ \t]*,?[ \t]*(?:/\*(.*?)\*/)?",
                           m.group(1), re.S):
         v = int(em.group(2))
         rng = ("ok" if v == 0 else "misuse" if -99 <= v <= -1 else "malformed" if -199 <= v <= -100
@@ -728,6 +728,15 @@ def check_source(abi):
     return "\n".join(o)
 
 
+def readme_errors(abi):
+    """The error table of bindings-spec/README.md (between its errors:begin/end markers)."""
+    o = ["| code | value | range | meaning |", "|---|---:|---|---|"]
+    for e in abi["errors"]:
+        o.append("| `%s` | %d | %s | %s |" % (e["name"], e["value"], e["range"],
+                                             e["comment"] or "success"))
+    return "\n".join(o) + "\n"
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.normpath(os.path.join(here, "..", ".."))
@@ -739,7 +748,13 @@ def main():
     ap.add_argument("--out", default=None, help="output file (default: stdout)")
     ap.add_argument("--abi", default=None, help="with --check-source: the abi.json to check")
     ap.add_argument("--check-source", default=None, help="write the C check program here")
+    ap.add_argument("--readme-errors", action="store_true",
+                    help="print the README's error table from --abi (default bindings-spec/abi.json)")
     a = ap.parse_args()
+    if a.readme_errors:
+        with open(a.abi or os.path.join(root, "bindings-spec", "abi.json")) as f:
+            sys.stdout.write(readme_errors(json.load(f)))
+        return
     if a.check_source:
         with open(a.abi or os.path.join(root, "bindings-spec", "abi.json")) as f:
             abi = json.load(f)
