@@ -483,8 +483,9 @@ class FrameKeys:
         self._open = True
 
     def close(self):
-        if getattr(self, "_open", False):
-            _L().iotsec_frame_keys_cleanup(byref(self._k))
+        """iotsec_frame_keys_cleanup: release the HMAC context, zeroize the keys."""
+        if getattr(self, "_open", False) and _lib is not None:
+            _lib.iotsec_frame_keys_cleanup(byref(self._k))
             self._open = False
 
     __del__ = close
@@ -662,8 +663,8 @@ class EcowattKeys:
         self._open = True
 
     def close(self):
-        if getattr(self, "_open", False):
-            _L().iotsec_ecowatt_keys_cleanup(byref(self._k))
+        if getattr(self, "_open", False) and _lib is not None:
+            _lib.iotsec_ecowatt_keys_cleanup(byref(self._k))
             self._open = False
 
     __del__ = close
@@ -744,8 +745,11 @@ class TrustStore:
         return [bytes(self._keys[i].key_id) for i in range(self._loaded)]
 
     def close(self):
-        for i in range(getattr(self, "_loaded", 0)):
-            _L().iotsec_pubkey_free(byref(self._keys[i]))
+        """iotsec_pubkey_free on every key; manifests verified with the store stay readable
+        (their fields are copied), but the store cannot verify any more."""
+        if _lib is not None:
+            for i in range(getattr(self, "_loaded", 0)):
+                _lib.iotsec_pubkey_free(byref(self._keys[i]))
         self._loaded = 0
 
     __del__ = close
@@ -758,6 +762,8 @@ class TrustStore:
 
     def verify(self, data):
         """iotsec_manifest_verify: a Manifest, or IotsecError with the first failing rule."""
+        if not self._loaded:
+            raise IotsecError(IOTSEC_E_STATE)  # closed: its keys were released
         m = Manifest(data)
         _check(_L().iotsec_manifest_verify(byref(self._store), m._buf, m._len, byref(m._m)))
         m._trust = self  # the keys must outlive the manifest's use
@@ -870,8 +876,8 @@ class ImageVerifier:
         return bytes(out[:used.value])
 
     def close(self):
-        if hasattr(self, "_ctx"):
-            _L().iotsec_image_verify_cleanup(byref(self._ctx))
+        if hasattr(self, "_ctx") and _lib is not None:
+            _lib.iotsec_image_verify_cleanup(byref(self._ctx))
 
     __del__ = close
 
