@@ -93,6 +93,13 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_x509_identity(struct x509_st *cert,
                                                       const iotsec_identity_policy *policy,
                                                       iotsec_peer_identity *out);
 
+/* Bind a claimed device id — a frame's device_id, a request's — to the authenticated TLS
+ * identity (DESIGN.md §7: the frame's device_id must equal the TLS identity). Byte-exact
+ * comparison of claimed[0..claimed_len) with id->device_id; no case folding, no prefix match.
+ * Returns IOTSEC_OK, IOTSEC_E_IDENTITY_MISMATCH (different), or IOTSEC_E_INVALID_ARG (NULL). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_identity_match(const iotsec_peer_identity *id,
+                                                       const char *claimed, size_t claimed_len);
+
 /* SHA-256 of cert's DER encoding. Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_x509_fingerprint(struct x509_st *cert,
                                        uint8_t out[IOTSEC_FINGERPRINT_LEN]);

@@ -237,6 +237,16 @@ static int id_from_san(X509 *cert, int gen_type, const char *want_td, iotsec_pee
     return rc;
 }
 
+int iotsec_identity_match(const iotsec_peer_identity *id, const char *claimed, size_t claimed_len)
+{
+    if (id == NULL || (claimed == NULL && claimed_len != 0))
+        return IOTSEC_E_INVALID_ARG;
+    if (id->device_id_len == 0 || id->device_id_len > IOTSEC_DEVICE_ID_MAX ||
+        claimed_len != id->device_id_len || memcmp(claimed, id->device_id, claimed_len) != 0)
+        return IOTSEC_E_IDENTITY_MISMATCH;
+    return IOTSEC_OK;
+}
+
 int iotsec_x509_fingerprint(X509 *cert, uint8_t out[IOTSEC_FINGERPRINT_LEN])
 {
     unsigned int n = 0;

@@ -128,6 +128,16 @@ START_TEST(test_identity_cn)
     ck_assert_int_eq(memcmp(id.fingerprint, fp, 32), 0);
     ck_assert_int_eq(iotsec_x509_serial(c, serial), IOTSEC_OK);
     ck_assert_int_eq(memcmp(id.serial, serial, sizeof serial), 0);
+    /* binding a claimed id (a frame's device_id) to this identity: byte-exact */
+    ck_assert_int_eq(iotsec_identity_match(&id, "3f2b9c1e-8d4a-4b7e-9f10-123456789abc", 36),
+                     IOTSEC_OK);
+    ck_assert_int_eq(iotsec_identity_match(&id, "3f2b9c1e-8d4a-4b7e-9f10-123456789abc", 35),
+                     IOTSEC_E_IDENTITY_MISMATCH); /* a prefix is not the identity */
+    ck_assert_int_eq(iotsec_identity_match(&id, "3F2B9C1E-8D4A-4B7E-9F10-123456789ABC", 36),
+                     IOTSEC_E_IDENTITY_MISMATCH); /* no case folding */
+    ck_assert_int_eq(iotsec_identity_match(&id, "dev-2", 5), IOTSEC_E_IDENTITY_MISMATCH);
+    ck_assert_int_eq(iotsec_identity_match(&id, NULL, 3), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_identity_match(NULL, "dev-2", 5), IOTSEC_E_INVALID_ARG);
     /* the same certificate read for its SAN dNSName */
     ck_assert_int_eq(identity_rc(c, IOTSEC_ID_SAN_DNS, NULL, &id), IOTSEC_OK);
     ck_assert_str_eq(id.device_id, "3f2b9c1e-8d4a-4b7e-9f10-123456789abc");

@@ -1,0 +1,688 @@
+/*
+ * iotsec-backend — admin subcommands working on the database: add-device, disable-device,
+ * publish-firmware, list. They open the same file as the server (WAL: safe while it runs).
+ *
+ * Exit codes as the iotsec CLI (DESIGN.md §9): 0 success; 1 refused (the manifest or
+ * payload did not verify, the device or key already exists or is unknown); 2 usage,
+ * including a secret file of the wrong length; 3 I/O.
+ */
+#include "backend.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "iotsec/image.h"
+#include "iotsec/manifest.h"
+
+#define MAX_TRUST 8
+#define CHUNK (64u * 1024u)
+
+/* ---- option parsing shared by the subcommands -------------------------------------------- */
+
+struct opt {
+    const char *name;
+    const char **value; /* NULL for a flag */
+    int *flag;
+    const char **multi; /* repeated option: array of MAX_TRUST */
+    size_t *count;
+};
+
+/* Parse argv[1..] against opts; positional arguments go to pos (at most pos_cap).
+ * Returns 0, −1 for --help (usage printed), or an exit code. */
+static int parse_opts(int argc, char **argv, const struct opt *opts, const char **pos,
+                      size_t pos_cap, size_t *npos, const char *usage)
+{
+    int i;
+
+    if (npos != NULL)
+        *npos = 0;
+    for (i = 1; i < argc; i++) {
+        const struct opt *o;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (strncmp(argv[i], "--", 2) != 0) {
+            if (npos == NULL || *npos == pos_cap)
+                return bk_error(BK_EXIT_USAGE, "unexpected argument '%s'\n%s", argv[i], usage);
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        for (o = opts; o->name != NULL && strcmp(o->name, argv[i]) != 0; o++)
+            ;
+        if (o->name == NULL)
+            return bk_error(BK_EXIT_USAGE, "unknown option %s\n%s", argv[i], usage);
+        if (o->flag != NULL) {
+            *o->flag = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return bk_error(BK_EXIT_USAGE, "%s needs a value", argv[i]);
+        if (o->multi != NULL) {
+            if (*o->count == MAX_TRUST)
+                return bk_error(BK_EXIT_USAGE, "at most %d %s", MAX_TRUST, o->name);
+            o->multi[(*o->count)++] = argv[++i];
+        } else {
+            *o->value = argv[++i];
+        }
+    }
+    return 0;
+}
+
+static int open_db(const char *path, bk_db **db)
+{
+    char err[256];
+    int rc;
+
+    if (path == NULL)
+        return bk_error(BK_EXIT_USAGE, "--db is required");
+    rc = bk_db_open(db, path, IOTSEC_REPLAY_DEFAULT_WINDOW, 0, err, sizeof err);
+    if (rc != IOTSEC_OK)
+        return bk_error(rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED, "--db: %s", err);
+    return BK_EXIT_OK;
+}
+
+static int sql_fail(sqlite3 *db, const char *what)
+{
+    return bk_error(BK_EXIT_IO, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+/* open_db, then BEGIN IMMEDIATE (the write lock, waiting up to the busy timeout). */
+static int open_db_begin(const char *path, bk_db **db)
+{
+    int rc = open_db(path, db);
+
+    if (rc == BK_EXIT_OK &&
+        sqlite3_exec(bk_db_handle(*db), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sql_fail(bk_db_handle(*db), "begin");
+    return rc;
+}
+
+/* Run one statement with text/blob bindings given as (pointer, length) pairs; NULL
+ * pointer binds NULL. Returns the sqlite3_step result (SQLITE_DONE / SQLITE_ROW / error). */
+struct bind {
+    const void *p;
+    int n;   /* −1: NUL-terminated text */
+    int blob;
+};
+
+static int exec_bound(sqlite3 *db, const char *sql, const struct bind *b, int nb,
+                      sqlite3_int64 *first_col)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, i;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return SQLITE_ERROR;
+    for (i = 0; i < nb; i++) {
+        if (b[i].p == NULL)
+            sqlite3_bind_null(st, i + 1);
+        else if (b[i].blob)
+            sqlite3_bind_blob(st, i + 1, b[i].p, b[i].n, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(st, i + 1, b[i].p, b[i].n, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && first_col != NULL)
+        *first_col = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- add-device / disable-device --------------------------------------------------------- */
+
+static const char add_usage[] =
+    "usage: iotsec-backend add-device --db DB --device-id D --secret-file S [--kid K]\n"
+    "         [--legacy-mac-key K.bin [--legacy-enc-key E.bin]]\n"
+    "Registers device D (enabled) with the 32-byte frame master secret S for key generation\n"
+    "K (default 0); on an existing device, adds key generation K. --legacy-mac-key (32\n"
+    "bytes) and --legacy-enc-key (16 bytes) allow the EcoWatt legacy profile for D.\n";
+
+int bk_cmd_add_device(int argc, char **argv)
+{
+    const char *dbp = NULL, *id = NULL, *secret_path = NULL, *kid_s = NULL, *mac_p = NULL,
+               *enc_p = NULL;
+    const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
+                               {"--device-id", &id, NULL, NULL, NULL},
+                               {"--secret-file", &secret_path, NULL, NULL, NULL},
+                               {"--kid", &kid_s, NULL, NULL, NULL},
+                               {"--legacy-mac-key", &mac_p, NULL, NULL, NULL},
+                               {"--legacy-enc-key", &enc_p, NULL, NULL, NULL},
+                               {NULL, NULL, NULL, NULL, NULL}};
+    uint8_t secret[BK_SECRET_LEN], mac[BK_LEGACY_MAC_LEN], enc[BK_LEGACY_ENC_LEN];
+    uint64_t kid = 0;
+    sqlite3_int64 exists = 0;
+    bk_db *db = NULL;
+    sqlite3 *h;
+    int rc;
+
+    rc = parse_opts(argc, argv, opts, NULL, 0, NULL, add_usage);
+    if (rc != 0)
+        return rc < 0 ? BK_EXIT_OK : rc;
+    if (id == NULL || secret_path == NULL)
+        return bk_error(BK_EXIT_USAGE, "--device-id and --secret-file are required\n%s",
+                        add_usage);
+    if (iotsec_device_id_check(id, strlen(id)) != IOTSEC_OK)
+        return bk_error(BK_EXIT_USAGE, "--device-id: 1-64 characters of [A-Za-z0-9._:@-]");
+    if (kid_s != NULL && iotsec_parse_u64_dec(kid_s, strlen(kid_s), 255, &kid) != IOTSEC_OK)
+        return bk_error(BK_EXIT_USAGE, "--kid: an integer 0-255");
+    if (enc_p != NULL && mac_p == NULL)
+        return bk_error(BK_EXIT_USAGE, "--legacy-enc-key needs --legacy-mac-key");
+    rc = iotsec_file_read_secret(secret_path, secret, sizeof secret);
+    if (rc == IOTSEC_OK && mac_p != NULL)
+        rc = iotsec_file_read_secret(mac_p, mac, sizeof mac);
+    if (rc == IOTSEC_OK && enc_p != NULL)
+        rc = iotsec_file_read_secret(enc_p, enc, sizeof enc);
+    if (rc != IOTSEC_OK) {
+        rc = bk_error(rc == IOTSEC_E_BAD_LENGTH ? BK_EXIT_USAGE : BK_EXIT_IO,
+                      "secret files: frame secret 32 bytes, legacy MAC key 32, legacy "
+                      "encryption key 16: %s",
+                      iotsec_strerror(rc));
+        goto out;
+    }
+    if ((rc = open_db_begin(dbp, &db)) != BK_EXIT_OK)
+        goto out;
+    h = bk_db_handle(db);
+    {
+        struct bind b[] = {{id, -1, 0}};
+        rc = exec_bound(h, "SELECT count(*) FROM devices WHERE device_id = ?1", b, 1, &exists);
+    }
+    if (rc == SQLITE_ROW && !exists) {
+        struct bind b[] = {{id, -1, 0}, {mac_p ? mac : NULL, (int)sizeof mac, 1},
+                           {enc_p ? enc : NULL, (int)sizeof enc, 1}};
+        rc = exec_bound(h,
+                        "INSERT INTO devices(device_id, enabled, legacy_mac_key, "
+                        "legacy_enc_key, created) VALUES (?1, 1, ?2, ?3, unixepoch())",
+                        b, 3, NULL);
+    } else if (rc == SQLITE_ROW && mac_p != NULL) {
+        struct bind b[] = {{id, -1, 0}, {mac, (int)sizeof mac, 1},
+                           {enc_p ? enc : NULL, (int)sizeof enc, 1}};
+        rc = exec_bound(h,
+                        "UPDATE devices SET legacy_mac_key = ?2, legacy_enc_key = ?3 "
+                        "WHERE device_id = ?1",
+                        b, 3, NULL);
+    } else if (rc == SQLITE_ROW) {
+        rc = SQLITE_DONE;
+    }
+    if (rc == SQLITE_DONE) {
+        struct bind b[] = {{id, -1, 0}, {secret, (int)sizeof secret, 1}};
+        char sql[160];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO device_keys(device_id, kid, secret, created) "
+                 "VALUES (?1, %u, ?2, unixepoch())",
+                 (unsigned)kid);
+        rc = exec_bound(h, sql, b, 2, NULL);
+        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+            rc = bk_error(BK_EXIT_REJECTED, "device %s already has key generation %u", id,
+                          (unsigned)kid);
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sql_fail(h, "add-device");
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    printf("%s device %s, key generation %u%s\n", exists ? "updated" : "added", id,
+           (unsigned)kid, mac_p ? ", legacy EcoWatt profile allowed" : "");
+    rc = BK_EXIT_OK;
+out:
+    iotsec_zeroize(secret, sizeof secret);
+    iotsec_zeroize(mac, sizeof mac);
+    iotsec_zeroize(enc, sizeof enc);
+    bk_db_close(db);
+    return rc;
+}
+
+static const char disable_usage[] =
+    "usage: iotsec-backend disable-device --db DB --device-id D\n"
+    "Refuses every further request of D (403 device_disabled); its rows are kept.\n";
+
+int bk_cmd_disable_device(int argc, char **argv)
+{
+    const char *dbp = NULL, *id = NULL;
+    const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
+                               {"--device-id", &id, NULL, NULL, NULL},
+                               {NULL, NULL, NULL, NULL, NULL}};
+    bk_db *db = NULL;
+    sqlite3 *h;
+    int rc;
+
+    rc = parse_opts(argc, argv, opts, NULL, 0, NULL, disable_usage);
+    if (rc != 0)
+        return rc < 0 ? BK_EXIT_OK : rc;
+    if (id == NULL)
+        return bk_error(BK_EXIT_USAGE, "--device-id is required");
+    if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
+        return rc;
+    h = bk_db_handle(db);
+    {
+        struct bind b[] = {{id, -1, 0}};
+        rc = exec_bound(h, "UPDATE devices SET enabled = 0 WHERE device_id = ?1", b, 1, NULL);
+    }
+    if (rc != SQLITE_DONE)
+        rc = sql_fail(h, "disable-device");
+    else if (sqlite3_changes(h) == 0)
+        rc = bk_error(BK_EXIT_REJECTED, "no device %s", id);
+    else {
+        printf("disabled device %s\n", id);
+        rc = BK_EXIT_OK;
+    }
+    bk_db_close(db);
+    return rc;
+}
+
+/* ---- publish-firmware --------------------------------------------------------------------- */
+
+static const char publish_usage[] =
+    "usage: iotsec-backend publish-firmware --db DB --manifest M --payload P\n"
+    "         --trust PUB.pem [--trust PUB2.pem]... [--fw-key FWKEY.bin]\n"
+    "Verifies M's signature against the trusted keys and P against M's sizes and digests\n"
+    "(streamed through the library's image verifier), then stores both. P is served at\n"
+    "/v1/firmware/payload/<hex of its digest as transferred>; the current manifest of a\n"
+    "class (highest security counter, then latest) at /v1/firmware/manifest?class=C.\n"
+    "An encrypted manifest needs --fw-key (32 bytes) so the payload can be verified.\n";
+
+static void put_u64be(uint8_t out[8], uint64_t v)
+{
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* Stream the payload file through the verifier and into blob (NULL: verify only). */
+static int stream_payload(FILE *f, iotsec_image_verify_ctx *vctx, sqlite3_blob *blob,
+                          uint8_t *buf, uint8_t *out, int *lib_rc)
+{
+    size_t n, o = 0;
+    int off = 0, rc;
+
+    while ((n = fread(buf, 1, CHUNK, f)) > 0) {
+        rc = iotsec_image_verify_update(vctx, buf, n, out, IOTSEC_IMAGE_OUT_MAX(CHUNK), &o);
+        iotsec_zeroize(out, o);
+        if (rc != IOTSEC_OK) {
+            *lib_rc = rc;
+            return BK_EXIT_REJECTED;
+        }
+        if (blob != NULL && sqlite3_blob_write(blob, buf, (int)n, off) != SQLITE_OK)
+            return bk_error(BK_EXIT_IO, "writing the payload into the database failed");
+        off += (int)n;
+    }
+    if (ferror(f))
+        return bk_error(BK_EXIT_IO, "reading the payload failed");
+    rc = iotsec_image_verify_final(vctx, out, IOTSEC_IMAGE_OUT_MAX(CHUNK), &o);
+    iotsec_zeroize(out, IOTSEC_IMAGE_OUT_MAX(CHUNK));
+    if (rc != IOTSEC_OK) {
+        *lib_rc = rc;
+        return BK_EXIT_REJECTED;
+    }
+    return BK_EXIT_OK;
+}
+
+int bk_cmd_publish_firmware(int argc, char **argv)
+{
+    const char *dbp = NULL, *man_p = NULL, *pay_p = NULL, *key_p = NULL;
+    const char *trust[MAX_TRUST];
+    size_t ntrust = 0, mlen = 0, i;
+    const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
+                               {"--manifest", &man_p, NULL, NULL, NULL},
+                               {"--payload", &pay_p, NULL, NULL, NULL},
+                               {"--fw-key", &key_p, NULL, NULL, NULL},
+                               {"--trust", NULL, NULL, trust, &ntrust},
+                               {NULL, NULL, NULL, NULL, NULL}};
+    const iotsec_crypto *crypto = iotsec_crypto_openssl();
+    iotsec_pubkey keys[MAX_TRUST];
+    size_t nkeys = 0;
+    iotsec_trust_store store;
+    iotsec_manifest m;
+    iotsec_image_verify_ctx vctx;
+    uint8_t *mbuf = NULL, *buf = NULL, *out = NULL, fwkey[IOTSEC_FW_KEY_LEN], ctr[8];
+    const uint8_t *digest;
+    char hex[65];
+    bk_db *db = NULL;
+    sqlite3 *h = NULL;
+    sqlite3_blob *blob = NULL;
+    sqlite3_int64 rowid = 0, have = 0;
+    struct stat st;
+    FILE *f = NULL;
+    int rc, lib_rc = IOTSEC_OK, in_txn = 0;
+
+    memset(&vctx, 0, sizeof vctx);
+    rc = parse_opts(argc, argv, opts, NULL, 0, NULL, publish_usage);
+    if (rc != 0)
+        return rc < 0 ? BK_EXIT_OK : rc;
+    if (man_p == NULL || pay_p == NULL || ntrust == 0)
+        return bk_error(BK_EXIT_USAGE, "--manifest, --payload and --trust are required\n%s",
+                        publish_usage);
+    if (crypto == NULL)
+        return bk_error(BK_EXIT_IO, "this build has no OpenSSL backend");
+    for (i = 0; i < ntrust; i++, nkeys++) {
+        rc = iotsec_pubkey_load_file(&keys[i], crypto, trust[i]);
+        if (rc != IOTSEC_OK) {
+            rc = bk_error(rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED, "--trust %s: %s",
+                          trust[i], iotsec_strerror(rc));
+            goto out;
+        }
+    }
+    rc = iotsec_trust_store_init(&store, keys, nkeys);
+    if (rc != IOTSEC_OK) {
+        rc = bk_error(BK_EXIT_REJECTED, "trust store: %s", iotsec_strerror(rc));
+        goto out;
+    }
+    rc = iotsec_file_read(man_p, IOTSEC_MANIFEST_MAX_LEN, &mbuf, &mlen);
+    if (rc != IOTSEC_OK) {
+        rc = bk_error(rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED, "--manifest %s: %s",
+                      man_p, iotsec_strerror(rc));
+        goto out;
+    }
+    rc = iotsec_manifest_verify(&store, mbuf, mlen, &m);
+    if (rc != IOTSEC_OK) {
+        rc = bk_error(BK_EXIT_REJECTED, "--manifest %s refused: %s", man_p,
+                      iotsec_strerror(rc));
+        goto out;
+    }
+    if (m.f.present & IOTSEC_MF_ENCRYPTION) {
+        if (key_p == NULL) {
+            rc = bk_error(BK_EXIT_USAGE, "the manifest is encrypted: give --fw-key so the "
+                                         "payload can be verified before it is published");
+            goto out;
+        }
+        rc = iotsec_file_read_secret(key_p, fwkey, sizeof fwkey);
+        if (rc != IOTSEC_OK) {
+            rc = bk_error(rc == IOTSEC_E_BAD_LENGTH ? BK_EXIT_USAGE : BK_EXIT_IO,
+                          "--fw-key %s (32 bytes): %s", key_p, iotsec_strerror(rc));
+            goto out;
+        }
+        rc = iotsec_image_verify_init(&vctx, crypto, &m, fwkey, sizeof fwkey);
+        digest = m.f.payload_digest;
+    } else {
+        rc = iotsec_image_verify_init(&vctx, crypto, &m, NULL, 0);
+        digest = m.f.image_digest;
+    }
+    iotsec_zeroize(fwkey, sizeof fwkey);
+    if (rc != IOTSEC_OK) {
+        rc = bk_error(BK_EXIT_REJECTED, "payload verifier: %s", iotsec_strerror(rc));
+        goto out;
+    }
+    f = fopen(pay_p, "rb");
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
+        rc = bk_error(BK_EXIT_IO, "--payload %s: cannot open", pay_p);
+        goto out;
+    }
+    if ((uint64_t)st.st_size > BK_PAYLOAD_MAX) {
+        rc = bk_error(BK_EXIT_REJECTED, "--payload %s: over %u bytes", pay_p, BK_PAYLOAD_MAX);
+        goto out;
+    }
+    buf = malloc(CHUNK);
+    out = malloc(IOTSEC_IMAGE_OUT_MAX(CHUNK));
+    if (buf == NULL || out == NULL) {
+        rc = bk_error(BK_EXIT_IO, "out of memory");
+        goto out;
+    }
+    if ((rc = open_db_begin(dbp, &db)) != BK_EXIT_OK)
+        goto out;
+    h = bk_db_handle(db);
+    in_txn = 1;
+    {
+        struct bind b[] = {{digest, 32, 1}};
+        rc = exec_bound(h, "SELECT count(*) FROM payloads WHERE digest = ?1", b, 1, &have);
+        if (rc == SQLITE_ROW && !have) {
+            char sql[128];
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO payloads(digest, size, data) VALUES (?1, %lld, zeroblob(%lld))",
+                     (long long)st.st_size, (long long)st.st_size);
+            rc = exec_bound(h, sql, b, 1, NULL);
+            rowid = sqlite3_last_insert_rowid(h);
+        } else if (rc == SQLITE_ROW) {
+            rc = SQLITE_DONE;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = sql_fail(h, "store payload");
+        goto out;
+    }
+    if (!have && st.st_size > 0 &&
+        sqlite3_blob_open(h, "main", "payloads", "data", rowid, 1, &blob) != SQLITE_OK) {
+        rc = sql_fail(h, "open payload blob");
+        goto out;
+    }
+    /* an identical payload already stored is verified again but not rewritten */
+    rc = stream_payload(f, &vctx, blob, buf, out, &lib_rc);
+    sqlite3_blob_close(blob);
+    blob = NULL;
+    if (rc != BK_EXIT_OK) {
+        if (lib_rc != IOTSEC_OK)
+            bk_error(0, "--payload %s does not match the manifest: %s", pay_p,
+                     iotsec_strerror(lib_rc));
+        goto out;
+    }
+    put_u64be(ctr, m.f.security_counter);
+    {
+        struct bind b[] = {{m.f.device_class, (int)m.f.device_class_len, 1},
+                           {m.f.version, (int)m.f.version_len, 0},
+                           {ctr, 8, 1},
+                           {mbuf, (int)mlen, 1},
+                           {digest, 32, 1}};
+        rc = exec_bound(h,
+                        "INSERT INTO firmware(device_class, version, security_counter, "
+                        "manifest, payload_digest, published) VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "unixepoch())",
+                        b, 5, NULL);
+    }
+    if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sql_fail(h, "publish");
+        goto out;
+    }
+    in_txn = 0;
+    (void)iotsec_hex_encode(digest, 32, hex, sizeof hex);
+    printf("published class %.*s version %.*s security counter %llu: payload %s "
+           "(%lld bytes)\n",
+           (int)m.f.device_class_len, (const char *)m.f.device_class, (int)m.f.version_len,
+           (const char *)m.f.version, (unsigned long long)m.f.security_counter, hex,
+           (long long)st.st_size);
+    rc = BK_EXIT_OK;
+out:
+    if (in_txn)
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    iotsec_image_verify_cleanup(&vctx);
+    if (f != NULL)
+        fclose(f);
+    for (i = 0; i < nkeys; i++)
+        iotsec_pubkey_free(&keys[i]);
+    free(mbuf);
+    free(buf);
+    free(out);
+    bk_db_close(db);
+    return rc;
+}
+
+/* ---- list -------------------------------------------------------------------------------- */
+
+static const char list_usage[] =
+    "usage: iotsec-backend list devices|audit|telemetry|firmware --db DB [--json] "
+    "[--limit N]\n"
+    "Prints a table, or a JSON array with --json. audit and telemetry show the last N rows\n"
+    "(default 100), oldest first.\n";
+
+/* One column of a listing: how to print it. */
+enum col_kind { COL_INT, COL_TEXT, COL_BOOL, COL_HEX, COL_PAYLOAD, COL_U64BE };
+
+struct col {
+    const char *name;
+    enum col_kind kind;
+};
+
+static void print_value(sqlite3_stmt *st, int i, enum col_kind kind, int json)
+{
+    const unsigned char *p;
+    int n = sqlite3_column_bytes(st, i), k;
+    char esc[1024];
+
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        fputs(json ? "null" : "-", stdout);
+        return;
+    }
+    switch (kind) {
+    case COL_INT:
+        /* counters above 2^63 − 1 are stored as decimal text: print either as a number */
+        fputs((const char *)sqlite3_column_text(st, i), stdout);
+        break;
+    case COL_BOOL:
+        fputs(sqlite3_column_int(st, i) ? "true" : "false", stdout);
+        break;
+    case COL_U64BE: {
+        uint64_t v = 0;
+        p = sqlite3_column_blob(st, i);
+        for (k = 0; p != NULL && k < n && k < 8; k++)
+            v = (v << 8) | p[k];
+        printf("%llu", (unsigned long long)v);
+        break;
+    }
+    case COL_HEX:
+        p = sqlite3_column_blob(st, i);
+        if (json)
+            putchar('"');
+        for (k = 0; p != NULL && k < n; k++)
+            printf("%02x", p[k]);
+        if (json)
+            putchar('"');
+        break;
+    case COL_PAYLOAD:
+        /* the payload as base64 in JSON; in a table its size and up to 32 bytes of text */
+        p = sqlite3_column_blob(st, i);
+        if (json) {
+            char *b64 = malloc(IOTSEC_BASE64_ENCODED_LEN((size_t)n) + 1u);
+            if (b64 != NULL && iotsec_base64_encode(p, (size_t)n, b64,
+                                                    IOTSEC_BASE64_ENCODED_LEN((size_t)n) + 1u,
+                                                    NULL) == IOTSEC_OK)
+                printf("\"%s\"", b64);
+            else
+                fputs("null", stdout);
+            free(b64);
+        } else {
+            printf("%d:", n);
+            for (k = 0; p != NULL && k < n && k < 32; k++)
+                putchar(p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '.');
+        }
+        break;
+    case COL_TEXT:
+        p = sqlite3_column_text(st, i);
+        bk_json_escape((const char *)p, esc, sizeof esc);
+        printf(json ? "\"%s\"" : "%s", esc);
+        break;
+    }
+}
+
+int bk_cmd_list(int argc, char **argv)
+{
+    static const struct col dev_cols[] = {{"device_id", COL_TEXT}, {"enabled", COL_BOOL},
+                                          {"legacy", COL_BOOL},    {"kids", COL_TEXT},
+                                          {"created", COL_INT},    {NULL, COL_INT}};
+    static const struct col audit_cols[] = {{"id", COL_INT},      {"time", COL_INT},
+                                            {"peer", COL_TEXT},   {"identity", COL_TEXT},
+                                            {"event", COL_TEXT},  {"detail", COL_TEXT},
+                                            {NULL, COL_INT}};
+    static const struct col tel_cols[] = {{"id", COL_INT},          {"received", COL_INT},
+                                          {"device_id", COL_TEXT},  {"kid", COL_INT},
+                                          {"ctr", COL_INT},         {"format", COL_TEXT},
+                                          {"encrypted", COL_BOOL},  {"peer", COL_TEXT},
+                                          {"payload", COL_PAYLOAD}, {NULL, COL_INT}};
+    static const struct col fw_cols[] = {{"id", COL_INT},
+                                         {"device_class", COL_TEXT},
+                                         {"version", COL_TEXT},
+                                         {"security_counter", COL_U64BE},
+                                         {"payload_digest", COL_HEX},
+                                         {"manifest_bytes", COL_INT},
+                                         {"published", COL_INT},
+                                         {NULL, COL_INT}};
+    const char *dbp = NULL, *limit_s = NULL, *what[1] = {NULL};
+    int json = 0;
+    const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
+                               {"--limit", &limit_s, NULL, NULL, NULL},
+                               {"--json", NULL, &json, NULL, NULL},
+                               {NULL, NULL, NULL, NULL, NULL}};
+    const struct col *cols;
+    const char *sql;
+    char q[512];
+    uint64_t limit = 100;
+    size_t npos = 0;
+    bk_db *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc, row = 0, i;
+
+    rc = parse_opts(argc, argv, opts, what, 1, &npos, list_usage);
+    if (rc != 0)
+        return rc < 0 ? BK_EXIT_OK : rc;
+    if (limit_s != NULL &&
+        iotsec_parse_u64_dec(limit_s, strlen(limit_s), 1000000000, &limit) != IOTSEC_OK)
+        return bk_error(BK_EXIT_USAGE, "--limit: a decimal integer");
+    if (npos != 1)
+        return bk_error(BK_EXIT_USAGE, "what to list?\n%s", list_usage);
+    if (strcmp(what[0], "devices") == 0) {
+        cols = dev_cols;
+        sql = "SELECT d.device_id, d.enabled, d.legacy_mac_key IS NOT NULL,"
+              " (SELECT group_concat(kid, ',') FROM (SELECT kid FROM device_keys k"
+              "  WHERE k.device_id = d.device_id ORDER BY kid)), d.created"
+              " FROM devices d ORDER BY d.device_id";
+    } else if (strcmp(what[0], "audit") == 0) {
+        cols = audit_cols;
+        sql = "SELECT * FROM (SELECT id, time, peer, identity, event, detail FROM audit"
+              " ORDER BY id DESC LIMIT %llu) ORDER BY id";
+    } else if (strcmp(what[0], "telemetry") == 0) {
+        cols = tel_cols;
+        sql = "SELECT * FROM (SELECT id, received, device_id, kid, ctr, format, encrypted,"
+              " peer, payload FROM telemetry ORDER BY id DESC LIMIT %llu) ORDER BY id";
+    } else if (strcmp(what[0], "firmware") == 0) {
+        cols = fw_cols;
+        sql = "SELECT id, device_class, version, security_counter, payload_digest,"
+              " length(manifest), published FROM firmware ORDER BY id";
+    } else {
+        return bk_error(BK_EXIT_USAGE, "list devices, audit, telemetry or firmware");
+    }
+    snprintf(q, sizeof q, sql, (unsigned long long)limit);
+    if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
+        return rc;
+    if (sqlite3_prepare_v2(bk_db_handle(db), q, -1, &st, NULL) != SQLITE_OK) {
+        rc = sql_fail(bk_db_handle(db), "list");
+        bk_db_close(db);
+        return rc;
+    }
+    if (json)
+        putchar('[');
+    else {
+        for (i = 0; cols[i].name != NULL; i++)
+            printf("%s%s", i ? "\t" : "", cols[i].name);
+        putchar('\n');
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (json)
+            printf("%s\n{", row ? "," : "");
+        for (i = 0; cols[i].name != NULL; i++) {
+            if (json)
+                printf("%s\"%s\":", i ? "," : "", cols[i].name);
+            else if (i)
+                putchar('\t');
+            print_value(st, i, cols[i].kind, json);
+        }
+        if (json)
+            putchar('}');
+        else
+            putchar('\n');
+        row++;
+    }
+    if (json)
+        printf("%s]\n", row ? "\n" : "");
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        rc = sql_fail(bk_db_handle(db), "list");
+    else
+        rc = BK_EXIT_OK;
+    bk_db_close(db);
+    return rc;
+}

@@ -1,0 +1,125 @@
+/*
+ * iotsec-backend — shared declarations of the example mTLS backend (DESIGN.md §10).
+ *
+ * The backend is thin: every security decision (frame authentication, replay window,
+ * certificate identity and revocation, manifest signature, payload digest) is a libiotsec
+ * call. This program moves bytes between libevent and the library, stores rows in SQLite and
+ * maps library error codes to HTTP statuses.
+ *
+ * Storage is one SQLite file opened through the library's SQLite replay store
+ * (replay_store.h), so an accepted frame, its new replay state and its audit row commit in
+ * one transaction on one connection. The backend's own tables live next to the store's
+ * table (see db.c for the schema, versioned in backend_meta).
+ */
+#ifndef IOTSEC_BACKEND_H
+#define IOTSEC_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "iotsec/iotsec.h"
+#include "iotsec/replay_store.h"
+
+struct sqlite3;
+
+#define BK_SCHEMA_VERSION 1          /* backend_meta.schema_version */
+#define BK_SECRET_LEN 32u            /* frame master secret, bytes */
+#define BK_LEGACY_MAC_LEN 32u        /* EcoWatt raw MAC key, bytes */
+#define BK_LEGACY_ENC_LEN 16u        /* EcoWatt raw AES-128 key, bytes */
+#define BK_ID_MAX 64u                /* device id, bytes */
+#define BK_PAYLOAD_MAX (256u << 20)  /* largest firmware payload publish-firmware stores */
+#define BK_DETAIL_MAX 256u           /* audit detail, bytes with NUL */
+
+/* ---- storage (db.c) ---------------------------------------------------------------------- */
+
+typedef struct bk_db bk_db;
+
+/* Open (creating if missing) the database at path through the library's SQLite replay
+ * store with replay window `window` (0–1024) and create or check the backend schema.
+ * sync_normal selects PRAGMA synchronous=NORMAL instead of FULL. On error a message goes
+ * to err. Errors: those of iotsec_replay_sqlite_open, IOTSEC_E_BAD_VERSION (another backend
+ * schema version), IOTSEC_E_IO. */
+int bk_db_open(bk_db **out, const char *path, unsigned window, int sync_normal, char *err,
+               size_t err_cap);
+void bk_db_close(bk_db *db);
+struct sqlite3 *bk_db_handle(bk_db *db);
+iotsec_replay_store *bk_db_store(bk_db *db);
+
+/* A registered device. */
+typedef struct bk_device {
+    int enabled;
+    int legacy;                              /* EcoWatt profile allowed */
+    int has_legacy_enc;                      /* legacy_enc is set */
+    uint8_t legacy_mac[BK_LEGACY_MAC_LEN];
+    uint8_t legacy_enc[BK_LEGACY_ENC_LEN];
+} bk_device;
+
+/* Look a device up. *found is 0 when it is not registered. Errors: IOTSEC_E_IO,
+ * IOTSEC_E_CORRUPT (a key column of the wrong size). */
+int bk_db_device(bk_db *db, const char *id, size_t id_len, bk_device *dev, int *found);
+/* The frame master secret of (device, kid); *found 0 when there is none. */
+int bk_db_device_key(bk_db *db, const char *id, size_t id_len, unsigned kid,
+                     uint8_t secret[BK_SECRET_LEN], int *found);
+
+/* Append an audit row (time = now, Unix seconds). identity may be NULL. */
+int bk_db_audit(bk_db *db, int64_t now, const char *peer, const char *identity,
+                const char *event, const char *detail);
+
+/* One accepted telemetry frame. */
+typedef struct bk_telemetry {
+    int64_t received;       /* Unix seconds */
+    const char *device_id;
+    int kid;                /* −1 for the legacy profile (no kid) */
+    uint64_t ctr;           /* frame counter / legacy nonce */
+    const char *format;     /* "binary", "json", "ecowatt" */
+    int encrypted;
+    const uint8_t *payload; /* plaintext */
+    size_t payload_len;
+    const char *peer;
+} bk_telemetry;
+int bk_db_telemetry(bk_db *db, const bk_telemetry *t);
+
+/* Transactions on the store (BEGIN IMMEDIATE … COMMIT), see replay_store.h. */
+int bk_db_begin(bk_db *db);
+int bk_db_commit(bk_db *db);
+void bk_db_rollback(bk_db *db);
+
+/* The current manifest of a device class (highest security counter, then latest published)
+ * in a malloc'd buffer. *found 0 when the class has none. */
+int bk_db_manifest(bk_db *db, const char *cls, size_t cls_len, uint8_t **buf, size_t *len,
+                   int *found);
+/* Size of the payload with this digest; *found 0 when unknown. */
+int bk_db_payload_size(bk_db *db, const uint8_t digest[32], uint64_t *size, int *found);
+/* Read payload bytes [off, off + len) into out. */
+int bk_db_payload_read(bk_db *db, const uint8_t digest[32], uint64_t off, uint8_t *out,
+                       size_t len);
+
+/* ---- helpers (util.c) -------------------------------------------------------------------- */
+
+/* Wall clock, Unix seconds. */
+int64_t bk_now(void);
+/* Write s as the body of a JSON string (no quotes) into out (NUL-terminated, truncated to
+ * out_cap − 1 bytes at a character boundary). Control characters and bytes ≥ 0x80 are
+ * escaped as \u00XX, so the output is ASCII whatever the input. Returns out. */
+char *bk_json_escape(const char *s, char *out, size_t out_cap);
+/* The stable lowercase code of a library error for JSON answers and audit rows: the
+ * IOTSEC_E_* name without the prefix, in lower case ("bad_mac", "replay"). */
+const char *bk_error_code(int rc, char *buf, size_t cap);
+/* The HTTP status for a library error returned while handling a request. */
+int bk_http_status(int rc);
+
+/* ---- subcommands (main.c, admin.c, server.c) ------------------------------------------- */
+
+int bk_cmd_serve(int argc, char **argv);
+int bk_cmd_add_device(int argc, char **argv);
+int bk_cmd_disable_device(int argc, char **argv);
+int bk_cmd_publish_firmware(int argc, char **argv);
+int bk_cmd_list(int argc, char **argv);
+
+/* Print "iotsec-backend: <message>" on stderr; returns code. */
+int bk_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Exit codes (as the iotsec CLI, DESIGN.md §9). */
+enum { BK_EXIT_OK = 0, BK_EXIT_REJECTED = 1, BK_EXIT_USAGE = 2, BK_EXIT_IO = 3 };
+
+#endif

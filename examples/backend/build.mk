@@ -1,0 +1,19 @@
+# examples/backend: iotsec-backend, the example mTLS HTTPS server (DESIGN.md §10).
+# libevent (evhttp over bufferevent_openssl) + OpenSSL + SQLite, linked with the static
+# library. Built only when the OpenSSL backend is (the server side needs libiotsec/x509/).
+BACKEND_BIN := $(BUILD)/iotsec-backend
+BACKEND_SRC := $(sort $(wildcard examples/backend/*.c))
+BACKEND_OBJ := $(BACKEND_SRC:%.c=$(BUILD)/obj/%.o)
+BACKEND_EVENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libevent libevent_openssl 2>/dev/null)
+BACKEND_EVENT_LIBS := $(shell $(PKG_CONFIG) --libs libevent libevent_openssl 2>/dev/null)
+
+PROGRAMS += $(if $(HAVE_OPENSSL),$(BACKEND_BIN))
+
+$(BUILD)/obj/examples/backend/%.o: examples/backend/%.c
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(BACKEND_EVENT_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BACKEND_BIN): $(BACKEND_OBJ) $(STATIC_LIB)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(BACKEND_OBJ) $(STATIC_LIB) $(BACKEND_EVENT_LIBS) $(PKG_LIBS)
+
+-include $(BACKEND_OBJ:.o=.d)

@@ -1,0 +1,380 @@
+#!/usr/bin/env bash
+# End-to-end test of examples/backend (DESIGN.md §10): the real server on an ephemeral
+# loopback port, curl (and openssl s_client for connections held open) as the devices, the
+# sqlite3 CLI to look at the database. Certificates, CRLs, frames and manifests come from
+# the iotsec CLI. Needs BUILD (the server is $BUILD/iotsec-backend, the CLI $BUILD/iotsec).
+set -u
+: "${BUILD:=build}"
+BUILD=$(cd "$BUILD" && pwd) || exit 1 # the test runs in its temporary directory
+SRV=$BUILD/iotsec-backend
+CLI=$BUILD/iotsec
+T=$(mktemp -d)
+PID=
+PORT=
+HOLDERS=()
+failures=0
+
+cleanup() {
+    local p
+    for p in "${HOLDERS[@]}"; do kill "$p" 2>/dev/null; done
+    if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+ok() { :; }
+# expect DESC ACTUAL EXPECTED
+expect() { if [ "$2" == "$3" ]; then ok; else fail "$1: got '$2', expected '$3'"; fi; }
+# expect_match DESC TEXT REGEX
+expect_match() { if [[ $2 =~ $3 ]]; then ok; else fail "$1: '$2' does not match /$3/"; fi; }
+q() { sqlite3 "$T/db" "$1"; }
+# wait_q DESC SQL EXPECTED: the query gives EXPECTED within 5 s (audit rows of refused
+# handshakes are written when the server frees the connection, just after the client left)
+wait_q() {
+    local i r
+    for i in $(seq 1 50); do
+        r=$(q "$2")
+        [ "$r" == "$3" ] && return 0
+        sleep 0.1
+    done
+    fail "$1: got '$r', expected '$3'"
+}
+
+# ---- certificates (iotsec ca: CN = SAN DNS = device id, clientAuth) -----------------------
+cd "$T" || exit 1
+"$CLI" ca init --dir ca >/dev/null || { echo "FAIL: iotsec ca init"; exit 1; }
+cp ca/ca.pem ca.pem
+"$CLI" ca server --dir ca --name localhost --ip 127.0.0.1 --out-key srv.key \
+    --out-cert srv.pem >/dev/null || { echo "FAIL: iotsec ca server"; exit 1; }
+for d in dev-1 dev-2 dev-3 dev-4 dev-5; do
+    "$CLI" ca issue --dir ca --device-id "$d" --out-key "$d.key" --out-cert "$d.pem" \
+        >/dev/null || { echo "FAIL: iotsec ca issue $d"; exit 1; }
+done
+revoke() { "$CLI" ca revoke --dir ca "$1.pem" >/dev/null || fail "iotsec ca revoke $1"; }
+make_crl() { "$CLI" ca crl --dir ca --out "$1" >/dev/null || fail "iotsec ca crl"; }
+revoke dev-2
+make_crl crl.pem
+: > deny.txt
+
+# ---- devices ------------------------------------------------------------------------------
+for d in dev-1 dev-2 dev-3 dev-5; do
+    "$CLI" secret --bytes 32 --out "$d.secret" >/dev/null
+    "$SRV" add-device --db db --device-id "$d" --secret-file "$d.secret" >/dev/null ||
+        fail "add-device $d"
+done
+"$CLI" secret --bytes 32 --out legacy-mac.bin >/dev/null
+"$CLI" secret --bytes 16 --out legacy-enc.bin >/dev/null
+"$SRV" add-device --db db --device-id dev-3 --secret-file dev-3.secret --kid 1 \
+    --legacy-mac-key legacy-mac.bin --legacy-enc-key legacy-enc.bin >/dev/null ||
+    fail "add-device dev-3 kid 1 legacy"
+"$SRV" add-device --db db --device-id dev-3 --secret-file dev-3.secret --kid 1 2>/dev/null
+expect "add-device of an existing key generation" "$?" 1
+head -c 31 /dev/urandom > short.secret
+"$SRV" add-device --db db --device-id dev-9 --secret-file short.secret 2>/dev/null
+expect "add-device with a 31-byte secret" "$?" 2
+"$SRV" disable-device --db db --device-id dev-5 >/dev/null || fail "disable-device"
+"$SRV" disable-device --db db --device-id nobody 2>/dev/null
+expect "disable-device of an unknown device" "$?" 1
+expect "devices listed" "$("$SRV" list devices --db db --json | grep -c '"device_id"')" 4
+
+# ---- server ---------------------------------------------------------------------------------
+start_server() {
+    "$SRV" serve --listen 127.0.0.1:0 --db db --ca ca.pem --cert srv.pem --key srv.key \
+        --pid-file srv.pid "$@" > srv.out 2>> srv.err &
+    PID=$!
+    local i
+    for i in $(seq 1 100); do
+        PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' srv.out)
+        [ -n "$PORT" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "FAIL: server did not start"; cat srv.err; exit 1
+}
+stop_server() { # SIGTERM, expect exit status 0
+    kill -TERM "$PID"
+    wait "$PID"
+    expect "server exit status after SIGTERM" "$?" 0
+    PID=
+}
+U() { echo "https://127.0.0.1:$PORT$1"; }
+# dev CURL-ARGS... → prints the body, then the HTTP status on its own line
+req() {
+    local dev=$1; shift
+    curl -sS --max-time 10 --cacert ca.pem --cert "$dev.pem" --key "$dev.key" \
+        -w '\n%{http_code}' "$@" 2>/dev/null
+}
+status() { req "$@" | tail -n 1; }
+post() { # dev file content-type
+    req "$1" -H "Content-Type: $3" --data-binary "@$2" "$(U /v1/telemetry)"
+}
+seal() { # dev ctr out [extra]
+    local dev=$1 ctr=$2 out=$3; shift 3
+    echo "reading $ctr" | "$CLI" frame seal --secret "$dev.secret" --device-id "$dev" \
+        --ctr "$ctr" "$@" > "$out"
+}
+# hold NAME DEV: an open connection (openssl s_client) that asked for /v1/auth
+hold() {
+    local fd
+    mkfifo "$1.in"
+    openssl s_client -quiet -connect "127.0.0.1:$PORT" -servername localhost \
+        -cert "$2.pem" -key "$2.key" -CAfile ca.pem < "$1.in" > "$1.out" 2> "$1.err" &
+    HOLDERS+=("$!")
+    eval "HOLD_$1=$!"
+    exec {fd}> "$1.in"
+    eval "HOLDFD_$1=$fd"
+    printf "${3-GET /v1/auth HTTP/1.1\r\nHost: localhost\r\n\r\n}" >&"$fd"
+}
+# wait_closed PID SECONDS: 0 when the process ended in time
+wait_closed() {
+    local i
+    for i in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_grep() { # FILE REGEX SECONDS
+    local i
+    for i in $(seq 1 $(($3 * 10))); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+start_server --crl crl.pem --denylist deny.txt --log-json --rate 5 --burst 30 \
+    --read-timeout 3
+
+# /v1/auth
+expect "/v1/auth" "$(req dev-1 "$(U /v1/auth)")" $'AUTH OK dev-1\n200'
+
+# a sealed binary frame → 200 and the row is in SQLite
+seal dev-1 1 f1.bin
+r=$(post dev-1 f1.bin application/iotsec-frame)
+expect "sealed frame" "$r" $'{"accepted":true,"device_id":"dev-1","ctr":1}\n200'
+expect "frame row" "$(q "SELECT device_id, kid, ctr, format, payload FROM telemetry")" \
+    "dev-1|0|1|binary|reading 1"
+expect "accepted audit row" "$(q "SELECT count(*) FROM audit WHERE event = 'accepted'")" 1
+# the same frame again → 409
+r=$(post dev-1 f1.bin application/iotsec-frame)
+expect_match "replay" "$r" $'^\\{"error":"replay","detail":"[^"]*"\\}\n409$'
+# a frame for another device id on dev-1's connection → 403
+echo x | "$CLI" frame seal --secret dev-1.secret --device-id dev-2 --ctr 5 > other.bin
+expect_match "identity mismatch" "$(post dev-1 other.bin application/iotsec-frame)" \
+    $'"error":"identity_mismatch".*\n403$'
+# a flipped byte → 401 (tag) — and the replay window did not move: the intact frame passes
+seal dev-1 7 f7.bin
+python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[-1] ^= 1;
+open(sys.argv[2], "wb").write(d)' f7.bin f7-bad.bin
+expect_match "flipped byte" "$(post dev-1 f7-bad.bin application/iotsec-frame)" \
+    $'"error":"bad_mac".*\n401$'
+expect "intact frame after a forgery" "$(post dev-1 f7.bin application/iotsec-frame | tail -n1)" 200
+# unknown key generation → 401
+seal dev-1 8 k9.bin --kid 9
+expect_match "unknown kid" "$(post dev-1 k9.bin application/iotsec-frame)" \
+    $'"error":"unknown_key".*\n401$'
+# malformed JSON → 400; a truncated binary frame → 400
+printf '{"v":1,"device_id":"dev-1","kid":0,' > bad.json
+expect_match "malformed JSON" "$(post dev-1 bad.json application/json)" $'"error":"[a-z_]*".*\n400$'
+head -c 30 f7.bin > short.bin
+expect_match "truncated frame" "$(post dev-1 short.bin application/iotsec-frame)" \
+    $'"error":"truncated".*\n400$'
+expect "wrong content type" "$(status dev-1 -H 'Content-Type: text/plain' --data-binary @f7.bin "$(U /v1/telemetry)")" 415
+# oversize → 413
+head -c 80000 /dev/zero > big.bin
+expect "oversize body" "$(status dev-1 -H 'Content-Type: application/iotsec-frame' --data-binary @big.bin "$(U /v1/telemetry)")" 413
+wait_q "oversize audited" "SELECT count(*) FROM audit WHERE event = 'too_large'" 1
+# JSON v1 frame, encrypted → 200
+seal dev-1 9 f9.json --format json --encrypt
+expect "JSON frame" "$(post dev-1 f9.json application/json | tail -n1)" 200
+expect "JSON row" "$(q "SELECT format, encrypted, payload FROM telemetry WHERE ctr = 9")" \
+    "json|1|reading 9"
+# legacy EcoWatt profile (dev-3 only): 200, same nonce 409, lower nonce 409
+echo legacy | "$CLI" frame seal --format ecowatt --mac-key legacy-mac.bin \
+    --enc-key legacy-enc.bin --device-id dev-3 --nonce 100 > e100.json
+echo legacy | "$CLI" frame seal --format ecowatt --mac-key legacy-mac.bin \
+    --device-id dev-3 --nonce 99 > e99.json
+expect "legacy frame" "$(post dev-3 e100.json application/json | tail -n1)" 200
+expect "legacy replay" "$(post dev-3 e100.json application/json | tail -n1)" 409
+expect "legacy lower nonce (strict)" "$(post dev-3 e99.json application/json | tail -n1)" 409
+expect "legacy row" "$(q "SELECT format, kid IS NULL, ctr, payload FROM telemetry WHERE device_id = 'dev-3'")" \
+    "ecowatt|1|100|legacy"
+echo legacy | "$CLI" frame seal --format ecowatt --mac-key legacy-mac.bin \
+    --device-id dev-1 --nonce 5 > e-dev1.json
+expect_match "legacy frame of a non-legacy device" \
+    "$(post dev-1 e-dev1.json application/json)" $'"error":"policy".*\n403$'
+# unknown (unregistered) device, disabled device → 403
+expect_match "unknown device" "$(req dev-4 "$(U /v1/auth)")" $'"error":"unknown_device".*\n403$'
+expect_match "disabled device" "$(req dev-5 "$(U /v1/auth)")" $'"error":"device_disabled".*\n403$'
+expect "other method" "$(status dev-1 -X DELETE "$(U /v1/auth)")" 405
+# plain HTTP gets no answer
+r=$(curl -sS --max-time 5 "http://127.0.0.1:$PORT/v1/auth" 2>/dev/null)
+c=$?
+[ "$c" -ne 0 ] && [ -z "$r" ] || fail "plain http answered: exit $c, '$r'"
+# revoked certificate → handshake refused
+r=$(req dev-2 "$(U /v1/auth)")
+c=$?
+[ "$c" -ne 0 ] && [[ $r != *"AUTH OK"* ]] || fail "revoked certificate served: exit $c, '$r'"
+wait_q "revoked audited" "SELECT count(*) FROM audit WHERE event = 'revoked' AND identity = 'dev-2'" 1
+# no client certificate → handshake refused
+r=$(curl -sS --max-time 5 --cacert ca.pem "$(U /v1/auth)" 2>/dev/null)
+[ $? -ne 0 ] || fail "served without a client certificate: '$r'"
+
+# manifest and Range downloads return the published bytes exactly
+"$CLI" keygen --alg ed25519 --out fw.key --pub fw.pub >/dev/null
+head -c 70000 /dev/urandom > fw.bin
+"$CLI" manifest sign --key fw.key --image fw.bin --version 1.0.0 --security-counter 3 \
+    --class sensor-v1 --out fw.man >/dev/null
+"$CLI" secret --bytes 32 --out fw-key.bin >/dev/null
+"$CLI" manifest sign --key fw.key --image fw.bin --version 1.1.0 --security-counter 4 \
+    --class sensor-v1 --encrypt-key fw-key.bin --payload-out fw.enc --out fw2.man >/dev/null
+head -c 100 /dev/urandom > wrong.bin
+"$SRV" publish-firmware --db db --manifest fw.man --payload wrong.bin --trust fw.pub 2>/dev/null
+expect "publish with a wrong payload" "$?" 1
+"$CLI" keygen --alg ed25519 --out other.key --pub other.pub >/dev/null
+"$SRV" publish-firmware --db db --manifest fw.man --payload fw.bin --trust other.pub 2>/dev/null
+expect "publish with an untrusted key" "$?" 1
+"$SRV" publish-firmware --db db --manifest fw.man --payload fw.bin --trust fw.pub >/dev/null ||
+    fail "publish-firmware (plain)"
+req dev-1 -o got1.man "$(U '/v1/firmware/manifest?class=sensor-v1')" > code
+expect "manifest download" "$(tail -n1 code)" 200
+cmp -s got1.man fw.man || fail "manifest bytes differ"
+"$SRV" publish-firmware --db db --manifest fw2.man --payload fw.enc --trust fw.pub \
+    --fw-key fw-key.bin >/dev/null || fail "publish-firmware (encrypted)"
+req dev-1 -o got2.man "$(U '/v1/firmware/manifest?class=sensor-v1')" >/dev/null
+cmp -s got2.man fw2.man || fail "current manifest is not the highest counter"
+digest=$(sha256sum fw.enc | cut -c1-64)
+: > got.enc
+size=$(stat -c %s fw.enc)
+for ((off = 0; off < size; off += 2048)); do
+    last=$((off + 2047))
+    req dev-1 -H "Range: bytes=$off-$last" -o part "$(U "/v1/firmware/payload/$digest")" > code
+    [ "$(tail -n1 code)" = 206 ] || { fail "range $off-$last: $(tail -n1 code)"; break; }
+    cat part >> got.enc
+done
+cmp -s got.enc fw.enc || fail "payload reassembled from ranges differs"
+req dev-1 -o full.enc "$(U "/v1/firmware/payload/$digest")" > code
+expect "payload without Range" "$(tail -n1 code)" 200
+cmp -s full.enc fw.enc || fail "full payload differs"
+expect "unsatisfiable range" "$(status dev-1 -H 'Range: bytes=999999-' "$(U "/v1/firmware/payload/$digest")")" 416
+expect "malformed range" "$(status dev-1 -H 'Range: bytes=5-1' "$(U "/v1/firmware/payload/$digest")")" 400
+expect "unknown class" "$(status dev-1 "$(U '/v1/firmware/manifest?class=none')")" 404
+expect "bad query" "$(status dev-1 "$(U '/v1/firmware/manifest?class=a&x=1')")" 400
+expect "unknown payload" "$(status dev-1 "$(U "/v1/firmware/payload/$(printf '0%.0s' {1..64})")")" 404
+
+# rate limit (burst 30, 5/s): 45 requests at once on one connection → some 429
+args=()
+for i in $(seq 1 45); do args+=(-o /dev/null "$(U /v1/telemetry)"); done
+codes=$(curl -sS --max-time 20 --cacert ca.pem --cert dev-1.pem --key dev-1.key \
+    -H 'Content-Type: application/iotsec-frame' --data-binary @f1.bin -w '%{http_code}\n' \
+    "${args[@]}" 2>/dev/null)
+n429=$(grep -c '^429$' <<< "$codes")
+[ "$n429" -ge 1 ] || fail "rate limit: no 429 in 45 requests ($(sort <<< "$codes" | uniq -c | tr '\n' ' '))"
+expect "rate limit audited" "$(q "SELECT count(*) > 0 FROM audit WHERE event = 'rate_limited'")" 1
+
+# a request that never completes is closed after --read-timeout (3 s)
+hold slow dev-1 'GET /v1/auth HTTP/1.1\r\nHost: localhost\r\n'
+wait_closed "$HOLD_slow" 8 || fail "incomplete request not closed by the read timeout"
+wait_q "timeout audited" "SELECT count(*) FROM audit WHERE event = 'timeout'" 1
+
+# a connection that never sends a byte is closed after --read-timeout too
+exec {silent}<>"/dev/tcp/127.0.0.1/$PORT"
+timeout 8 cat <&"$silent" >/dev/null
+expect "silent connection closed by the server" "$?" 0
+exec {silent}>&-
+wait_q "silent connection audited" \
+    "SELECT count(*) FROM audit WHERE event = 'handshake_failed' AND detail LIKE 'no complete TLS handshake%'" 1
+
+# CRL replaced while running: the open connection of dev-3 is closed, new ones refused
+hold open3 dev-3
+wait_grep open3.out 'AUTH OK dev-3' 5 || fail "held connection of dev-3 not served"
+revoke dev-3
+make_crl crl.new
+mv crl.new crl.pem
+wait_closed "$HOLD_open3" 8 || fail "open connection of dev-3 not closed after the CRL changed"
+r=$(req dev-3 "$(U /v1/auth)")
+[[ $r != *"AUTH OK"* ]] || fail "dev-3 served after its revocation"
+wait_q "reload audited" "SELECT count(*) > 0 FROM audit WHERE event = 'reload'" 1
+wait_q "open connection revoked" \
+    "SELECT count(*) FROM audit WHERE event = 'revoked' AND identity = 'dev-3' AND detail LIKE 'open connection%'" 1
+# denylist changed (by device id) → dev-4 refused in the handshake; SIGHUP reloads too
+expect "dev-4 before the denylist" "$(status dev-4 "$(U /v1/auth)")" 403
+printf '# test\nid:dev-4\n' > deny.new && mv deny.new deny.txt
+wait_q "denylist reloaded" "SELECT count(*) FROM audit WHERE event = 'reload' AND detail LIKE '%1 denylist%'" 1
+r=$(req dev-4 "$(U /v1/auth)")
+c=$?
+[ "$c" -ne 0 ] && [[ $r != *403* ]] || fail "denylisted dev-4 still completes the handshake: exit $c, '$r'"
+reloads=$(q "SELECT count(*) FROM audit WHERE event = 'reload'")
+kill -HUP "$PID"
+wait_q "SIGHUP reload" "SELECT count(*) FROM audit WHERE event = 'reload'" $((reloads + 1))
+# a broken CRL keeps the previous set in force
+echo garbage > crl.pem
+wait_q "broken CRL refused" "SELECT count(*) > 0 FROM audit WHERE event = 'reload_failed'" 1
+expect "previous set still in force" "$(req dev-1 "$(U /v1/auth)" | head -n1)" "AUTH OK dev-1"
+make_crl crl.pem
+grep -q '"event":"replay"' srv.err || fail "--log-json: no replay event on stderr"
+grep -q '"event":"handshake_failed"' srv.err || fail "--log-json: no handshake_failed event"
+stop_server
+
+# ---- restart: the replay state survived ---------------------------------------------------
+start_server --crl crl.pem --rate 0 --idle-timeout 2 --max-conns-per-peer 3
+expect "old frame after restart" "$(post dev-1 f1.bin application/iotsec-frame | tail -n1)" 409
+# an idle keep-alive connection is closed after --idle-timeout (2 s)
+hold idle dev-1
+wait_grep idle.out 'AUTH OK dev-1' 5 || fail "held connection of dev-1 not served"
+wait_closed "$HOLD_idle" 6 || fail "idle connection not closed by the idle timeout"
+# per-peer connection limit (3)
+hold c1 dev-1; hold c2 dev-1; hold c3 dev-1
+wait_grep c3.out 'AUTH OK' 5 || fail "third held connection not served"
+r=$(req dev-1 "$(U /v1/auth)")
+[ $? -ne 0 ] || fail "fourth connection from 127.0.0.1 accepted: '$r'"
+wait_q "connection limit audited" "SELECT count(*) > 0 FROM audit WHERE event = 'conn_limit'" 1
+wait_closed "$HOLD_c3" 6 || fail "held connections not closed by the idle timeout"
+
+# SIGTERM under load: every frame acknowledged with 200 is in the database. Three
+# connections of dev-1, each with its own key generation (its own replay window).
+for w in 1 2 3; do
+    "$SRV" add-device --db db --device-id dev-1 --secret-file dev-1.secret --kid "$w" \
+        >/dev/null || fail "add-device dev-1 kid $w"
+    for i in $(seq 1 100); do
+        seal dev-1 $((w * 1000 + i)) "load-$((w * 1000 + i)).bin" --kid "$w"
+    done
+done
+loaders=()
+for w in 1 2 3; do
+    args=()
+    for i in $(seq 1 100); do
+        ctr=$((w * 1000 + i))
+        # --next resets every option: each transfer names its certificate again
+        args+=(--cacert ca.pem --cert dev-1.pem --key dev-1.key
+               -H 'Content-Type: application/iotsec-frame' --data-binary "@load-$ctr.bin"
+               -o /dev/null -w "%{http_code} $ctr\n" "$(U /v1/telemetry)" --next)
+    done
+    curl -sS --max-time 30 "${args[@]}" -o /dev/null "$(U /v1/auth)" > "acks-$w" 2>/dev/null &
+    loaders+=("$!")
+done
+for i in $(seq 1 200); do
+    [ "$(q "SELECT count(*) FROM telemetry WHERE ctr >= 1000")" -ge 30 ] && break
+    sleep 0.05
+done
+kill -TERM "$PID"
+wait "$PID"
+expect "exit status after SIGTERM under load" "$?" 0
+PID=
+wait "${loaders[@]}"
+acked=$(cat acks-* | awk '$1 == 200 { print $2 }' | sort -n)
+n=$(wc -l <<< "$acked")
+stored=$(q "SELECT ctr FROM telemetry WHERE device_id = 'dev-1' AND ctr >= 1000 ORDER BY ctr")
+missing=$(comm -23 <(sort <<< "$acked") <(sort <<< "$stored"))
+[ -z "$missing" ] || fail "acknowledged frames missing from the database: $(echo $missing)"
+[ "$n" -gt 0 ] || fail "no acknowledged frames under load"
+echo "SIGTERM under load: $n frames acknowledged, $(wc -l <<< "$stored") stored, all acknowledged ones present"
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed; server stderr:"
+    tail -n 20 srv.err
+    exit 1
+fi
+exit 0
