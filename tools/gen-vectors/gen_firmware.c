@@ -389,7 +389,13 @@ static const struct fw_policy_case fw_policy_cases[] = {
      FW_COUNTER + 1u, 0, IOTSEC_E_WRONG_DEVICE},
     {"order-expiry-before-counter", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u,
      FW_COUNTER + 1u, 0, IOTSEC_E_EXPIRED},
-    {"unknown-skip-bit", M_PLAIN, FW_CLASS, FW_DEVICE, 0, 0, 0x4u, IOTSEC_E_INVALID_ARG},
+    {"expiry-skipped-boot-recheck", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u, FW_COUNTER,
+     IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_OK},
+    {"expiry-skipped-device-still-checked", M_PLAIN, FW_CLASS, "dev-0043", FW_NOT_AFTER + 1u, 0,
+     IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_E_WRONG_DEVICE},
+    {"expiry-skipped-rollback-still-checked", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u,
+     FW_COUNTER + 1u, IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_E_ROLLBACK},
+    {"unknown-skip-bit", M_PLAIN, FW_CLASS, FW_DEVICE, 0, 0, 0x8u, IOTSEC_E_INVALID_ARG},
     {"empty-class-not-skipped", M_PLAIN, "", FW_DEVICE, 0, 0, 0, IOTSEC_E_INVALID_ARG},
 };
 #define FW_NPOLICY (sizeof fw_policy_cases / sizeof fw_policy_cases[0])
@@ -461,7 +467,7 @@ static void gen_firmware(FILE *f)
                "the first error and 'fails_at' the step that returns it; an accepted input "
                "releases image_hex. policy: iotsec_manifest_check_policy; device_class or "
                "device_id null means none given; skip: IOTSEC_POLICY_SKIP_* bits (0x1 class, 0x2 "
-               "counter).\",\n"
+               "counter, 0x4 expiry: boot-time re-check only).\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_firmware.c\",\n"
                "  \"keys\": {\n    \"signer\": {\"alg\": \"ed25519\", \"seed_hex\": ");
     fw_hex(f, fw_seed, 32);
