@@ -200,6 +200,9 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_peek(const uint8_t *frame, size_t 
  * device_id and kid against the keys → decrypt and constant-time PKCS#7 check.
  * out: the plaintext payload; out_cap ≥ hdr.payload_len always suffices (plaintext frame:
  *   exactly the payload length is needed; encrypted: the plaintext length). *out_len gets it.
+ *   out may be a separate buffer or the payload field inside frame (decryption in place);
+ *   for an encrypted frame any other overlap with the payload field is IOTSEC_E_INVALID_ARG
+ *   (checked before the tag).
  * hdr (optional, may be NULL): filled with the frame's header; authentic only on IOTSEC_OK.
  * Errors, besides the malformed ones of peek:
  *   IOTSEC_E_BAD_MAC          the tag does not verify (forged, corrupted, wrong keys, or a

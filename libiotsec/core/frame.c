@@ -382,6 +382,12 @@ static int open_binary(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
     if (rc != IOTSEC_OK)
         return rc;
     rc = parse_binary(frame, frame_len, &h, &payload_off, &tag_off);
+    /* CBC decryption into out may run in place, but out must not overlap the ciphertext
+     * otherwise: it would overwrite blocks it has not read yet */
+    if (rc == IOTSEC_OK && h.encrypted && out != NULL && out != frame + payload_off &&
+        (uintptr_t)out < (uintptr_t)(frame + payload_off) + h.payload_len &&
+        (uintptr_t)(frame + payload_off) < (uintptr_t)out + h.payload_len)
+        rc = IOTSEC_E_INVALID_ARG;
     if (rc == IOTSEC_OK)
         rc = iotsec__frame_open_common(keys, fresh, &h, frame, payload_off,
                                        frame + payload_off, frame + tag_off, out, out_cap,

@@ -1011,6 +1011,66 @@ START_TEST(test_json_open_failure_clears_out)
 }
 END_TEST
 
+/* out inside the frame: the payload field itself (in place) works for every frame; any other
+ * overlap with an encrypted payload field would let the CBC decryption overwrite ciphertext
+ * it has not read yet (or depend on how the backend walks the blocks), yielding garbage that
+ * may even pass the padding check, so it is refused before anything is decrypted. */
+START_TEST(test_open_out_aliasing)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    static const int shifts[] = {-35, -16, -3, 5, 16, 31};
+    iotsec_frame_keys rx;
+    iotsec_replay_window w;
+    uint8_t pl[100], fr[400], f2[400], st0[IOTSEC_REPLAY_STATE_LEN], st1[IOTSEC_REPLAY_STATE_LEN];
+    size_t n, m, i, pf;
+    int enc;
+
+    if (iotsec_crypto_openssl() == NULL)
+        return;
+    tu_pattern(pl, sizeof pl, 7);
+    derive(&rx, c, DEV, 0, IOTSEC_FRAME_UPLINK);
+    ck_assert_int_eq(iotsec_replay_init(&w, 64), IOTSEC_OK);
+    for (enc = 0; enc < 2; enc++) {
+        if (enc && !has_aes(c))
+            break;
+        n = seal_ref(DEV, 0, IOTSEC_FRAME_UPLINK, 10u + (unsigned)enc, enc, pl, sizeof pl, fr,
+                     sizeof fr);
+        pf = 12u + strlen(DEV) + 4u + (enc ? 16u : 0u);
+        /* in place */
+        memcpy(f2, fr, n);
+        ck_assert_int_eq(iotsec_frame_open(&rx, f2, n, NULL, f2 + pf, sizeof f2 - pf, &m),
+                         IOTSEC_OK);
+        ck_assert_uint_eq(m, sizeof pl);
+        ck_assert_mem_eq(f2 + pf, pl, sizeof pl);
+        for (i = 0; i < sizeof shifts / sizeof shifts[0]; i++) {
+            uint8_t *out;
+            int rc;
+            if ((long)pf + shifts[i] < 0)
+                continue; /* before the frame (the plaintext header is shorter) */
+            out = f2 + (long)pf + shifts[i];
+            memcpy(f2, fr, n);
+            window_state(&w, st0);
+            m = 1;
+            rc = iotsec_frame_open_checked(&rx, &w, f2, n, NULL, out,
+                                           sizeof f2 - (size_t)(out - f2), &m);
+            window_state(&w, st1);
+            if (!enc) { /* a plaintext payload is moved with memmove: any overlap works */
+                ck_assert_int_eq(rc, IOTSEC_OK);
+                ck_assert_mem_eq(out, pl, sizeof pl);
+                ck_assert_int_eq(iotsec_replay_init(&w, 64), IOTSEC_OK);
+                continue;
+            }
+            ck_assert_msg(rc == IOTSEC_E_INVALID_ARG, "shift %d: %s", shifts[i],
+                          iotsec_strerror(rc));
+            ck_assert_uint_eq(m, 0);
+            ck_assert_mem_eq(st0, st1, sizeof st0);
+            ck_assert_mem_eq(f2, fr, n); /* nothing written */
+        }
+    }
+    iotsec_frame_keys_cleanup(&rx);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -1035,6 +1095,7 @@ static Suite *frame_suite(void)
     tu_add_backend_test(tc, test_open_stored);
     tcase_add_test(tc, test_json_details);
     tu_add_backend_test(tc, test_json_open_failure_clears_out);
+    tu_add_backend_test(tc, test_open_out_aliasing);
     suite_add_tcase(s, tc);
     return s;
 }
