@@ -124,10 +124,10 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_counter_open(iotsec_counter *c,
  * slot with reserved + R (seq + 1), flushes and reads the slot back; if the write, flush or
  * read fails, or the slot does not hold exactly the new record (a port that dropped the
  * write), returns its error (IOTSEC_E_IO), hands out NO counter and changes no state, so
- * the next call retries the same write. Errors: IOTSEC_E_INVALID_ARG (NULL), IOTSEC_E_STATE (c not opened, or
- * its open failed), IOTSEC_E_COUNTER_EXHAUSTED (reserved + R would exceed UINT64_MAX:
- * refused, never wrapped; permanent for this record), the port's write or flush error.
- * *ctr is 0 on every error. */
+ * the next call retries the same write. Errors: IOTSEC_E_INVALID_ARG (NULL),
+ * IOTSEC_E_STATE (c not opened, or its open failed), IOTSEC_E_COUNTER_EXHAUSTED (reserved +
+ * R would exceed UINT64_MAX: refused, never wrapped; permanent for this record), the port's
+ * write, flush or read error, IOTSEC_E_IO (read back differs). *ctr is 0 on every error. */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_counter_next(iotsec_counter *c, uint64_t *ctr);
 
 /* ---- POSIX file port (libiotsec/posix/counter_file.c; not in firmware builds) ----------- */
