@@ -466,6 +466,35 @@ static void write_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *
     fx_write_key(dir, file, key, key_path, 512);
 }
 
+/* A server certificate from ca for key: CN = SAN DNS = name, SAN IP 127.0.0.1, valid from
+ * a minute ago for a day. */
+static X509 *server_cert_for(const fx_ca *ca, EVP_PKEY *key, const char *name, int64_t now)
+{
+    iotsec_x509_cert_params p;
+    X509 *cert = NULL;
+
+    memset(&p, 0, sizeof p);
+    p.profile = IOTSEC_X509_PROFILE_SERVER;
+    p.common_name = name;
+    p.san_dns = name;
+    p.san_ip = "127.0.0.1";
+    p.not_before = now - 60;
+    p.not_after = now + 86400;
+    ck_assert_int_eq(iotsec_x509_ca_issue(ca->cert, ca->key, key, &p, &cert), IOTSEC_OK);
+    return cert;
+}
+
+/* A TLS server context presenting cert and key. */
+static SSL_CTX *server_ctx(X509 *cert, EVP_PKEY *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(SSL_CTX_use_certificate(ctx, cert), 1);
+    ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, key), 1);
+    return ctx;
+}
+
 START_TEST(test_handshakes)
 {
     fx_ca ca, stranger;
@@ -473,7 +502,6 @@ START_TEST(test_handshakes)
              *kf = fx_p256(), *ki = fx_p256(), *kb = fx_p256(), *kn = fx_p256();
     X509 *server_cert = NULL, *good, *revoked, *unknown, *expired, *fp_listed, *id_listed, *bad_id,
          *newly;
-    iotsec_x509_cert_params p;
     iotsec_revocation *rs = NULL;
     iotsec_revocation_holder *h = NULL;
     iotsec_revocation_config cfg;
@@ -497,15 +525,7 @@ START_TEST(test_handshakes)
     fx_ca_new(&stranger, "iotsec device CA"); /* same name, other key */
     fx_write_cert(dir, "ca.pem", ca.cert, path, sizeof path);
 
-    memset(&p, 0, sizeof p);
-    p.profile = IOTSEC_X509_PROFILE_SERVER;
-    p.common_name = "localhost";
-    p.san_dns = "localhost";
-    p.san_ip = "127.0.0.1";
-    p.not_before = now - 60;
-    p.not_after = now + 86400;
-    ck_assert_int_eq(iotsec_x509_ca_issue(ca.cert, ca.key, ks, &p, &server_cert), IOTSEC_OK);
-
+    server_cert = server_cert_for(&ca, ks, "localhost", now);
     good = fx_issue(&ca, kg, "dev-good");
     revoked = fx_issue(&ca, kr, "dev-revoked");
     unknown = fx_issue(&stranger, kx, "dev-good");
@@ -542,10 +562,7 @@ START_TEST(test_handshakes)
     ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
     iotsec_revocation_unref(rs);
 
-    ctx = SSL_CTX_new(TLS_server_method());
-    ck_assert_ptr_nonnull(ctx);
-    ck_assert_int_eq(SSL_CTX_use_certificate(ctx, server_cert), 1);
-    ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, ks), 1);
+    ctx = server_ctx(server_cert, ks);
     memset(&policy, 0, sizeof policy);
     policy.ca = ca.cert;
     policy.revocation = h;
@@ -827,7 +844,6 @@ START_TEST(test_handshake_name_constraints)
     fx_ca ca;
     EVP_PKEY *ks = fx_p256(), *kin = fx_p256(), *kout = fx_p256();
     X509 *server_cert = NULL, *inside, *outside;
-    iotsec_x509_cert_params p;
     iotsec_tls_policy policy;
     iotsec_tls_verdict v;
     struct server srv;
@@ -850,14 +866,7 @@ START_TEST(test_handshake_name_constraints)
     ck_assert_int_gt(X509_sign(ca.cert, ca.key, EVP_sha256()), 0);
     fx_write_cert(dir, "ca.pem", ca.cert, path, sizeof path);
 
-    memset(&p, 0, sizeof p);
-    p.profile = IOTSEC_X509_PROFILE_SERVER;
-    p.common_name = "srv.ok.example";
-    p.san_dns = "srv.ok.example";
-    p.san_ip = "127.0.0.1";
-    p.not_before = now - 60;
-    p.not_after = now + 86400;
-    ck_assert_int_eq(iotsec_x509_ca_issue(ca.cert, ca.key, ks, &p, &server_cert), IOTSEC_OK);
+    server_cert = server_cert_for(&ca, ks, "srv.ok.example", now);
     inside = fx_issue(&ca, kin, "dev-1.ok.example");
     outside = fx_issue(&ca, kout, "dev-outside");
     write_pair(dir, "inside", inside, kin, c_in, k_in);
@@ -866,10 +875,7 @@ START_TEST(test_handshake_name_constraints)
     ck_assert_int_eq(iotsec_x509_verify(ca.cert, outside, now), IOTSEC_E_UNTRUSTED);
     ck_assert_int_eq(iotsec_x509_verify(ca.cert, inside, now), IOTSEC_OK);
 
-    ctx = SSL_CTX_new(TLS_server_method());
-    ck_assert_ptr_nonnull(ctx);
-    ck_assert_int_eq(SSL_CTX_use_certificate(ctx, server_cert), 1);
-    ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, ks), 1);
+    ctx = server_ctx(server_cert, ks);
     memset(&policy, 0, sizeof policy);
     policy.ca = ca.cert;
     policy.identity.source = IOTSEC_ID_CN;
