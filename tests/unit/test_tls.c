@@ -470,18 +470,8 @@ static void write_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *
  * a minute ago for a day. */
 static X509 *server_cert_for(const fx_ca *ca, EVP_PKEY *key, const char *name, int64_t now)
 {
-    iotsec_x509_cert_params p;
-    X509 *cert = NULL;
-
-    memset(&p, 0, sizeof p);
-    p.profile = IOTSEC_X509_PROFILE_SERVER;
-    p.common_name = name;
-    p.san_dns = name;
-    p.san_ip = "127.0.0.1";
-    p.not_before = now - 60;
-    p.not_after = now + 86400;
-    ck_assert_int_eq(iotsec_x509_ca_issue(ca->cert, ca->key, key, &p, &cert), IOTSEC_OK);
-    return cert;
+    return fx_issue_profile(ca, key, name, IOTSEC_X509_PROFILE_SERVER, "127.0.0.1", now - 60,
+                            now + 86400);
 }
 
 /* A TLS server context presenting cert and key. */

@@ -52,20 +52,30 @@ FX void fx_ca_free(fx_ca *ca)
     memset(ca, 0, sizeof *ca);
 }
 
-/* A device certificate for id (CN and SAN DNS = id) valid over [nb, na]. */
-FX X509 *fx_issue_at(const fx_ca *ca, EVP_PKEY *key, const char *id, int64_t nb, int64_t na)
+/* A certificate of profile (IOTSEC_X509_PROFILE_*) for name (CN and SAN DNS = name; SAN IP
+ * san_ip unless NULL) valid over [nb, na]. */
+FX X509 *fx_issue_profile(const fx_ca *ca, EVP_PKEY *key, const char *name,
+                          iotsec_x509_profile profile,
+                          const char *san_ip, int64_t nb, int64_t na)
 {
     iotsec_x509_cert_params p;
     X509 *cert = NULL;
 
     memset(&p, 0, sizeof p);
-    p.profile = IOTSEC_X509_PROFILE_DEVICE;
-    p.common_name = id;
-    p.san_dns = id;
+    p.profile = profile;
+    p.common_name = name;
+    p.san_dns = name;
+    p.san_ip = san_ip;
     p.not_before = nb;
     p.not_after = na;
     ck_assert_int_eq(iotsec_x509_ca_issue(ca->cert, ca->key, key, &p, &cert), IOTSEC_OK);
     return cert;
+}
+
+/* A device certificate for id (CN and SAN DNS = id) valid over [nb, na]. */
+FX X509 *fx_issue_at(const fx_ca *ca, EVP_PKEY *key, const char *id, int64_t nb, int64_t na)
+{
+    return fx_issue_profile(ca, key, id, IOTSEC_X509_PROFILE_DEVICE, NULL, nb, na);
 }
 
 FX X509 *fx_issue(const fx_ca *ca, EVP_PKEY *key, const char *id)
