@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by the scripted tests that drive the real backend and device simulator
 # (tests/e2e/lib.sh for scripts/demo, examples/device-sim/tests/lib.sh). Sourced, not run;
 # defines functions only and changes nothing when sourced.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Scenario helpers of the end-to-end demo (scripts/demo; `make check` runs it through
 # tests/scripts/e2e_demo.sh). Sourced, not run. The caller sets:
 #   CLI SIM BACKEND   absolute paths of iotsec, iotsec-device-sim, iotsec-backend
@@ -9,6 +10,7 @@
 # and error code, the device's `status --json`, the backend's audit table), never constants.
 
 # flip_byte, wait_listening, wait_for
+# shellcheck source=tests/e2e/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # ---- the results table ------------------------------------------------------------------
