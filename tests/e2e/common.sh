@@ -30,6 +30,8 @@ wait_listening() {
 }
 
 # wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds (0) or SECONDS pass (1).
+# CMD's arguments are expanded once, by the caller: to re-read a value each time, make CMD a
+# function that reads it.
 wait_for() {
     local n=$(($1 * 10)) i
     shift

@@ -193,6 +193,9 @@ AUDIT_MARK=0
 # audit_new: how many audit rows were written since audit_mark.
 audit_new() { q "SELECT count(*) FROM audit WHERE id > $AUDIT_MARK"; }
 
+# audit_exists WHERE: an audit row matches the SQL condition WHERE.
+audit_exists() { [ "$(q "SELECT count(*) FROM audit WHERE $1")" -gt 0 ]; }
+
 # audit_seen EVENT IDENTITY: waits (5 s: refused handshakes are audited when the server frees
 # the connection) for a row of EVENT for certificate identity IDENTITY ('' for none) written
 # since audit_mark; prints "audit EVENT" with the IOTSEC_E_* name of its detail, if any, or
@@ -200,7 +203,7 @@ audit_new() { q "SELECT count(*) FROM audit WHERE id > $AUDIT_MARK"; }
 audit_seen() {
     local where detail
     where="id > $AUDIT_MARK AND event = '$1' AND coalesce(identity, '') = '$2'"
-    if ! wait_for 5 [ "$(q "SELECT count(*) FROM audit WHERE $where")" -gt 0 ]; then
+    if ! wait_for 5 audit_exists "$where"; then
         echo "no audit $1"
         return
     fi
