@@ -14,7 +14,7 @@ DEMO_PREBUILT=1 DEMO_OUT="$T/demo-out" BUILD="$BUILD" "$ROOT/scripts/demo" >"$T/
 rc=$?
 if [ "$rc" -ne 0 ]; then
     cat "$T/demo.log"
-    for f in "$T"/demo-out/logs/*.log; do
+    for f in "$T"/demo-out/logs/*.log "$T"/demo-out/backend/backend.log; do
         [ -e "$f" ] && { echo "--- ${f##*/} (last lines)"; tail -n 15 "$f"; }
     done
     echo "FAIL: scripts/demo exited $rc"
