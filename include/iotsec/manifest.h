@@ -154,10 +154,17 @@ typedef struct iotsec_device_policy {
     uint32_t skip;                 /* IOTSEC_POLICY_SKIP_* bits: checks not made */
 } iotsec_device_policy;
 
-/* Policy checks a caller may leave out (an operator's tool checking a manifest without a
- * device context). A device sets none. The device_id and expiry checks cannot be skipped. */
+/* Policy checks a caller may leave out. An operator's tool checking a manifest without a
+ * device context may skip class and counter. A device installing an update sets none.
+ * IOTSEC_POLICY_SKIP_EXPIRY is for one place only: the boot-time re-check of an image that
+ * was already installed under a full check. not_after defends against freeze attacks at
+ * installation (an attacker replaying an old, once-valid manifest); an installed image does
+ * not expire under the device, and a bootloader usually has no trusted clock — a device that
+ * halted at boot when its image aged would be unable to run the update that replaces it.
+ * The device_id check can never be skipped. */
 #define IOTSEC_POLICY_SKIP_CLASS 0x1u   /* do not compare device_class */
 #define IOTSEC_POLICY_SKIP_COUNTER 0x2u /* do not compare security_counter with stored */
+#define IOTSEC_POLICY_SKIP_EXPIRY 0x4u  /* boot-time re-check only: do not compare not_after */
 
 /* ---- trust store ------------------------------------------------------------------------ */
 
@@ -266,7 +273,8 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_manifest_parse_unverified(const uint8_t 
  *                               IOTSEC_POLICY_SKIP_CLASS)
  *   IOTSEC_E_WRONG_DEVICE       the manifest names a device_id and it differs from
  *                               policy->device_id, or policy->device_id is NULL
- *   IOTSEC_E_EXPIRED            not_after present and policy->now > not_after
+ *   IOTSEC_E_EXPIRED            not_after present and policy->now > not_after (unless
+ *                               IOTSEC_POLICY_SKIP_EXPIRY)
  *   IOTSEC_E_COUNTER_EXHAUSTED  the manifest's or the stored counter is UINT64_MAX (a device
  *                               must never reach the end of its counter; checked even with
  *                               IOTSEC_POLICY_SKIP_COUNTER)

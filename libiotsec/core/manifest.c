@@ -577,7 +577,8 @@ int iotsec_manifest_check_policy(const iotsec_manifest *m, const iotsec_device_p
 
     if (m == NULL || p == NULL)
         return IOTSEC_E_INVALID_ARG;
-    if (p->skip & ~(uint32_t)(IOTSEC_POLICY_SKIP_CLASS | IOTSEC_POLICY_SKIP_COUNTER))
+    if (p->skip & ~(uint32_t)(IOTSEC_POLICY_SKIP_CLASS | IOTSEC_POLICY_SKIP_COUNTER |
+                              IOTSEC_POLICY_SKIP_EXPIRY))
         return IOTSEC_E_INVALID_ARG;
     if (!(p->skip & IOTSEC_POLICY_SKIP_CLASS) &&
         (p->device_class == NULL || p->device_class_len < 1u ||
@@ -596,7 +597,8 @@ int iotsec_manifest_check_policy(const iotsec_manifest *m, const iotsec_device_p
         (p->device_id == NULL ||
          !bytes_equal(f->device_id, f->device_id_len, p->device_id, p->device_id_len)))
         return IOTSEC_E_WRONG_DEVICE;
-    if ((f->present & IOTSEC_MF_NOT_AFTER) && p->now > f->not_after)
+    if (!(p->skip & IOTSEC_POLICY_SKIP_EXPIRY) && (f->present & IOTSEC_MF_NOT_AFTER) &&
+        p->now > f->not_after)
         return IOTSEC_E_EXPIRED;
     if (f->security_counter == UINT64_MAX || p->stored_counter == UINT64_MAX)
         return IOTSEC_E_COUNTER_EXHAUSTED;

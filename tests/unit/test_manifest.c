@@ -1122,6 +1122,12 @@ START_TEST(test_policy)
     POL(q.now = 1900000001u, IOTSEC_E_EXPIRED);
     POL(q.now = UINT64_MAX, IOTSEC_E_EXPIRED);
     POL(q.now = 0, IOTSEC_OK);
+    /* the boot-time re-check of an installed image may skip expiry, and only expiry */
+    POL((q.now = UINT64_MAX, q.skip = IOTSEC_POLICY_SKIP_EXPIRY), IOTSEC_OK);
+    POL((q.now = UINT64_MAX, q.stored_counter = 8, q.skip = IOTSEC_POLICY_SKIP_EXPIRY),
+        IOTSEC_E_ROLLBACK);
+    POL((q.now = UINT64_MAX, q.device_id_len = 7, q.skip = IOTSEC_POLICY_SKIP_EXPIRY),
+        IOTSEC_E_WRONG_DEVICE);
     POL(q.stored_counter = 8, IOTSEC_E_ROLLBACK);
     POL(q.stored_counter = 0, IOTSEC_OK);
     POL((q.stored_counter = 8, q.skip = IOTSEC_POLICY_SKIP_COUNTER), IOTSEC_OK);
@@ -1135,7 +1141,7 @@ START_TEST(test_policy)
         IOTSEC_E_WRONG_DEVICE);
     POL((q.now = UINT64_MAX, q.stored_counter = 9), IOTSEC_E_EXPIRED);
     /* misuse */
-    POL(q.skip = 0x4, IOTSEC_E_INVALID_ARG);
+    POL(q.skip = 0x8, IOTSEC_E_INVALID_ARG);
     POL(q.device_class = NULL, IOTSEC_E_INVALID_ARG);
     POL(q.device_class_len = 0, IOTSEC_E_INVALID_ARG);
     POL(q.device_class_len = 65, IOTSEC_E_INVALID_ARG);

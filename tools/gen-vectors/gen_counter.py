@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Generate bindings-spec/vectors/counter_record.json: the sender counter record of
-DESIGN.md §5, from an independent model (Python's zlib.crc32 is CRC-32/IEEE). The C suite
-tests/unit/test_counter.c checks libiotsec against every vector in the file.
+DESIGN.md §5, from an independent model (Python's zlib.crc32 is CRC-32/IEEE) rather than
+from the library, so the file is a second opinion on the C code. The C suite
+tests/unit/test_counter.c checks libiotsec against every vector in the file,
+bindings-spec/python/run_vectors.py runs them through the reference binding, and
+tests/scripts/vectors_regen.sh regenerates the file and fails on any difference.
 
-Run from the repository root: python3 tests/scripts/gen_counter_vectors.py
+    python3 tools/gen-vectors/gen_counter.py [OUT]   (default bindings-spec/vectors/counter_record.json)
 """
 import json
+import os
 import struct
+import sys
 import zlib
 
 U64 = (1 << 64) - 1
@@ -96,6 +101,7 @@ def main():
     out = {
         "format": "iotsec sender counter record v1",
         "spec": "DESIGN.md section 5; include/iotsec/counter.h",
+        "generator": "tools/gen-vectors/gen_counter.py",
         "notes": [
             "A slot is 20 bytes, big-endian: magic \"IOTN\", seq u32, reserved u64, "
             "crc32 u32 = CRC-32/IEEE (zlib crc32) of bytes 0-15.",
@@ -113,7 +119,10 @@ def main():
     }
     for v in out["invalid"]:
         assert isinstance(v["error"], str), v
-    with open("bindings-spec/vectors/counter_record.json", "w") as f:
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "bindings-spec", "vectors",
+                                                            "counter_record.json")
+    with open(path, "w") as f:
         json.dump(out, f, indent=2)
         f.write("\n")
 

@@ -1,0 +1,21 @@
+# iotsec-device-sim (DESIGN.md §11): the simulated ESP32-class device, a libcurl client.
+# Included by the top-level Makefile; builds $(BUILD)/iotsec-device-sim when OpenSSL and
+# libcurl are available.
+DEVSIM_SRC := $(sort $(wildcard examples/device-sim/*.c))
+DEVSIM_OBJ := $(DEVSIM_SRC:%.c=$(BUILD)/obj/%.o)
+DEVSIM_BIN := $(BUILD)/iotsec-device-sim
+DEVSIM_CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+DEVSIM_CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
+
+ifneq ($(and $(HAVE_OPENSSL),$(DEVSIM_CURL_LIBS)),)
+PROGRAMS += $(DEVSIM_BIN)
+endif
+
+$(BUILD)/obj/examples/device-sim/%.o: examples/device-sim/%.c
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(DEVSIM_CURL_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(DEVSIM_BIN): $(DEVSIM_OBJ) $(STATIC_LIB)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(DEVSIM_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(DEVSIM_CURL_LIBS)
+
+-include $(DEVSIM_OBJ:.o=.d)
