@@ -102,10 +102,10 @@ IOTSEC_API int iotsec_image_verify_init_plaintext(iotsec_image_verify_ctx *ctx,
  *     image, so this is exactly iotsec_image_verify_init(ctx, crypto, m, NULL, 0).
  * For a server or mirror that publishes encrypted firmware without holding the fleet's
  * firmware decryption key (DESIGN.md §6: payload_size and payload_digest are signed). Then
- * update and final behave as for a plain image: bounded RAM; the first byte beyond the
- * signed size fails at once; with out, update copies the input there (ciphertext for an
- * encrypted manifest, never plaintext) and final releases nothing (out may be NULL);
- * failures are IOTSEC_E_DIGEST_MISMATCH or IOTSEC_E_BACKEND (no secret is involved).
+ * update and final behave as for a plain image, with its errors (no uniform-error rule: no
+ * secret is involved): bounded RAM; the first byte beyond the signed size fails at once;
+ * with out, update copies the input there (ciphertext for an encrypted manifest, never
+ * plaintext) and final releases nothing (out may be NULL).
  * Errors: IOTSEC_E_INVALID_ARG (NULL ctx, crypto or m), IOTSEC_E_STATE (m not verified),
  * IOTSEC_E_UNSUPPORTED (the backend lacks SHA-256), IOTSEC_E_NO_MEMORY, IOTSEC_E_BACKEND.
  * ctx is zeroed on error.

@@ -127,7 +127,8 @@ IOTSEC_API int iotsec_replay_store_rollback(iotsec_replay_store *s);
 /* The store's replay window W in bits, 0–1024 (0: strict, only ctr > highest), into
  * *window; the same for every (device, kid) of the store. No I/O. Errors:
  * IOTSEC_E_INVALID_ARG (NULL s, ops or window), IOTSEC_E_UNSUPPORTED (the store's table has
- * no window operation). On error *window is not written. */
+ * no window operation), or the error a third-party operation returns (e.g. IOTSEC_E_IO; the
+ * library's stores never fail here). On error *window is not written. */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_window(iotsec_replay_store *s,
                                                             unsigned *window);
 
@@ -245,9 +246,10 @@ IOTSEC_API iotsec_replay_store *iotsec_replay_sqlite_ecowatt_store(iotsec_replay
 /* The underlying connection, so a server can write its own rows (frames, audit) in the same
  * transaction: iotsec_replay_store_begin, check_and_commit, the caller's statements on this
  * handle, iotsec_replay_store_commit. The caller must not close it, change journal_mode or
- * touch the iotsec_replay_state and iotsec_replay_ecowatt tables. check_and_commit also joins a transaction the caller
- * opened directly on the handle (it then neither begins nor commits); use BEGIN IMMEDIATE
- * for that, since a deferred transaction may fail to take the write lock (IOTSEC_E_IO). */
+ * touch the iotsec_replay_state and iotsec_replay_ecowatt tables. check_and_commit also
+ * joins a transaction the caller opened directly on the handle (it then neither begins nor
+ * commits); use BEGIN IMMEDIATE for that, since a deferred transaction may fail to take the
+ * write lock (IOTSEC_E_IO). */
 IOTSEC_API struct sqlite3 *iotsec_replay_sqlite_db(iotsec_replay_sqlite *s);
 
 /* Roll back a transaction still open, finalize statements, close the connection and free
