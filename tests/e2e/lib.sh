@@ -228,14 +228,12 @@ slot_sig_alg() {
 }
 
 # ---- firmware -------------------------------------------------------------------------------
-# publish_firmware MANIFEST PAYLOAD TRUST.pem: the operator publishes a release on the backend.
+# publish_firmware MANIFEST PAYLOAD TRUST.pem: the operator publishes a release on the backend,
+# which checks the signature and the payload as transferred; the firmware key never goes to
+# the server.
 publish_firmware() {
-    # publish-firmware checks the plaintext digest of an encrypted payload with the firmware
-    # key: the only place that key goes to the server (delete this line once the backend
-    # verifies encrypted payloads without it).
-    local fw_key=(--fw-key "$W/firmware/fw.key")
     must publish "$BACKEND" publish-firmware --db "$DB" --manifest "$1" --payload "$2" \
-        --trust "$3" "${fw_key[@]}"
+        --trust "$3"
 }
 
 # attacker_serves CLASS MANIFEST PAYLOAD: a compromised server (or its database) hands out
