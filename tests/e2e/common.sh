@@ -18,7 +18,7 @@ flip_byte() {
 wait_listening() {
     local port i
     for i in $(seq 1 100); do
-        port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1")
+        port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" 2>/dev/null)
         if [ -n "$port" ]; then
             echo "$port"
             return 0
