@@ -178,6 +178,9 @@ check: deps
 deps:
 	@scripts/install-deps
 
+demo: deps
+	@DEMO_SKIP_DEPS=1 scripts/demo
+
 # One build's tests: every Check suite, then the scripted tests (tests/scripts/*.sh),
 # each given the build directory.
 test: all tests

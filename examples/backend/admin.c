@@ -279,12 +279,13 @@ int bk_cmd_disable_device(int argc, char **argv)
 
 static const char publish_usage[] =
     "usage: iotsec-backend publish-firmware --db DB --manifest M --payload P\n"
-    "         --trust PUB.pem [--trust PUB2.pem]... [--fw-key FWKEY.bin]\n"
-    "Verifies M's signature against the trusted keys and P against M's sizes and digests\n"
-    "(streamed through the library's image verifier), then stores both. P is served at\n"
+    "         --trust PUB.pem [--trust PUB2.pem]...\n"
+    "Verifies M's signature against the trusted keys and P, as it will be transferred,\n"
+    "against M's signed size and digest of the transferred bytes (streamed through the\n"
+    "library's transfer-only image check: an encrypted payload is checked as ciphertext,\n"
+    "so the server never needs the firmware key), then stores both. P is served at\n"
     "/v1/firmware/payload/<hex of its digest as transferred>; the current manifest of a\n"
-    "class (highest security counter, then latest) at /v1/firmware/manifest?class=C.\n"
-    "An encrypted manifest needs --fw-key (32 bytes) so the payload can be verified.\n";
+    "class (highest security counter, then latest) at /v1/firmware/manifest?class=C.\n";
 
 static void put_u64be(uint8_t out[8], uint64_t v)
 {
@@ -296,16 +297,15 @@ static void put_u64be(uint8_t out[8], uint64_t v)
     }
 }
 
-/* Stream the payload file through the verifier and into blob (NULL: verify only). */
+/* Stream the payload file through the transfer check and into blob (NULL: check only). */
 static int stream_payload(FILE *f, iotsec_image_verify_ctx *vctx, sqlite3_blob *blob,
-                          uint8_t *buf, uint8_t *out, int *lib_rc)
+                          uint8_t *buf, int *lib_rc)
 {
-    size_t n, o = 0;
+    size_t n;
     int off = 0, rc;
 
     while ((n = fread(buf, 1, CHUNK, f)) > 0) {
-        rc = iotsec_image_verify_update(vctx, buf, n, out, IOTSEC_IMAGE_OUT_MAX(CHUNK), &o);
-        iotsec_zeroize(out, o);
+        rc = iotsec_image_verify_update(vctx, buf, n, NULL, 0, NULL);
         if (rc != IOTSEC_OK) {
             *lib_rc = rc;
             return BK_EXIT_REJECTED;
@@ -316,8 +316,7 @@ static int stream_payload(FILE *f, iotsec_image_verify_ctx *vctx, sqlite3_blob *
     }
     if (ferror(f))
         return bk_error(BK_EXIT_IO, "reading the payload failed");
-    rc = iotsec_image_verify_final(vctx, out, IOTSEC_IMAGE_OUT_MAX(CHUNK), &o);
-    iotsec_zeroize(out, IOTSEC_IMAGE_OUT_MAX(CHUNK));
+    rc = iotsec_image_verify_final(vctx, NULL, 0, NULL);
     if (rc != IOTSEC_OK) {
         *lib_rc = rc;
         return BK_EXIT_REJECTED;
@@ -327,13 +326,12 @@ static int stream_payload(FILE *f, iotsec_image_verify_ctx *vctx, sqlite3_blob *
 
 int bk_cmd_publish_firmware(int argc, char **argv)
 {
-    const char *dbp = NULL, *man_p = NULL, *pay_p = NULL, *key_p = NULL;
+    const char *dbp = NULL, *man_p = NULL, *pay_p = NULL;
     const char *trust[MAX_TRUST];
     size_t ntrust = 0, mlen = 0, i;
     const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
                                {"--manifest", &man_p, NULL, NULL, NULL},
                                {"--payload", &pay_p, NULL, NULL, NULL},
-                               {"--fw-key", &key_p, NULL, NULL, NULL},
                                {"--trust", NULL, NULL, trust, &ntrust},
                                {NULL, NULL, NULL, NULL, NULL}};
     const iotsec_crypto *crypto = iotsec_crypto_openssl();
@@ -342,7 +340,7 @@ int bk_cmd_publish_firmware(int argc, char **argv)
     iotsec_trust_store store;
     iotsec_manifest m;
     iotsec_image_verify_ctx vctx;
-    uint8_t *mbuf = NULL, *buf = NULL, *out = NULL, fwkey[IOTSEC_FW_KEY_LEN], ctr[8];
+    uint8_t *mbuf = NULL, *buf = NULL, ctr[8];
     const uint8_t *digest;
     char hex[65];
     bk_db *db = NULL;
@@ -387,27 +385,12 @@ int bk_cmd_publish_firmware(int argc, char **argv)
                       iotsec_strerror(rc));
         goto out;
     }
-    if (m.f.present & IOTSEC_MF_ENCRYPTION) {
-        if (key_p == NULL) {
-            rc = bk_error(BK_EXIT_USAGE, "the manifest is encrypted: give --fw-key so the "
-                                         "payload can be verified before it is published");
-            goto out;
-        }
-        rc = iotsec_file_read_secret(key_p, fwkey, sizeof fwkey);
-        if (rc != IOTSEC_OK) {
-            rc = bk_error(rc == IOTSEC_E_BAD_LENGTH ? BK_EXIT_USAGE : BK_EXIT_IO,
-                          "--fw-key %s (32 bytes): %s", key_p, iotsec_strerror(rc));
-            goto out;
-        }
-        rc = iotsec_image_verify_init(&vctx, crypto, &m, fwkey, sizeof fwkey);
-        digest = m.f.payload_digest;
-    } else {
-        rc = iotsec_image_verify_init(&vctx, crypto, &m, NULL, 0);
-        digest = m.f.image_digest;
-    }
-    iotsec_zeroize(fwkey, sizeof fwkey);
+    /* the bytes as transferred against the signed payload_size / payload_digest (or, for
+     * a plain manifest, image_size / image_digest): no key, nothing decrypted */
+    rc = iotsec_image_verify_init_transfer(&vctx, crypto, &m);
+    digest = (m.f.present & IOTSEC_MF_ENCRYPTION) ? m.f.payload_digest : m.f.image_digest;
     if (rc != IOTSEC_OK) {
-        rc = bk_error(BK_EXIT_REJECTED, "payload verifier: %s", iotsec_strerror(rc));
+        rc = bk_error(BK_EXIT_REJECTED, "payload check: %s", iotsec_strerror(rc));
         goto out;
     }
     f = fopen(pay_p, "rb");
@@ -420,8 +403,7 @@ int bk_cmd_publish_firmware(int argc, char **argv)
         goto out;
     }
     buf = malloc(CHUNK);
-    out = malloc(IOTSEC_IMAGE_OUT_MAX(CHUNK));
-    if (buf == NULL || out == NULL) {
+    if (buf == NULL) {
         rc = bk_error(BK_EXIT_IO, "out of memory");
         goto out;
     }
@@ -453,7 +435,7 @@ int bk_cmd_publish_firmware(int argc, char **argv)
         goto out;
     }
     /* an identical payload already stored is verified again but not rewritten */
-    rc = stream_payload(f, &vctx, blob, buf, out, &lib_rc);
+    rc = stream_payload(f, &vctx, blob, buf, &lib_rc);
     sqlite3_blob_close(blob);
     blob = NULL;
     if (rc != BK_EXIT_OK) {
@@ -497,7 +479,6 @@ out:
         iotsec_pubkey_free(&keys[i]);
     free(mbuf);
     free(buf);
-    free(out);
     bk_db_close(db);
     return rc;
 }

@@ -45,6 +45,9 @@ int bk_db_open(bk_db **out, const char *path, unsigned window, int sync_normal, 
 void bk_db_close(bk_db *db);
 struct sqlite3 *bk_db_handle(bk_db *db);
 iotsec_replay_store *bk_db_store(bk_db *db);
+/* The legacy EcoWatt profile's replay store of the same database (W = 0, same connection
+ * and transactions as bk_db_store). */
+iotsec_replay_store *bk_db_ecowatt_store(bk_db *db);
 
 /* A registered device. */
 typedef struct bk_device {

@@ -2,7 +2,8 @@
  * iotsec-backend — SQLite storage.
  *
  * The file is opened by the library's SQLite replay store (iotsec_replay_sqlite_open: mode
- * 0600, WAL, synchronous FULL, its own table iotsec_replay_state and PRAGMA user_version);
+ * 0600, WAL, synchronous FULL, its own tables iotsec_replay_state — frames v1 — and
+ * iotsec_replay_ecowatt — legacy nonces —, and PRAGMA user_version);
  * the backend adds its tables on the same connection and versions them in backend_meta:
  *
  *   backend_meta(key, value)                       schema_version = 1
@@ -209,6 +210,11 @@ sqlite3 *bk_db_handle(bk_db *d)
 iotsec_replay_store *bk_db_store(bk_db *d)
 {
     return iotsec_replay_sqlite_store(d->store);
+}
+
+iotsec_replay_store *bk_db_ecowatt_store(bk_db *d)
+{
+    return iotsec_replay_sqlite_ecowatt_store(d->store);
 }
 
 /* Take a prepared statement, reset for a new use. */

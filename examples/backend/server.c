@@ -161,8 +161,7 @@ struct server {
     X509 *ca;
     iotsec_revocation_holder *holder;
     iotsec_tls_policy policy;
-    bk_db *db;        /* replay window --replay-window: frames v1 */
-    bk_db *db_legacy; /* replay window 0 (strict nonce > last): EcoWatt profile */
+    bk_db *db; /* replay window --replay-window: frames v1; its legacy store: W = 0 */
     struct conn *conns;
     size_t nconns;
     struct map keys;
@@ -839,26 +838,6 @@ static int same_identity(const struct conn *c, const char *id, size_t id_len)
     return iotsec_identity_match(&c->id, id, id_len) == IOTSEC_OK;
 }
 
-/* Key of the legacy profile's replay state: the legacy nonce sequence of a device is not
- * the frame counter of any of its kids, so it gets its own (device id, kid) slot in the
- * store — SHA-256("iotsec-backend/ecowatt" || device id), 32 bytes, kid 0 — in the strict
- * (window 0) store. */
-static int legacy_replay_key(struct server *s, const char *id, size_t id_len, uint8_t key[32])
-{
-    iotsec_sha256_ctx h;
-    static const char label[] = "iotsec-backend/ecowatt";
-    int rc = iotsec_sha256_init(&h, s->crypto);
-
-    if (rc == IOTSEC_OK)
-        rc = iotsec_sha256_update(&h, label, sizeof label - 1u);
-    if (rc == IOTSEC_OK)
-        rc = iotsec_sha256_update(&h, id, id_len);
-    if (rc == IOTSEC_OK)
-        return iotsec_sha256_final(&h, key);
-    iotsec_sha256_cleanup(&h);
-    return rc;
-}
-
 /* Inside the open transaction on db, after the frame's counter was accepted by the store:
  * telemetry row and audit row, commit, then 200. On any failure the transaction is rolled
  * back (which also forgets the counter) and the request refused. */
@@ -897,16 +876,48 @@ static void store_frame(struct request *q, bk_db *db, const bk_telemetry *t)
         evbuffer_free(body);
 }
 
+/* A failed open inside the transaction: roll it back (the library recorded nothing for the
+ * frame), then refuse, saying where a malformed frame went wrong or else what was refused. */
+static void refuse_open(struct request *q, int rc, const char *field, size_t offset,
+                        const char *what)
+{
+    char where[96];
+
+    bk_db_rollback(q->s->db);
+    where_text(where, sizeof where, field, offset);
+    reject_rc(q, rc, "%s", iotsec_err_is_malformed(rc) ? where : what);
+}
+
+/* An opened frame (plaintext in s->plain): its rows, the commit and the 200, then the
+ * plaintext is wiped. */
+static void accept_frame(struct request *q, int kid, uint64_t ctr, const char *format,
+                         int encrypted, size_t len)
+{
+    bk_telemetry t;
+
+    memset(&t, 0, sizeof t);
+    t.received = bk_now();
+    t.device_id = q->c->id.device_id;
+    t.kid = kid;
+    t.ctr = ctr;
+    t.format = format;
+    t.encrypted = encrypted;
+    t.payload = q->s->plain;
+    t.payload_len = len;
+    t.peer = q->c->peer;
+    store_frame(q, q->s->db, &t);
+    iotsec_zeroize(q->s->plain, len);
+}
+
 static void telemetry_v1(struct request *q, const bk_device *dev, const uint8_t *body,
                          size_t len, int json)
 {
     struct server *s = q->s;
     iotsec_frame_header hdr;
     struct keys_entry *k = NULL;
-    char where[96], digits[21];
+    char where[96], digits[21], what[192];
     size_t out_len = 0;
     unsigned kid;
-    bk_telemetry t;
     int rc;
 
     memset(&hdr, 0, sizeof hdr);
@@ -945,27 +956,12 @@ static void telemetry_v1(struct request *q, const bk_device *dev, const uint8_t 
               : iotsec_frame_open_stored(&k->frame, bk_db_store(s->db), body, len, &hdr,
                                          s->plain, sizeof s->plain, &out_len);
     if (rc != IOTSEC_OK) {
-        bk_db_rollback(s->db);
-        where_text(where, sizeof where, hdr.err_field, hdr.err_offset);
-        if (iotsec_err_is_malformed(rc))
-            reject_rc(q, rc, "%s", where);
-        else
-            reject_rc(q, rc, "%s frame, device %s, kid %u, counter %s", json ? "JSON" : "binary",
-                      q->c->id.device_id, kid, digits);
+        snprintf(what, sizeof what, "%s frame, device %s, kid %u, counter %s",
+                 json ? "JSON" : "binary", q->c->id.device_id, kid, digits);
+        refuse_open(q, rc, hdr.err_field, hdr.err_offset, what);
         return;
     }
-    memset(&t, 0, sizeof t);
-    t.received = bk_now();
-    t.device_id = q->c->id.device_id;
-    t.kid = hdr.kid;
-    t.ctr = hdr.ctr;
-    t.format = json ? "json" : "binary";
-    t.encrypted = hdr.encrypted;
-    t.payload = s->plain;
-    t.payload_len = out_len;
-    t.peer = q->c->peer;
-    store_frame(q, s->db, &t);
-    iotsec_zeroize(s->plain, out_len);
+    accept_frame(q, hdr.kid, hdr.ctr, json ? "json" : "binary", hdr.encrypted, out_len);
 }
 
 static void telemetry_ecowatt(struct request *q, const bk_device *dev, const char *body,
@@ -974,10 +970,8 @@ static void telemetry_ecowatt(struct request *q, const bk_device *dev, const cha
     struct server *s = q->s;
     iotsec_ecowatt_header hdr;
     struct keys_entry *k = NULL;
-    uint8_t replay_id[32];
-    char where[96], digits[21];
+    char where[96], digits[21], what[192];
     size_t out_len = 0;
-    bk_telemetry t;
     int rc;
 
     memset(&hdr, 0, sizeof hdr);
@@ -998,47 +992,27 @@ static void telemetry_ecowatt(struct request *q, const bk_device *dev, const cha
         return;
     }
     rc = get_keys(s, hdr.device_id, hdr.device_id_len, -1, dev, &k);
-    if (rc == IOTSEC_OK)
-        rc = legacy_replay_key(s, hdr.device_id, hdr.device_id_len, replay_id);
     if (rc != IOTSEC_OK) {
         internal_error(q, rc, "legacy keys");
         return;
     }
-    /* the library has no store-backed open for this profile: authenticate (and decrypt)
-     * statelessly, then the strict store's check-and-commit in the transaction */
-    rc = iotsec_ecowatt_open(&k->ecowatt, body, len, &hdr, s->plain, sizeof s->plain,
-                             &out_len);
+    digits[iotsec_format_u64_dec(hdr.nonce, digits)] = '\0';
+    rc = bk_db_begin(s->db);
     if (rc != IOTSEC_OK) {
-        where_text(where, sizeof where, hdr.err_field, hdr.err_offset);
-        reject_rc(q, rc, "legacy frame %s", iotsec_err_is_malformed(rc) ? where : "refused");
+        internal_error(q, rc, "begin transaction");
         return;
     }
-    digits[iotsec_format_u64_dec(hdr.nonce, digits)] = '\0';
-    rc = bk_db_begin(s->db_legacy);
-    if (rc == IOTSEC_OK) {
-        rc = iotsec_replay_store_check_and_commit(bk_db_store(s->db_legacy), replay_id,
-                                                  sizeof replay_id, 0, hdr.nonce);
-        if (rc != IOTSEC_OK)
-            bk_db_rollback(s->db_legacy);
+    /* MAC → read-only strict nonce check → decrypt → check-and-commit, all in the library,
+     * against the database's legacy namespace; the nonce becomes durable with the rows */
+    rc = iotsec_ecowatt_open_stored(&k->ecowatt, bk_db_ecowatt_store(s->db), body, len, &hdr,
+                                    s->plain, sizeof s->plain, &out_len);
+    if (rc != IOTSEC_OK) {
+        snprintf(what, sizeof what, "legacy frame, device %s, nonce %s", q->c->id.device_id,
+                 digits);
+        refuse_open(q, rc, hdr.err_field, hdr.err_offset, what);
+        return;
     }
-    if (rc == IOTSEC_E_REPLAY) {
-        reject_rc(q, rc, "legacy nonce %s of device %s", digits, hdr.device_id);
-    } else if (rc != IOTSEC_OK) {
-        internal_error(q, rc, "legacy replay state");
-    } else {
-        memset(&t, 0, sizeof t);
-        t.received = bk_now();
-        t.device_id = q->c->id.device_id;
-        t.kid = -1;
-        t.ctr = hdr.nonce;
-        t.format = "ecowatt";
-        t.encrypted = hdr.encrypted;
-        t.payload = s->plain;
-        t.payload_len = out_len;
-        t.peer = q->c->peer;
-        store_frame(q, s->db_legacy, &t);
-    }
-    iotsec_zeroize(s->plain, out_len);
+    accept_frame(q, -1, hdr.nonce, "ecowatt", hdr.encrypted, out_len);
 }
 
 static void handle_telemetry(struct request *q)
@@ -1602,7 +1576,6 @@ static void server_free(struct server *s)
     SSL_CTX_free(s->ctx);
     iotsec_revocation_holder_free(s->holder);
     X509_free(s->ca);
-    bk_db_close(s->db_legacy);
     bk_db_close(s->db);
     iotsec_zeroize(s->plain, sizeof s->plain);
 }
@@ -1769,8 +1742,6 @@ int bk_cmd_serve(int argc, char **argv)
     if (conn_index < 0)
         conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
     rc = bk_db_open(&s->db, s->cfg.db_path, s->cfg.window, s->cfg.sync_normal, err, sizeof err);
-    if (rc == IOTSEC_OK)
-        rc = bk_db_open(&s->db_legacy, s->cfg.db_path, 0, s->cfg.sync_normal, err, sizeof err);
     if (rc != IOTSEC_OK) {
         bk_error(0, "--db: %s", err);
         rc = rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED;

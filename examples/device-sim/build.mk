@@ -18,4 +18,13 @@ $(BUILD)/obj/examples/device-sim/%.o: examples/device-sim/%.c
 $(DEVSIM_BIN): $(DEVSIM_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(DEVSIM_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(DEVSIM_CURL_LIBS)
 
+# The simulator as a firmware image of a given version, a real ELF for the demo's updates:
+# `make build/firmware/iotsec-device-sim-2.0.0` compiles main.c with SIM_FIRMWARE_VERSION
+# set to "2.0.0" and links it with the other objects, stripped as a release image would be.
+DEVSIM_LIB_OBJ := $(filter-out %/main.o,$(DEVSIM_OBJ))
+$(BUILD)/firmware/iotsec-device-sim-%: examples/device-sim/main.c $(DEVSIM_LIB_OBJ) $(STATIC_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SYS_CFLAGS) $(DEVSIM_CURL_CFLAGS) $(CFLAGS) -DSIM_FIRMWARE_VERSION='"$*"' -s \
+	    $(SANFLAGS) $(LDFLAGS) -o $@ $< $(DEVSIM_LIB_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(DEVSIM_CURL_LIBS)
+
 -include $(DEVSIM_OBJ:.o=.d)

@@ -8,6 +8,13 @@
 
 #include "app.h"
 
+/* The firmware version this build reports (`--version`). The demo builds the simulator twice
+ * with different values (examples/device-sim/build.mk, $(BUILD)/firmware/) to get two real
+ * firmware images. */
+#ifndef SIM_FIRMWARE_VERSION
+#define SIM_FIRMWARE_VERSION "0.0.0-dev"
+#endif
+
 enum {
     O_STATE = 256, O_SERVER, O_DEVICE_ID, O_CERT, O_KEY, O_CA, O_SECRET, O_TRUST, O_FW_KEY,
     O_CLASS, O_IMAGE, O_MANIFEST, O_LEGACY_MAC, O_LEGACY_ENC, O_FRAMES, O_INTERVAL, O_FORMAT,
@@ -78,6 +85,8 @@ static const char usage_text[] =
     "      fetch, verify and install the class's firmware, then reboot into it\n"
     "  status    --state DIR [--json]\n"
     "      active slot, versions, counters, pending flag\n"
+    "  --version\n"
+    "      the firmware version of this build\n"
     "\n"
     "Fault injection: --power-loss-after-writes N ends the process abruptly at the Nth\n"
     "storage write (slot data, boot record, NVS counter), as a power cut would.\n"
@@ -261,6 +270,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         fputs(usage_text, stdout);
+        return SIM_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("iotsec-device-sim firmware %s (libiotsec %s)\n", SIM_FIRMWARE_VERSION,
+               IOTSEC_VERSION_STRING);
         return SIM_OK;
     }
     for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

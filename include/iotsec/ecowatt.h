@@ -25,8 +25,8 @@
  *    its nonce to flash on every frame.
  * What the library still enforces: strict parsing (unknown members, duplicates, escapes,
  * uppercase hex, non-canonical base64 rejected), the MAC verified in constant time before
- * the nonce is trusted or anything is decrypted, the nonce check after the MAC, and the
- * PKCS#7 padding checked in constant time after the MAC.
+ * the nonce is trusted or anything is decrypted, the nonce check after the MAC and before
+ * decryption, and the PKCS#7 padding checked in constant time after the MAC.
  *
  * No allocation, no I/O. A keys object holds a keyed HMAC context reused by every frame; it
  * is not thread-safe (one thread at a time).
@@ -40,6 +40,7 @@
 #include "iotsec/crypto.h"
 #include "iotsec/export.h"
 #include "iotsec/replay.h"
+#include "iotsec/replay_store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +59,9 @@ extern "C" {
     (192u + (id_len) + (((field_len) + 2u) / 3u) * 4u)
 /* Longest JSON text parsed, bytes. */
 #define IOTSEC_ECOWATT_JSON_MAX_LEN 131072u
+/* The kid under which iotsec_ecowatt_open_stored keeps a device's one nonce sequence in the
+ * legacy replay store (the profile has no key generations). */
+#define IOTSEC_ECOWATT_REPLAY_KID 0u
 
 /* Keys of one legacy device. Fill with iotsec_ecowatt_keys_init; release with
  * iotsec_ecowatt_keys_cleanup (zeroizes). Read-only for the caller. */
@@ -159,6 +163,31 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_ecowatt_open_checked(
     iotsec_ecowatt_keys *keys, iotsec_replay_window *window, const char *json,
     size_t json_len, iotsec_ecowatt_header *hdr, uint8_t *out, size_t out_cap,
     size_t *out_len);
+
+/*
+ * iotsec_ecowatt_open_checked over a replay store (replay_store.h) instead of one window, in
+ * the order parse → MAC → read-only iotsec_replay_store_check (a replayed frame is refused
+ * before anything is decrypted) → decrypt → the store's atomic
+ * iotsec_replay_store_check_and_commit, for (hdr.device_id, IOTSEC_ECOWATT_REPLAY_KID,
+ * hdr.nonce). Nothing is recorded for a frame that fails any step.
+ * store must be the legacy profile's own store with W = 0 (strict `nonce > last`, as the
+ * iotsec_replay_store_window operation reports), never the frame v1 store: for SQLite
+ * iotsec_replay_sqlite_ecowatt_store(db) (same connection and transactions as the frame
+ * store), in memory a separate iotsec_replay_mem made with window 0 (see replay_store.h).
+ * device_id is not covered by the legacy MAC: look the keys up by hdr.device_id of a peek,
+ * and bind the device to the transport's identity (DESIGN.md §7).
+ * To store the frame in the same transaction as its nonce (DESIGN.md §10):
+ * iotsec_replay_store_begin; open_stored; store the frame; iotsec_replay_store_commit — or
+ * iotsec_replay_store_rollback, which also forgets the nonce.
+ * out, out_cap, *out_len as for iotsec_ecowatt_open.
+ * Errors: those of iotsec_ecowatt_open; IOTSEC_E_REPLAY (nonce ≤ the last accepted one, or
+ * taken by another writer between check and commit; then out is zeroized); the store's
+ * IOTSEC_E_IO, IOTSEC_E_CORRUPT, IOTSEC_E_NO_MEMORY; IOTSEC_E_INVALID_ARG (store NULL or
+ * without ops, or not strict: no window operation, or W ≠ 0 — checked before parsing).
+ */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_ecowatt_open_stored(
+    iotsec_ecowatt_keys *keys, iotsec_replay_store *store, const char *json, size_t json_len,
+    iotsec_ecowatt_header *hdr, uint8_t *out, size_t out_cap, size_t *out_len);
 
 #ifdef __cplusplus
 }

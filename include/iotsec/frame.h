@@ -244,7 +244,8 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_checked(
  * is recorded for a frame that fails any step. To store the frame in the same transaction
  * as its counter (DESIGN.md §10): iotsec_replay_store_begin; open_stored; store the frame;
  * iotsec_replay_store_commit — or iotsec_replay_store_rollback, which also forgets the
- * counter. The legacy EcoWatt profile needs a strict window instead (ecowatt.h).
+ * counter. The legacy EcoWatt profile keeps its nonces in a store of its own, strict
+ * (iotsec_ecowatt_open_stored, ecowatt.h): do not pass this store there.
  * Errors: those of iotsec_frame_open; IOTSEC_E_REPLAY (seen, too old, or taken by another
  * writer between check and commit; then out is zeroized); the store's IOTSEC_E_IO,
  * IOTSEC_E_CORRUPT, IOTSEC_E_NO_MEMORY; IOTSEC_E_INVALID_ARG (store NULL or without ops).

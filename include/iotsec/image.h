@@ -15,6 +15,11 @@
  *     time, then the plaintext size and digest. Every failure of the encrypted path, in
  *     update or final, returns the same IOTSEC_E_DIGEST_MISMATCH, so no padding oracle exists.
  *
+ *   transfer only (iotsec_image_verify_init_transfer): the bytes as transferred are hashed
+ *     and counted against payload_size and payload_digest (against image_size and
+ *     image_digest when the manifest has no encryption TLV), with no key and no decryption:
+ *     for a server that stores and serves encrypted firmware without the fleet's key.
+ *
  * Output bytes are NOT verified until iotsec_image_verify_final returns IOTSEC_OK: write them
  * to an inactive slot and mark it bootable only then (MCUboot's model). The caller supplies
  * the output buffer (MCUboot-style scratch); the library allocates nothing.
@@ -43,15 +48,17 @@ extern "C" {
 /* The streaming verifier. Plain data, caller-owned, fixed size; treat members as private. */
 typedef struct iotsec_image_verify_ctx {
     const iotsec_crypto *crypto;
-    iotsec_sha256_ctx image_hash;      /* SHA-256 of the plaintext */
+    iotsec_sha256_ctx image_hash;      /* SHA-256 of the plaintext (transfer only: of the
+                                          bytes as transferred) */
     iotsec_sha256_ctx payload_hash;    /* SHA-256 of the bytes as transferred (encrypted) */
     iotsec_aes_cbc_ctx aes;            /* decryption state (encrypted) */
     uint64_t expect_size;              /* bytes the input must have: image or payload size */
-    uint64_t image_size;               /* signed plaintext size */
+    uint64_t image_size;               /* signed plaintext size (transfer only: the
+                                          transferred size) */
     uint64_t received;                 /* input bytes so far */
     uint64_t produced;                 /* plaintext bytes released to the caller so far */
-    uint8_t image_digest[IOTSEC_SHA256_LEN];
-    uint8_t payload_digest[IOTSEC_SHA256_LEN];
+    uint8_t image_digest[IOTSEC_SHA256_LEN];   /* what image_hash must give */
+    uint8_t payload_digest[IOTSEC_SHA256_LEN]; /* what payload_hash must give (encrypted) */
     uint8_t partial[IOTSEC_AES_BLOCK_LEN]; /* ciphertext bytes not yet a whole block */
     uint8_t held[IOTSEC_AES_BLOCK_LEN];    /* last decrypted block, held back for padding */
     uint8_t partial_len;
@@ -86,10 +93,33 @@ IOTSEC_API int iotsec_image_verify_init_plaintext(iotsec_image_verify_ctx *ctx,
                                                   const iotsec_manifest *m);
 
 /*
+ * Start a transfer-only check of the payload of a verified manifest m: the input is the
+ * bytes as transferred; they are counted and hashed (SHA-256) and, at final, compared with
+ *   m with encryption (TLV 0x08): payload_size and payload_digest. Nothing is decrypted and
+ *     no key is needed, so the plaintext (padding, image_size, image_digest) is NOT checked
+ *     here: a device checks it with iotsec_image_verify_init before it boots the image.
+ *   m without encryption: image_size and image_digest — the bytes as transferred are the
+ *     image, so this is exactly iotsec_image_verify_init(ctx, crypto, m, NULL, 0).
+ * For a server or mirror that publishes encrypted firmware without holding the fleet's
+ * firmware decryption key (DESIGN.md §6: payload_size and payload_digest are signed). Then
+ * update and final behave as for a plain image, with its errors (no uniform-error rule: no
+ * secret is involved): bounded RAM; the first byte beyond the signed size fails at once;
+ * with out, update copies the input there (ciphertext for an encrypted manifest, never
+ * plaintext) and final releases nothing (out may be NULL).
+ * Errors: IOTSEC_E_INVALID_ARG (NULL ctx, crypto or m), IOTSEC_E_STATE (m not verified),
+ * IOTSEC_E_UNSUPPORTED (the backend lacks SHA-256), IOTSEC_E_NO_MEMORY, IOTSEC_E_BACKEND.
+ * ctx is zeroed on error.
+ */
+IOTSEC_API int iotsec_image_verify_init_transfer(iotsec_image_verify_ctx *ctx,
+                                                 const iotsec_crypto *crypto,
+                                                 const iotsec_manifest *m);
+
+/*
  * Feed in[0..in_len) (any length, 0 allowed). Plaintext bytes released by this call go to
  * out[0..*out_len):
- *   plain input: the plaintext is the input itself. With out == NULL nothing is copied and
- *     *out_len is 0 (use `in`); otherwise in is copied to out (out_cap ≥ in_len).
+ *   plain input (and transfer only): the output is the input itself. With out == NULL
+ *     nothing is copied and *out_len is 0 (use `in`); otherwise in is copied to out
+ *     (out_cap ≥ in_len).
  *   encrypted input: out is required and receives the decrypted blocks completed by this
  *     call, except the last block, held back until final; out_cap must be at least the
  *     bytes released (≤ in_len + 15; IOTSEC_IMAGE_OUT_MAX(in_len) always suffices).

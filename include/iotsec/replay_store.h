@@ -30,6 +30,23 @@
  * Arguments common to the operations: device_id is id_len bytes (1–64, compared as bytes;
  * the frame parser enforces the character set), kid is the key generation (0–255), ctr the
  * frame counter. Counter 0 is never valid (IOTSEC_E_REPLAY).
+ *
+ * One store has one window W for every (device, kid); iotsec_replay_store_window reports it.
+ *
+ * The legacy EcoWatt profile (ecowatt.h) keeps its nonces in a store of its own, never in
+ * the frame v1 store: its rule is strict `nonce > last` (W = 0, which
+ * iotsec_ecowatt_open_stored checks through iotsec_replay_store_window), and a device's
+ * legacy nonce sequence is not the counter of any of its frame v1 key generations. The
+ * legacy store keys a device's one nonce sequence as (device_id, IOTSEC_ECOWATT_REPLAY_KID
+ * = 0). Where it lives:
+ *   SQLite: every replay database holds both namespaces, in two tables —
+ *     iotsec_replay_sqlite_store(s) (frames v1, the W given at open) and
+ *     iotsec_replay_sqlite_ecowatt_store(s) (legacy, always W = 0) — on the same
+ *     connection, so one transaction covers both and the caller's rows;
+ *   in memory: a second iotsec_replay_mem made with window 0.
+ * Handing the frame v1 store to the legacy profile is refused when its W ≠ 0; were a W = 0
+ * frame store shared anyway, the two sequences of a device would become one strict
+ * sequence: fail-closed (frames refused, never a replay accepted), but do not.
  */
 #ifndef IOTSEC_REPLAY_STORE_H
 #define IOTSEC_REPLAY_STORE_H
@@ -51,7 +68,9 @@ extern "C" {
 /* Operations of one store implementation (a const table, BearSSL-style). Each returns
  * IOTSEC_OK or a negative IOTSEC_E_* code with the meaning given for the wrappers below; the
  * wrappers validate arguments before calling them. A third-party store (e.g. Redis with an
- * atomic Lua script) implements these five functions. */
+ * atomic Lua script) implements these six functions. `window` (last, so a table written
+ * before it existed leaves it NULL) writes the store's W, 0–1024, without I/O; a store
+ * without it is refused wherever W matters (iotsec_ecowatt_open_stored). */
 typedef struct iotsec_replay_store_ops {
     int (*check)(void *ctx, const uint8_t *device_id, size_t id_len, uint8_t kid,
                  uint64_t ctr);
@@ -60,6 +79,7 @@ typedef struct iotsec_replay_store_ops {
     int (*begin)(void *ctx);
     int (*commit)(void *ctx);
     int (*rollback)(void *ctx);
+    int (*window)(void *ctx, unsigned *window);
 } iotsec_replay_store_ops;
 
 /* A store handle: an operation table and the implementation's context. */
@@ -103,6 +123,14 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_commit(iotsec_replay_store 
 /* Undo the open transaction (every check_and_commit in it). Errors: IOTSEC_E_INVALID_ARG,
  * IOTSEC_E_STATE (no transaction open), IOTSEC_E_IO. */
 IOTSEC_API int iotsec_replay_store_rollback(iotsec_replay_store *s);
+
+/* The store's replay window W in bits, 0–1024 (0: strict, only ctr > highest), into
+ * *window; the same for every (device, kid) of the store. No I/O. Errors:
+ * IOTSEC_E_INVALID_ARG (NULL s, ops or window), IOTSEC_E_UNSUPPORTED (the store's table has
+ * no window operation), or the error a third-party operation returns (e.g. IOTSEC_E_IO; the
+ * library's stores never fail here). On error *window is not written. */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_store_window(iotsec_replay_store *s,
+                                                            unsigned *window);
 
 /* ---- in-memory store (libiotsec/core/replay_store_mem.c: no allocation) ------------------ */
 
@@ -172,16 +200,20 @@ struct sqlite3;
 
 /* Open (creating if missing) the replay database at path; the store handle goes to *out.
  * A missing file is created with mode 0600 (symbolic links refused), then the schema:
- * PRAGMA application_id = IOTSEC_REPLAY_SQLITE_APPLICATION_ID, user_version = 1, and table
- * iotsec_replay_state(device_id BLOB, kid INTEGER, state BLOB — the 139-byte form of
- * iotsec_replay_encode —, PRIMARY KEY(device_id, kid)). journal_mode=WAL, synchronous=FULL
+ * PRAGMA application_id = IOTSEC_REPLAY_SQLITE_APPLICATION_ID, user_version = 1, and tables
+ * iotsec_replay_state (frames v1) and iotsec_replay_ecowatt (the legacy EcoWatt nonces), both
+ * (device_id BLOB, kid INTEGER, state BLOB — the 139-byte form of iotsec_replay_encode —,
+ * PRIMARY KEY(device_id, kid)). A database of ours made before iotsec_replay_ecowatt existed
+ * gets that table (empty) when opened, after the checks below; nothing else of it changes,
+ * and older library versions ignore the table. journal_mode=WAL, synchronous=FULL
  * (or NORMAL with IOTSEC_REPLAY_SQLITE_SYNC_NORMAL), busy timeout 5 s, trusted_schema off,
  * defensive mode on. An existing file is identified and checked (PRAGMA quick_check, cost
  * linear in the file size) with reads only, before anything is written to it. Several
  * processes may open (and create) the same file at once: lock contention during this setup
  * is retried for up to the busy timeout.
  *
- * window is W, 0–1024 bits, for every (device, kid). Each row keeps the W it was written
+ * window is W, 0–1024 bits, for every (device, kid) of the frame v1 store (the legacy store
+ * of the same database always has W = 0). Each row keeps the W it was written
  * with; opening a database with another W converts a row the next time it is read, safely:
  * narrowing forgets the positions beyond the new W (those counters become "too old");
  * widening marks the added older positions as already seen. So no counter rejected before
@@ -190,7 +222,8 @@ struct sqlite3;
  * Errors (nothing is created or changed in a file that is refused): IOTSEC_E_INVALID_ARG
  * (NULL, window > 1024, unknown flag); IOTSEC_E_CORRUPT (not a SQLite file, damaged pages or
  * header, quick_check failure, or a SQLite database of another application — other
- * application_id, or tables but no identification, or our id without our table);
+ * application_id, or tables but no identification, or our id without our table, or a
+ * table iotsec_replay_ecowatt of another shape);
  * IOTSEC_E_BAD_VERSION (our application id with another schema version);
  * IOTSEC_E_IO (cannot open or create, symlink, lock not obtained in time, storage error);
  * IOTSEC_E_NO_MEMORY. Never resets or recreates replay state. */
@@ -198,15 +231,25 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_replay_sqlite_open(iotsec_replay_sqlite 
                                                            const char *path,
                                                            unsigned window, unsigned flags);
 
-/* The interface handle of s (valid until iotsec_replay_sqlite_close). */
+/* The interface handle of s (valid until iotsec_replay_sqlite_close): the frame v1 replay
+ * state, table iotsec_replay_state, W as given to iotsec_replay_sqlite_open. */
 IOTSEC_API iotsec_replay_store *iotsec_replay_sqlite_store(iotsec_replay_sqlite *s);
+
+/* The second interface handle of s, for the legacy EcoWatt profile (ecowatt.h,
+ * iotsec_ecowatt_open_stored): table iotsec_replay_ecowatt, W = 0 whatever the window given
+ * at open, so strict `nonce > last`. Same connection as iotsec_replay_sqlite_store(s): a
+ * transaction begun on either handle is the one transaction of the connection (begin on one
+ * and commit on the other is the same as on one), and covers the caller's rows too. Valid
+ * until iotsec_replay_sqlite_close; NULL for s NULL. */
+IOTSEC_API iotsec_replay_store *iotsec_replay_sqlite_ecowatt_store(iotsec_replay_sqlite *s);
 
 /* The underlying connection, so a server can write its own rows (frames, audit) in the same
  * transaction: iotsec_replay_store_begin, check_and_commit, the caller's statements on this
  * handle, iotsec_replay_store_commit. The caller must not close it, change journal_mode or
- * touch the iotsec_replay_state table. check_and_commit also joins a transaction the caller
- * opened directly on the handle (it then neither begins nor commits); use BEGIN IMMEDIATE
- * for that, since a deferred transaction may fail to take the write lock (IOTSEC_E_IO). */
+ * touch the iotsec_replay_state and iotsec_replay_ecowatt tables. check_and_commit also
+ * joins a transaction the caller opened directly on the handle (it then neither begins nor
+ * commits); use BEGIN IMMEDIATE for that, since a deferred transaction may fail to take the
+ * write lock (IOTSEC_E_IO). */
 IOTSEC_API struct sqlite3 *iotsec_replay_sqlite_db(iotsec_replay_sqlite *s);
 
 /* Roll back a transaction still open, finalize statements, close the connection and free

@@ -164,9 +164,22 @@ int iotsec_ecowatt_peek(const char *json, size_t json_len, iotsec_ecowatt_header
 
 /* ---- opening -------------------------------------------------------------------------------- */
 
-static int open_eco(iotsec_ecowatt_keys *keys, iotsec_replay_window *window, int checked,
-                    const char *json, size_t json_len, iotsec_ecowatt_header *hdr, uint8_t *out,
-                    size_t out_cap, size_t *out_len)
+/* The freshness argument of a receiver's open: a strict window, or a store reporting W = 0
+ * (the profile's rule is nonce > last). */
+static int strict_ok(const iotsec__fresh *fresh)
+{
+    unsigned w = 1;
+
+    if (fresh->window != NULL)
+        return fresh->window->window == 0;
+    return fresh->store != NULL && iotsec_replay_store_window(fresh->store, &w) == IOTSEC_OK &&
+           w == 0;
+}
+
+/* fresh NULL: stateless (iotsec_ecowatt_open). */
+static int open_eco(iotsec_ecowatt_keys *keys, const iotsec__fresh *fresh, const char *json,
+                    size_t json_len, iotsec_ecowatt_header *hdr, uint8_t *out, size_t out_cap,
+                    size_t *out_len)
 {
     eco_frame ef;
     char dec[20];
@@ -178,7 +191,7 @@ static int open_eco(iotsec_ecowatt_keys *keys, iotsec_replay_window *window, int
         *out_len = 0;
     if (!keys_ok(keys) || json == NULL || (out == NULL && out_cap != 0) || out_len == NULL)
         return IOTSEC_E_INVALID_ARG;
-    if (checked && (window == NULL || window->window != 0))
+    if (fresh != NULL && !strict_ok(fresh))
         return IOTSEC_E_INVALID_ARG; /* the profile's rule is strict: nonce > last */
     /* 1. strict parse; the payload is decoded into out (decrypted there in place later) */
     rc = parse_eco(json, json_len, &ef);
@@ -190,9 +203,10 @@ static int open_eco(iotsec_ecowatt_keys *keys, iotsec_replay_window *window, int
         rc = iotsec__mac_verify(&keys->mac, (const uint8_t *)dec, dec_len,
                                 (const uint8_t *)ef.payload.val, ef.payload.val_len, ef.mac);
     }
-    /* 3. freshness: nonce > last */
-    if (rc == IOTSEC_OK && checked)
-        rc = iotsec_replay_check(window, ef.h.nonce);
+    /* 3. freshness: nonce > last, nothing recorded yet (a store is only read) */
+    if (rc == IOTSEC_OK && fresh != NULL)
+        rc = iotsec__fresh_check(fresh, ef.h.device_id, ef.h.device_id_len,
+                                 IOTSEC_ECOWATT_REPLAY_KID, ef.h.nonce);
     /* 4. decrypt only now, and only with a configured key */
     if (rc == IOTSEC_OK) {
         n = ef.h.payload_len;
@@ -202,9 +216,10 @@ static int open_eco(iotsec_ecowatt_keys *keys, iotsec_replay_window *window, int
             rc = iotsec__cbc_open(keys->crypto, keys->enc_key, ef.h.iv, out, ef.h.payload_len,
                                   out, out_cap, &n);
     }
-    /* 5. commit */
-    if (rc == IOTSEC_OK && checked)
-        rc = iotsec_replay_commit(window, ef.h.nonce);
+    /* 5. commit (a store re-checks atomically: another writer may have taken the nonce) */
+    if (rc == IOTSEC_OK && fresh != NULL)
+        rc = iotsec__fresh_commit(fresh, ef.h.device_id, ef.h.device_id_len,
+                                  IOTSEC_ECOWATT_REPLAY_KID, ef.h.nonce);
     if (rc == IOTSEC_OK) {
         *out_len = n;
     } else if (out != NULL) {
@@ -219,14 +234,25 @@ int iotsec_ecowatt_open(iotsec_ecowatt_keys *keys, const char *json, size_t json
                         iotsec_ecowatt_header *hdr, uint8_t *out, size_t out_cap,
                         size_t *out_len)
 {
-    return open_eco(keys, NULL, 0, json, json_len, hdr, out, out_cap, out_len);
+    return open_eco(keys, NULL, json, json_len, hdr, out, out_cap, out_len);
 }
 
 int iotsec_ecowatt_open_checked(iotsec_ecowatt_keys *keys, iotsec_replay_window *window,
                                 const char *json, size_t json_len, iotsec_ecowatt_header *hdr,
                                 uint8_t *out, size_t out_cap, size_t *out_len)
 {
-    return open_eco(keys, window, 1, json, json_len, hdr, out, out_cap, out_len);
+    iotsec__fresh fresh = {window, NULL}; /* window NULL: refused by strict_ok */
+
+    return open_eco(keys, &fresh, json, json_len, hdr, out, out_cap, out_len);
+}
+
+int iotsec_ecowatt_open_stored(iotsec_ecowatt_keys *keys, iotsec_replay_store *store,
+                               const char *json, size_t json_len, iotsec_ecowatt_header *hdr,
+                               uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    iotsec__fresh fresh = {NULL, store};
+
+    return open_eco(keys, &fresh, json, json_len, hdr, out, out_cap, out_len);
 }
 
 /* ---- sealing -------------------------------------------------------------------------------- */

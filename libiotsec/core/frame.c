@@ -294,6 +294,24 @@ size_t iotsec__frame_header_bytes(const iotsec_frame_header *h, uint8_t *out, si
     return iotsec_writer_error(&w) == IOTSEC_OK ? w.pos : 0;
 }
 
+int iotsec__fresh_check(const iotsec__fresh *fresh, const char *device_id, size_t id_len,
+                        uint8_t kid, uint64_t ctr)
+{
+    return fresh->window != NULL
+               ? iotsec_replay_check(fresh->window, ctr)
+               : iotsec_replay_store_check(fresh->store, (const uint8_t *)device_id, id_len,
+                                           kid, ctr);
+}
+
+int iotsec__fresh_commit(const iotsec__fresh *fresh, const char *device_id, size_t id_len,
+                         uint8_t kid, uint64_t ctr)
+{
+    return fresh->window != NULL
+               ? iotsec_replay_commit(fresh->window, ctr)
+               : iotsec_replay_store_check_and_commit(fresh->store, (const uint8_t *)device_id,
+                                                      id_len, kid, ctr);
+}
+
 int iotsec__frame_open_common(iotsec_frame_keys *keys, const iotsec__fresh *fresh,
                               const iotsec_frame_header *h, const uint8_t *hb, size_t hb_len,
                               const uint8_t *pf, const uint8_t *tag, uint8_t *out,
@@ -317,10 +335,7 @@ int iotsec__frame_open_common(iotsec_frame_keys *keys, const iotsec__fresh *fres
         return IOTSEC_E_WRONG_DEVICE;
     /* 3. freshness, without changing any state yet */
     if (fresh != NULL) {
-        rc = fresh->window != NULL
-                 ? iotsec_replay_check(fresh->window, h->ctr)
-                 : iotsec_replay_store_check(fresh->store, (const uint8_t *)h->device_id,
-                                             h->device_id_len, h->kid, h->ctr);
+        rc = iotsec__fresh_check(fresh, h->device_id, h->device_id_len, h->kid, h->ctr);
         if (rc != IOTSEC_OK)
             return rc;
     }
@@ -339,11 +354,7 @@ int iotsec__frame_open_common(iotsec_frame_keys *keys, const iotsec__fresh *fres
     /* 5. everything passed: commit the counter (a store re-checks atomically: another
      * writer may have taken the counter since step 3) */
     if (fresh != NULL) {
-        rc = fresh->window != NULL
-                 ? iotsec_replay_commit(fresh->window, h->ctr)
-                 : iotsec_replay_store_check_and_commit(fresh->store,
-                                                        (const uint8_t *)h->device_id,
-                                                        h->device_id_len, h->kid, h->ctr);
+        rc = iotsec__fresh_commit(fresh, h->device_id, h->device_id_len, h->kid, h->ctr);
         if (rc != IOTSEC_OK) {
             if (n > 0 && out != pf)
                 iotsec_zeroize(out, n);

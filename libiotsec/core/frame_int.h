@@ -116,6 +116,16 @@ typedef struct iotsec__fresh {
     iotsec_replay_store *store;
 } iotsec__fresh;
 
+/* Freshness of (device_id, kid, ctr) without changing any state: iotsec_replay_check on the
+ * window, or the store's read-only iotsec_replay_store_check. */
+int iotsec__fresh_check(const iotsec__fresh *fresh, const char *device_id, size_t id_len,
+                        uint8_t kid, uint64_t ctr);
+
+/* Record ctr once every check passed: iotsec_replay_commit on the window, or the store's
+ * atomic check-and-commit (which re-checks: another writer may have taken ctr since). */
+int iotsec__fresh_commit(const iotsec__fresh *fresh, const char *device_id, size_t id_len,
+                         uint8_t kid, uint64_t ctr);
+
 /* Argument checks shared by the open functions. Sets *out_len to 0 when it can.
  * IOTSEC_OK or IOTSEC_E_INVALID_ARG. */
 int iotsec__frame_open_args(iotsec_frame_keys *keys, const iotsec__fresh *fresh,

@@ -84,20 +84,45 @@ static int verify_start(iotsec_image_verify_ctx *ctx, const iotsec_crypto *crypt
     return iotsec_sha256_init(&ctx->image_hash, crypto);
 }
 
-int iotsec_image_verify_init_plaintext(iotsec_image_verify_ctx *ctx, const iotsec_crypto *crypto,
-                                       const iotsec_manifest *m)
+/* Common end of the inits: running after rc == IOTSEC_OK, else zeroed. */
+static int verify_ready(iotsec_image_verify_ctx *ctx, int rc)
 {
-    int rc;
-
-    if (ctx == NULL)
-        return IOTSEC_E_INVALID_ARG;
-    rc = verify_start(ctx, crypto, m);
     if (rc != IOTSEC_OK) {
         iotsec_image_verify_cleanup(ctx);
         return rc;
     }
     ctx->state = ST_RUNNING;
     return IOTSEC_OK;
+}
+
+int iotsec_image_verify_init_plaintext(iotsec_image_verify_ctx *ctx, const iotsec_crypto *crypto,
+                                       const iotsec_manifest *m)
+{
+    if (ctx == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    return verify_ready(ctx, verify_start(ctx, crypto, m));
+}
+
+int iotsec_image_verify_init_transfer(iotsec_image_verify_ctx *ctx, const iotsec_crypto *crypto,
+                                      const iotsec_manifest *m)
+{
+    int rc;
+
+    if (ctx == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    rc = verify_start(ctx, crypto, m);
+    if (rc == IOTSEC_OK && (m->f.present & IOTSEC_MF_ENCRYPTION)) {
+        /* the plain path over the transferred bytes: expect the transferred size and digest
+         * in the place of the plaintext's */
+        if (m->f.payload_digest == NULL) {
+            rc = IOTSEC_E_STATE; /* the verifier never leaves it NULL; belt and braces */
+        } else {
+            ctx->image_size = m->f.payload_size;
+            ctx->expect_size = m->f.payload_size;
+            memcpy(ctx->image_digest, m->f.payload_digest, IOTSEC_SHA256_LEN);
+        }
+    }
+    return verify_ready(ctx, rc);
 }
 
 int iotsec_image_verify_init(iotsec_image_verify_ctx *ctx, const iotsec_crypto *crypto,
@@ -134,12 +159,7 @@ int iotsec_image_verify_init(iotsec_image_verify_ctx *ctx, const iotsec_crypto *
             memcpy(ctx->payload_digest, m->f.payload_digest, IOTSEC_SHA256_LEN);
         }
     }
-    if (rc != IOTSEC_OK) {
-        iotsec_image_verify_cleanup(ctx);
-        return rc;
-    }
-    ctx->state = ST_RUNNING;
-    return IOTSEC_OK;
+    return verify_ready(ctx, rc);
 }
 
 /* Make the context fail for good with err (uniform on the encrypted path). */

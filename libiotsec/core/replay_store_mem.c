@@ -58,6 +58,21 @@ int iotsec_replay_store_rollback(iotsec_replay_store *s)
     return s->ops->rollback(s->ctx);
 }
 
+int iotsec_replay_store_window(iotsec_replay_store *s, unsigned *window)
+{
+    unsigned w = 0;
+    int rc;
+
+    if (!store_ok(s) || window == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    if (s->ops->window == NULL)
+        return IOTSEC_E_UNSUPPORTED;
+    rc = s->ops->window(s->ctx, &w);
+    if (rc == IOTSEC_OK)
+        *window = w;
+    return rc;
+}
+
 /* ---- in-memory store --------------------------------------------------------------------- */
 
 /* index of the live entry for (device_id, kid), or table_len when absent */
@@ -200,8 +215,14 @@ static int mem_rollback(void *ctx)
     return IOTSEC_OK;
 }
 
-static const iotsec_replay_store_ops mem_ops = {mem_check, mem_check_and_commit, mem_begin,
-                                                mem_commit, mem_rollback};
+static int mem_window(void *ctx, unsigned *window)
+{
+    *window = ((const iotsec_replay_mem *)ctx)->window;
+    return IOTSEC_OK;
+}
+
+static const iotsec_replay_store_ops mem_ops = {mem_check,  mem_check_and_commit, mem_begin,
+                                                mem_commit, mem_rollback,         mem_window};
 
 int iotsec_replay_mem_init(iotsec_replay_mem *m, iotsec_replay_mem_entry *table,
                            size_t table_len, iotsec_replay_mem_intent *journal,

@@ -11,23 +11,37 @@
 #include "iotsec/error.h"
 #include "sync_dir.h"
 
-struct iotsec_replay_sqlite {
-    iotsec_replay_store store; /* interface handle; ctx = this */
-    sqlite3 *db;
+/* One namespace of the database: a table of (device_id, kid) → window, its two statements,
+ * and the interface handle whose ctx is this struct. */
+struct ns {
+    iotsec_replay_store store;
+    iotsec_replay_sqlite *owner;
     sqlite3_stmt *sel;    /* the state of one (device, kid) */
     sqlite3_stmt *upsert; /* write the state of one (device, kid) */
+    const char *sel_sql, *upsert_sql;
     unsigned window;
+};
+
+struct iotsec_replay_sqlite {
+    struct ns frames;  /* iotsec_replay_state: frames v1, W given at open */
+    struct ns ecowatt; /* iotsec_replay_ecowatt: the legacy profile's nonces, W = 0 */
+    sqlite3 *db;
     int busy; /* the last failure was lock contention */
 };
 
-#define TABLE_SQL                                                                           \
-    "CREATE TABLE iotsec_replay_state("                                                     \
+/* Both tables have one shape. IF NOT EXISTS: the legacy table is added to databases made
+ * before it existed. */
+#define TABLE_SQL(name)                                                                     \
+    "CREATE TABLE IF NOT EXISTS " name "("                                                  \
     " device_id BLOB NOT NULL CHECK(length(device_id) BETWEEN 1 AND 64),"                   \
     " kid INTEGER NOT NULL CHECK(kid BETWEEN 0 AND 255),"                                   \
     " state BLOB NOT NULL,"                                                                 \
     " PRIMARY KEY(device_id, kid)) WITHOUT ROWID"
-#define SELECT_SQL "SELECT state FROM iotsec_replay_state WHERE device_id = ?1 AND kid = ?2"
-#define UPSERT_SQL "INSERT OR REPLACE INTO iotsec_replay_state(device_id, kid, state) VALUES(?1, ?2, ?3)"
+#define SELECT_SQL(name) "SELECT state FROM " name " WHERE device_id = ?1 AND kid = ?2"
+#define UPSERT_SQL(name)                                                                    \
+    "INSERT OR REPLACE INTO " name "(device_id, kid, state) VALUES(?1, ?2, ?3)"
+#define FRAMES_TABLE "iotsec_replay_state"
+#define ECOWATT_TABLE "iotsec_replay_ecowatt"
 
 /* One place maps SQLite's result codes to ours. */
 static int map_sqlite(int rc)
@@ -120,8 +134,9 @@ static int identify(iotsec_replay_sqlite *s, enum db_kind *kind)
     return IOTSEC_E_CORRUPT; /* another application's database */
 }
 
-/* Create the schema of a fresh file; another process may be doing the same, so re-identify
- * under the write lock and create only if the file is still fresh. */
+/* Create tables under the write lock: the whole schema when the file is still fresh (another
+ * process may have created it meanwhile, so re-identify), else only the legacy table, which
+ * databases made before it existed lack. */
 static int create_schema(iotsec_replay_sqlite *s)
 {
     enum db_kind kind = DB_OURS;
@@ -132,7 +147,7 @@ static int create_schema(iotsec_replay_sqlite *s)
     rc = identify(s, &kind);
     if (rc == IOTSEC_OK && kind == DB_FRESH) {
         char sql[64];
-        rc = exec(s, TABLE_SQL);
+        rc = exec(s, TABLE_SQL(FRAMES_TABLE));
         sqlite3_snprintf((int)sizeof sql, sql, "PRAGMA application_id = %d",
                          IOTSEC_REPLAY_SQLITE_APPLICATION_ID);
         if (rc == IOTSEC_OK)
@@ -142,6 +157,8 @@ static int create_schema(iotsec_replay_sqlite *s)
         if (rc == IOTSEC_OK)
             rc = exec(s, sql);
     }
+    if (rc == IOTSEC_OK)
+        rc = exec(s, TABLE_SQL(ECOWATT_TABLE));
     if (rc == IOTSEC_OK)
         rc = exec(s, "COMMIT");
     if (rc != IOTSEC_OK && !sqlite3_get_autocommit(s->db))
@@ -172,22 +189,24 @@ static int sqlite_check_and_commit(void *ctx, const uint8_t *device_id, size_t i
 static int sqlite_begin(void *ctx);
 static int sqlite_commit(void *ctx);
 static int sqlite_rollback(void *ctx);
+static int sqlite_window(void *ctx, unsigned *window);
 
-static const iotsec_replay_store_ops sqlite_ops = {sqlite_check, sqlite_check_and_commit,
-                                                   sqlite_begin, sqlite_commit,
-                                                   sqlite_rollback};
+static const iotsec_replay_store_ops sqlite_ops = {sqlite_check,  sqlite_check_and_commit,
+                                                   sqlite_begin,  sqlite_commit,
+                                                   sqlite_rollback, sqlite_window};
 
-/* Our schema as it must be: the table and its columns (prepares both statements). An
- * identified file without them is refused as foreign. */
-static int prepare(iotsec_replay_sqlite *s)
+/* A namespace's table as it must be (prepares both statements). IOTSEC_E_CORRUPT when the
+ * table or a column is missing. */
+static int prepare(struct ns *n)
 {
-    int rc = IOTSEC_OK;
+    iotsec_replay_sqlite *s = n->owner;
+    int rc = SQLITE_OK;
 
-    if (s->sel == NULL)
-        rc = sqlite3_prepare_v3(s->db, SELECT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->sel, NULL);
-    if (rc == SQLITE_OK && s->upsert == NULL)
-        rc = sqlite3_prepare_v3(s->db, UPSERT_SQL, -1, SQLITE_PREPARE_PERSISTENT, &s->upsert,
-                                NULL);
+    if (n->sel == NULL)
+        rc = sqlite3_prepare_v3(s->db, n->sel_sql, -1, SQLITE_PREPARE_PERSISTENT, &n->sel, NULL);
+    if (rc == SQLITE_OK && n->upsert == NULL)
+        rc = sqlite3_prepare_v3(s->db, n->upsert_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                &n->upsert, NULL);
     if ((rc & 0xff) == SQLITE_ERROR)
         return IOTSEC_E_CORRUPT; /* no such table or column */
     return rc_of(s, rc);
@@ -199,22 +218,34 @@ static int setup(iotsec_replay_sqlite *s)
 {
     enum db_kind kind = DB_OURS;
     int rc = identify(s, &kind), wal = 0, ok = 0;
+    int64_t legacy = 0;
 
     if (rc == IOTSEC_OK && kind == DB_OURS) {
         rc = query_one(s, "PRAGMA quick_check", NULL, "ok", &ok);
         if (rc == IOTSEC_OK && !ok)
             rc = IOTSEC_E_CORRUPT;
         if (rc == IOTSEC_OK)
-            rc = prepare(s);
+            rc = prepare(&s->frames); /* our id without our table: foreign */
+        if (rc == IOTSEC_OK)
+            rc = query_one(s,
+                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
+                           " name = '" ECOWATT_TABLE "'",
+                           &legacy, NULL, NULL);
+        if (rc == IOTSEC_OK && legacy)
+            rc = prepare(&s->ecowatt); /* present, so it must be right */
     }
     if (rc == IOTSEC_OK)
         rc = query_one(s, "PRAGMA journal_mode = WAL", NULL, "wal", &wal);
     if (rc == IOTSEC_OK && !wal)
         rc = IOTSEC_E_IO; /* WAL unavailable (e.g. no shared memory on this file system) */
-    if (rc == IOTSEC_OK && kind == DB_FRESH) {
+    /* a fresh file gets the schema; a database of ours made before the legacy table existed
+     * gets that table */
+    if (rc == IOTSEC_OK && (kind == DB_FRESH || !legacy)) {
         rc = create_schema(s);
         if (rc == IOTSEC_OK)
-            rc = prepare(s);
+            rc = prepare(&s->frames);
+        if (rc == IOTSEC_OK)
+            rc = prepare(&s->ecowatt);
     }
     return rc;
 }
@@ -251,6 +282,17 @@ static int open_db(iotsec_replay_sqlite *s, const char *path, unsigned flags)
     return rc;
 }
 
+static void ns_init(struct ns *n, iotsec_replay_sqlite *owner, unsigned window,
+                    const char *sel_sql, const char *upsert_sql)
+{
+    n->store.ops = &sqlite_ops;
+    n->store.ctx = n;
+    n->owner = owner;
+    n->window = window;
+    n->sel_sql = sel_sql;
+    n->upsert_sql = upsert_sql;
+}
+
 int iotsec_replay_sqlite_open(iotsec_replay_sqlite **out, const char *path, unsigned window,
                               unsigned flags)
 {
@@ -267,9 +309,8 @@ int iotsec_replay_sqlite_open(iotsec_replay_sqlite **out, const char *path, unsi
     if (s == NULL)
         return IOTSEC_E_NO_MEMORY;
     memset(s, 0, sizeof *s);
-    s->window = window;
-    s->store.ops = &sqlite_ops;
-    s->store.ctx = s;
+    ns_init(&s->frames, s, window, SELECT_SQL(FRAMES_TABLE), UPSERT_SQL(FRAMES_TABLE));
+    ns_init(&s->ecowatt, s, 0, SELECT_SQL(ECOWATT_TABLE), UPSERT_SQL(ECOWATT_TABLE));
     rc = open_db(s, path, flags);
     if (rc != IOTSEC_OK) {
         iotsec_replay_sqlite_close(s);
@@ -281,7 +322,12 @@ int iotsec_replay_sqlite_open(iotsec_replay_sqlite **out, const char *path, unsi
 
 iotsec_replay_store *iotsec_replay_sqlite_store(iotsec_replay_sqlite *s)
 {
-    return s == NULL ? NULL : &s->store;
+    return s == NULL ? NULL : &s->frames.store;
+}
+
+iotsec_replay_store *iotsec_replay_sqlite_ecowatt_store(iotsec_replay_sqlite *s)
+{
+    return s == NULL ? NULL : &s->ecowatt.store;
 }
 
 struct sqlite3 *iotsec_replay_sqlite_db(iotsec_replay_sqlite *s)
@@ -295,8 +341,10 @@ void iotsec_replay_sqlite_close(iotsec_replay_sqlite *s)
         return;
     if (s->db != NULL && !sqlite3_get_autocommit(s->db))
         (void)exec(s, "ROLLBACK");
-    sqlite3_finalize(s->sel);
-    sqlite3_finalize(s->upsert);
+    sqlite3_finalize(s->frames.sel);
+    sqlite3_finalize(s->frames.upsert);
+    sqlite3_finalize(s->ecowatt.sel);
+    sqlite3_finalize(s->ecowatt.upsert);
     sqlite3_close_v2(s->db);
     sqlite3_free(s);
 }
@@ -320,7 +368,7 @@ static void window_resize(iotsec_replay_window *w, unsigned nw)
 
 /* The window of (device_id, kid): the stored one (converted to the store's W) or an empty
  * one. IOTSEC_E_CORRUPT when the row does not decode. */
-static int load(iotsec_replay_sqlite *s, const uint8_t *device_id, size_t id_len, uint8_t kid,
+static int load(struct ns *s, const uint8_t *device_id, size_t id_len, uint8_t kid,
                 iotsec_replay_window *w)
 {
     int rc;
@@ -350,7 +398,7 @@ static int load(iotsec_replay_sqlite *s, const uint8_t *device_id, size_t id_len
     return rc;
 }
 
-static int store_state(iotsec_replay_sqlite *s, const uint8_t *device_id, size_t id_len,
+static int store_state(struct ns *s, const uint8_t *device_id, size_t id_len,
                        uint8_t kid, const iotsec_replay_window *w)
 {
     uint8_t buf[IOTSEC_REPLAY_STATE_LEN];
@@ -383,7 +431,8 @@ static int sqlite_check(void *ctx, const uint8_t *device_id, size_t id_len, uint
 static int sqlite_check_and_commit(void *ctx, const uint8_t *device_id, size_t id_len,
                                    uint8_t kid, uint64_t ctr)
 {
-    iotsec_replay_sqlite *s = ctx;
+    struct ns *n = ctx;
+    iotsec_replay_sqlite *s = n->owner;
     iotsec_replay_window w;
     int own = sqlite3_get_autocommit(s->db); /* no transaction open: this call is one */
     int rc = IOTSEC_OK;
@@ -392,11 +441,11 @@ static int sqlite_check_and_commit(void *ctx, const uint8_t *device_id, size_t i
         rc = exec(s, "BEGIN IMMEDIATE");
     if (rc != IOTSEC_OK)
         return rc;
-    rc = load(s, device_id, id_len, kid, &w);
+    rc = load(n, device_id, id_len, kid, &w);
     if (rc == IOTSEC_OK)
         rc = iotsec_replay_commit(&w, ctr);
     if (rc == IOTSEC_OK)
-        rc = store_state(s, device_id, id_len, kid, &w);
+        rc = store_state(n, device_id, id_len, kid, &w);
     if (own) {
         if (rc == IOTSEC_OK)
             rc = exec(s, "COMMIT");
@@ -408,7 +457,7 @@ static int sqlite_check_and_commit(void *ctx, const uint8_t *device_id, size_t i
 
 static int sqlite_begin(void *ctx)
 {
-    iotsec_replay_sqlite *s = ctx;
+    iotsec_replay_sqlite *s = ((struct ns *)ctx)->owner;
 
     if (!sqlite3_get_autocommit(s->db))
         return IOTSEC_E_STATE;
@@ -417,7 +466,7 @@ static int sqlite_begin(void *ctx)
 
 static int sqlite_commit(void *ctx)
 {
-    iotsec_replay_sqlite *s = ctx;
+    iotsec_replay_sqlite *s = ((struct ns *)ctx)->owner;
     int rc;
 
     if (sqlite3_get_autocommit(s->db))
@@ -430,9 +479,15 @@ static int sqlite_commit(void *ctx)
 
 static int sqlite_rollback(void *ctx)
 {
-    iotsec_replay_sqlite *s = ctx;
+    iotsec_replay_sqlite *s = ((struct ns *)ctx)->owner;
 
     if (sqlite3_get_autocommit(s->db))
         return IOTSEC_E_STATE;
     return exec(s, "ROLLBACK");
+}
+
+static int sqlite_window(void *ctx, unsigned *window)
+{
+    *window = ((const struct ns *)ctx)->window;
+    return IOTSEC_OK;
 }

@@ -1,7 +1,8 @@
-/* Fuzz target: the legacy EcoWatt profile — peek, open, open_checked with the keys of the
- * committed vectors. Invariants checked: peek and open agree on malformed input; a failed
- * open_checked leaves the strict window unchanged; an accepted frame's nonce is above the
- * previous one and decrypts to no more bytes than its field. */
+/* Fuzz target: the legacy EcoWatt profile — peek, open, open_checked and open_stored with
+ * the keys of the committed vectors. Invariants checked: peek and open agree on malformed
+ * input; a failed open_checked leaves the strict window unchanged; an accepted frame's nonce
+ * is above the previous one and decrypts to no more bytes than its field; open_stored over a
+ * strict store gives open_checked's verdict and records the nonce only when it accepts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (ro == IOTSEC_OK && (h2.nonce <= 10000 || w.highest != h2.nonce || n > h.payload_len))
         abort();
+    /* over a strict in-memory store holding nonce 10000 for the frame's device: the same
+     * verdict, and the store moves exactly when the frame is accepted */
+    if (rp == IOTSEC_OK) {
+        iotsec_replay_mem mem;
+        iotsec_replay_mem_entry table[1];
+        const uint8_t *id = (const uint8_t *)h.device_id;
+        int rs;
+        if (iotsec_replay_mem_init(&mem, table, 1, NULL, 0, 0) != IOTSEC_OK ||
+            iotsec_replay_store_check_and_commit(&mem.store, id, h.device_id_len, 0, 10000) !=
+                IOTSEC_OK)
+            abort();
+        rs = iotsec_ecowatt_open_stored(&keys, &mem.store, text, size, NULL, out, sizeof out, &n);
+        if (rs != ro)
+            abort();
+        if (iotsec_replay_store_check(&mem.store, id, h.device_id_len, 0, 10001) !=
+            (rs == IOTSEC_OK && h2.nonce > 10000 ? IOTSEC_E_REPLAY : IOTSEC_OK))
+            abort();
+    }
     iotsec_ecowatt_keys_cleanup(&keys);
     return 0;
 }

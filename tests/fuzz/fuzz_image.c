@@ -7,7 +7,7 @@
  * the remaining bytes choose the chunk sizes (1 byte to 64 KiB). Invariants: the verifier
  * accepts exactly the true payload, releases exactly the image then, never releases more
  * than the documented bound per call, and on the encrypted path fails only with
- * IOTSEC_E_DIGEST_MISMATCH. */
+ * IOTSEC_E_DIGEST_MISMATCH; the transfer-only check (no key) gives the same verdict. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +162,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != IOTSEC_OK && rc != IOTSEC_E_DIGEST_MISMATCH)
         abort();
     if (rc == IOTSEC_OK && (plain_len != IMG_LEN || memcmp(got_plain, image, IMG_LEN) != 0))
+        abort();
+    /* transfer only (no key): the same bytes against the signed transferred size and
+     * digest give the same verdict */
+    if (iotsec_image_verify_init_transfer(&ctx, crypto, encrypted ? &m_enc : &m_plain) !=
+        IOTSEC_OK)
+        abort();
+    rc = iotsec_image_verify_update(&ctx, fed, fed_len, NULL, 0, NULL);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_image_verify_final(&ctx, NULL, 0, NULL);
+    else
+        iotsec_image_verify_cleanup(&ctx);
+    if ((rc == IOTSEC_OK) != expect_ok || (rc != IOTSEC_OK && rc != IOTSEC_E_DIGEST_MISMATCH))
         abort();
     return 0;
 }

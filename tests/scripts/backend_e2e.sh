@@ -201,6 +201,20 @@ expect "legacy replay" "$(post dev-3 e100.json application/json | tail -n1)" 409
 expect "legacy lower nonce (strict)" "$(post dev-3 e99.json application/json | tail -n1)" 409
 expect "legacy row" "$(q "SELECT format, kid IS NULL, ctr, payload FROM telemetry WHERE device_id = 'dev-3'")" \
     "ecowatt|1|100|legacy"
+# a forged legacy frame with a higher nonce (wrong MAC key) moves nothing: 101 still goes in
+"$CLI" secret --bytes 32 --out wrong-mac.bin >/dev/null
+echo forged | "$CLI" frame seal --format ecowatt --mac-key wrong-mac.bin \
+    --device-id dev-3 --nonce 500 > e500-forged.json
+expect "legacy forged" "$(post dev-3 e500-forged.json application/json | tail -n1)" 401
+echo legacy | "$CLI" frame seal --format ecowatt --mac-key legacy-mac.bin \
+    --device-id dev-3 --nonce 101 > e101.json
+expect "legacy next nonce after a forgery" "$(post dev-3 e101.json application/json | tail -n1)" 200
+# the legacy nonces live in the replay database's legacy namespace, keyed by the device id;
+# the same device's frame v1 counters are independent of them (ctr 50 < nonce 101)
+expect "legacy replay state" "$(q "SELECT count(*) FROM iotsec_replay_ecowatt WHERE device_id = CAST('dev-3' AS BLOB) AND kid = 0")" 1
+seal dev-3 50 f3-50.bin
+expect "frame v1 of a legacy device" "$(post dev-3 f3-50.bin application/iotsec-frame | tail -n1)" 200
+expect "frame v1 replay state of dev-3" "$(q "SELECT count(*) FROM iotsec_replay_state WHERE device_id = CAST('dev-3' AS BLOB) AND kid = 0")" 1
 echo legacy | "$CLI" frame seal --format ecowatt --mac-key legacy-mac.bin \
     --device-id dev-1 --nonce 5 > e-dev1.json
 expect_match "legacy frame of a non-legacy device" \
@@ -241,8 +255,23 @@ expect "publish with an untrusted key" "$?" 1
 req dev-1 -o got1.man "$(U '/v1/firmware/manifest?class=sensor-v1')" > code
 expect "manifest download" "$(tail -n1 code)" 200
 cmp -s got1.man fw.man || fail "manifest bytes differ"
+# an encrypted payload is checked as transferred (payload_size, payload_digest): no firmware
+# key on the server; one byte short, long or changed is refused
+head -c -1 fw.enc > short.enc
+{ cat fw.enc; printf 'x'; } > long.enc
+cp fw.enc changed.enc
+b=$(od -An -tu1 -j 1000 -N1 fw.enc | tr -d ' ')
+printf "\\$(printf %03o $(((b + 1) % 256)))" | dd of=changed.enc bs=1 seek=1000 conv=notrunc 2>/dev/null
+cmp -s changed.enc fw.enc && fail "changed.enc is not changed"
+for bad in short.enc long.enc changed.enc; do
+    "$SRV" publish-firmware --db db --manifest fw2.man --payload "$bad" --trust fw.pub 2>/dev/null
+    expect "publish encrypted with $bad" "$?" 1
+done
 "$SRV" publish-firmware --db db --manifest fw2.man --payload fw.enc --trust fw.pub \
-    --fw-key fw-key.bin >/dev/null || fail "publish-firmware (encrypted)"
+    --fw-key fw-key.bin >/dev/null 2>&1
+expect "publish-firmware no longer takes a firmware key" "$?" 2
+"$SRV" publish-firmware --db db --manifest fw2.man --payload fw.enc --trust fw.pub \
+    >/dev/null || fail "publish-firmware (encrypted)"
 req dev-1 -o got2.man "$(U '/v1/firmware/manifest?class=sensor-v1')" >/dev/null
 cmp -s got2.man fw2.man || fail "current manifest is not the highest counter"
 digest=$(sha256sum fw.enc | cut -c1-64)

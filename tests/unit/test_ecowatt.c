@@ -3,7 +3,9 @@
  * own validate_hmac (copied verbatim from seed 001_61558d4a4882d304 and run with python3)
  * and decrypted by the openssl CLI, the documented weaknesses (ambiguous concatenation,
  * unauthenticated device_id and IV) shown by tests, MAC before decryption, strict
- * `nonce > last` through open_checked, strict parsing, and every error code. */
+ * `nonce > last` through open_checked and through replay stores (open_stored: W ≠ 0 stores
+ * refused, no decryption of a replay, transactions, a lost race), strict parsing, and every
+ * error code. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +376,348 @@ START_TEST(test_open_checked_strict)
 }
 END_TEST
 
+/* ---- over a replay store ------------------------------------------------------------------ */
+
+#define DEV_ID ((const uint8_t *)DEV)
+#define DEV_LEN (sizeof DEV - 1u)
+
+/* The store's view of DEV's legacy nonce: the smallest nonce it would accept, found as the
+ * first n ≥ from that the read-only check accepts. */
+static uint64_t next_fresh(iotsec_replay_store *st, uint64_t from)
+{
+    while (iotsec_replay_store_check(st, DEV_ID, DEV_LEN, IOTSEC_ECOWATT_REPLAY_KID, from) !=
+           IOTSEC_OK)
+        from++;
+    return from;
+}
+
+/* Strict nonce > last through any W = 0 store st (in memory or SQLite). */
+static void stored_strict(const iotsec_crypto *c, iotsec_replay_store *st)
+{
+    iotsec_ecowatt_keys k;
+    iotsec_ecowatt_header h;
+    char f500[512], f499[512], f501[512], bad[512];
+    uint8_t out[64];
+    size_t n500, n499, n501, nb, m = 99;
+
+    keys(&k, c, 0);
+    n500 = build(c, 500, NULL, "QUJD", f500, sizeof f500);
+    n499 = build(c, 499, NULL, "QUJD", f499, sizeof f499);
+    n501 = build(c, 501, NULL, "", f501, sizeof f501);
+    /* the first nonce may be any valid value */
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f500, n500, &h, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(m, 3);
+    ck_assert_mem_eq(out, "ABC", 3);
+    ck_assert_uint_eq(h.nonce, 500);
+    ck_assert_uint_eq(next_fresh(st, 1), 501);
+    /* replay and lower nonce: refused, out wiped, nothing recorded */
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f500, n500, NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    ck_assert_uint_eq(m, 0);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f499, n499, NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    /* a forged frame with a high nonce moves nothing */
+    nb = build(c, 900, NULL, "QUJD", bad, sizeof bad);
+    bad[nb - 3] = bad[nb - 3] == 'a' ? 'b' : 'a';
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, bad, nb, NULL, out, sizeof out, &m),
+                     IOTSEC_E_BAD_MAC);
+    ck_assert_uint_eq(next_fresh(st, 1), 501);
+    /* malformed input neither */
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, "{}", 2, NULL, out, sizeof out, &m),
+                     IOTSEC_E_MISSING_FIELD);
+    ck_assert_uint_eq(next_fresh(st, 1), 501);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f501, n501, NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(m, 0);
+    ck_assert_uint_eq(next_fresh(st, 1), 502);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f500, n500, NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    iotsec_ecowatt_keys_cleanup(&k);
+}
+
+START_TEST(test_open_stored_strict)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    iotsec_replay_mem mem;
+    iotsec_replay_mem_entry table[4];
+    iotsec_replay_sqlite *db = NULL;
+    char dir[256], path[512];
+
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 4, NULL, 0, 0), IOTSEC_OK);
+    stored_strict(c, iotsec_replay_mem_store(&mem));
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/replay.db", dir);
+    ck_assert_int_eq(iotsec_replay_sqlite_open(&db, path, 64, 0), IOTSEC_OK);
+    stored_strict(c, iotsec_replay_sqlite_ecowatt_store(db));
+    /* the frame v1 state of the same device id is another namespace: untouched */
+    ck_assert_int_eq(iotsec_replay_store_check(iotsec_replay_sqlite_store(db), DEV_ID, DEV_LEN, 0,
+                                               1),
+                     IOTSEC_OK);
+    iotsec_replay_sqlite_close(db);
+    /* and the legacy state survives a restart */
+    ck_assert_int_eq(iotsec_replay_sqlite_open(&db, path, 64, 0), IOTSEC_OK);
+    ck_assert_uint_eq(next_fresh(iotsec_replay_sqlite_ecowatt_store(db), 1), 502);
+    iotsec_replay_sqlite_close(db);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
+/* The frame v1 store, or any store that is not strict, is refused before parsing. */
+static int no_window_check(void *ctx, const uint8_t *id, size_t len, uint8_t kid, uint64_t ctr)
+{
+    (void)ctx, (void)id, (void)len, (void)kid, (void)ctr;
+    return IOTSEC_OK;
+}
+
+START_TEST(test_open_stored_refuses_non_strict)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    iotsec_replay_mem mem;
+    iotsec_replay_mem_entry table[2];
+    iotsec_replay_sqlite *db = NULL;
+    iotsec_replay_store_ops old_ops;
+    iotsec_replay_store old_store;
+    iotsec_ecowatt_keys k;
+    char f[512], dir[256], path[512];
+    uint8_t out[64];
+    size_t n, m = 7;
+
+    keys(&k, c, 0);
+    n = build(c, 10, NULL, "QUJD", f, sizeof f);
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 2, NULL, 0, 1), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_uint_eq(m, 0);
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 2, NULL, 0, 64), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    /* checked before parsing: even malformed input gets the argument error */
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, "{", 1, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_replay_store_check(&mem.store, DEV_ID, DEV_LEN, 0, 1), IOTSEC_OK);
+    ck_assert_uint_eq(table[0].state, 0); /* nothing recorded */
+    /* the SQLite frame store (W = 64) is refused; its legacy handle is accepted */
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/replay.db", dir);
+    ck_assert_int_eq(iotsec_replay_sqlite_open(&db, path, 64, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, iotsec_replay_sqlite_store(db), f, n, NULL,
+                                                out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, iotsec_replay_sqlite_ecowatt_store(db), f, n,
+                                                NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    iotsec_replay_sqlite_close(db);
+    tu_tmpdir_cleanup(dir);
+    /* a store table from before the window operation cannot say it is strict: refused */
+    memset(&old_ops, 0, sizeof old_ops);
+    old_ops.check = no_window_check;
+    old_ops.check_and_commit = no_window_check;
+    old_store.ops = &old_ops;
+    old_store.ctx = NULL;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &old_store, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    old_store.ops = NULL;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &old_store, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, NULL, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    /* the usual argument checks */
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 2, NULL, 0, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(NULL, &mem.store, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, NULL, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, f, n, NULL, out, sizeof out, NULL),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, f, n, NULL, out, 2, &m),
+                     IOTSEC_E_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(iotsec_replay_store_check(&mem.store, DEV_ID, DEV_LEN, 0, 10), IOTSEC_OK);
+    iotsec_ecowatt_keys_cleanup(&k);
+}
+END_TEST
+
+/* A backend that counts AES-CBC key setups: proof that a replayed frame is refused before
+ * anything is decrypted. */
+static int aes_inits;
+static int (*real_aes_init)(iotsec_aes_cbc_ctx *, int, const uint8_t *, size_t, const uint8_t *);
+
+static int counting_aes_init(iotsec_aes_cbc_ctx *ctx, int encrypt, const uint8_t *key,
+                             size_t key_len, const uint8_t *iv)
+{
+    aes_inits++;
+    return real_aes_init(ctx, encrypt, key, key_len, iv);
+}
+
+START_TEST(test_open_stored_no_decrypt_on_replay)
+{
+    const iotsec_crypto *o = iotsec_crypto_openssl();
+    iotsec_crypto spy;
+    iotsec_replay_mem mem;
+    iotsec_replay_mem_entry table[2];
+    iotsec_ecowatt_keys k;
+    static const char text[] = "sensor reading 42";
+    static char js[IOTSEC_ECOWATT_JSON_LEN(64u, 64u)];
+    char bad_pad[512], ct_b64[64];
+    iotsec_aes_cbc_ctx aes;
+    uint8_t blocks[32], ct[32], out[64];
+    size_t n, m = 0, bl, i;
+
+    ck_assert_ptr_nonnull(o);
+    spy = *o;
+    real_aes_init = o->aes_cbc_init;
+    spy.aes_cbc_init = counting_aes_init;
+    keys(&k, &spy, 1);
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 2, NULL, 0, 0), IOTSEC_OK);
+    n = seal_ref(77, 1, text, sizeof text - 1, js, sizeof js);
+    aes_inits = 0;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, js, n, NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_int_eq(aes_inits, 1); /* the spy sees a decryption */
+    ck_assert_mem_eq(out, text, sizeof text - 1);
+    aes_inits = 0;
+    memset(out, 0, sizeof out);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, js, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    ck_assert_int_eq(aes_inits, 0); /* refused before decryption */
+    for (i = 0; i < sizeof out; i++)
+        ck_assert_uint_eq(out[i], 0); /* the decoded ciphertext was wiped too */
+    /* an authentic replay with bad padding says REPLAY, never DECRYPT: the padding of a
+     * replayed frame is never looked at */
+    memset(blocks, 0x33, sizeof blocks);
+    blocks[31] = 0x00;
+    ck_assert_int_eq(iotsec_aes_cbc_init(&aes, o, IOTSEC_ENCRYPT, enc_key, 16, iv0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_aes_cbc_update(&aes, blocks, ct, sizeof ct), IOTSEC_OK);
+    iotsec_aes_cbc_cleanup(&aes);
+    ck_assert_int_eq(iotsec_base64_encode(ct, sizeof ct, ct_b64, sizeof ct_b64, &bl), IOTSEC_OK);
+    n = build(o, 50, "8PHy8/T19vf4+fr7/P3+/w==", ct_b64, bad_pad, sizeof bad_pad);
+    aes_inits = 0;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, bad_pad, n, NULL, out, sizeof out,
+                                                &m),
+                     IOTSEC_E_REPLAY);
+    ck_assert_int_eq(aes_inits, 0);
+    /* fresh, it reaches decryption and fails there, recording nothing */
+    n = build(o, 78, "8PHy8/T19vf4+fr7/P3+/w==", ct_b64, bad_pad, sizeof bad_pad);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &mem.store, bad_pad, n, NULL, out, sizeof out,
+                                                &m),
+                     IOTSEC_E_DECRYPT);
+    ck_assert_int_eq(aes_inits, 1);
+    ck_assert_int_eq(iotsec_replay_store_check(&mem.store, DEV_ID, DEV_LEN, 0, 78), IOTSEC_OK);
+    iotsec_ecowatt_keys_cleanup(&k);
+}
+END_TEST
+
+START_TEST(test_open_stored_transactions)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    iotsec_replay_mem mem;
+    iotsec_replay_mem_entry table[2];
+    iotsec_replay_mem_intent journal[2];
+    iotsec_replay_sqlite *db = NULL;
+    iotsec_replay_store *st;
+    iotsec_ecowatt_keys k;
+    char f7[512], f8[512], dir[256], path[512];
+    uint8_t out[64];
+    size_t n7, n8, m;
+    int pass;
+
+    keys(&k, c, 0);
+    n7 = build(c, 7, NULL, "QUJD", f7, sizeof f7);
+    n8 = build(c, 8, NULL, "QUJD", f8, sizeof f8);
+    tu_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/replay.db", dir);
+    ck_assert_int_eq(iotsec_replay_sqlite_open(&db, path, 64, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_mem_init(&mem, table, 2, journal, 2, 0), IOTSEC_OK);
+    for (pass = 0; pass < 2; pass++) {
+        st = pass == 0 ? &mem.store : iotsec_replay_sqlite_ecowatt_store(db);
+        /* rolled back: the nonce was not accepted */
+        ck_assert_int_eq(iotsec_replay_store_begin(st), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f7, n7, NULL, out, sizeof out, &m),
+                         IOTSEC_OK);
+        ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f7, n7, NULL, out, sizeof out, &m),
+                         IOTSEC_E_REPLAY); /* seen inside the transaction */
+        ck_assert_int_eq(iotsec_replay_store_rollback(st), IOTSEC_OK);
+        ck_assert_uint_eq(next_fresh(st, 1), 1);
+        /* committed: a replay afterwards is refused */
+        ck_assert_int_eq(iotsec_replay_store_begin(st), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f7, n7, NULL, out, sizeof out, &m),
+                         IOTSEC_OK);
+        ck_assert_int_eq(iotsec_replay_store_commit(st), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f7, n7, NULL, out, sizeof out, &m),
+                         IOTSEC_E_REPLAY);
+        ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, st, f8, n8, NULL, out, sizeof out, &m),
+                         IOTSEC_OK);
+    }
+    /* SQLite: the frame handle's transaction is the connection's, so it covers the legacy
+     * nonce too */
+    ck_assert_int_eq(iotsec_replay_store_begin(iotsec_replay_sqlite_store(db)), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_store_begin(iotsec_replay_sqlite_ecowatt_store(db)),
+                     IOTSEC_E_STATE);
+    n8 = build(c, 9, NULL, "QUJD", f8, sizeof f8);
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, iotsec_replay_sqlite_ecowatt_store(db), f8, n8,
+                                                NULL, out, sizeof out, &m),
+                     IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_store_rollback(iotsec_replay_sqlite_store(db)), IOTSEC_OK);
+    ck_assert_uint_eq(next_fresh(iotsec_replay_sqlite_ecowatt_store(db), 1), 9);
+    iotsec_replay_sqlite_close(db);
+    tu_tmpdir_cleanup(dir);
+    iotsec_ecowatt_keys_cleanup(&k);
+}
+END_TEST
+
+/* A store whose read-only check passes but whose check-and-commit refuses — what a second
+ * writer taking the same nonce between the two looks like — and one failing with I/O. */
+static int race_mode;
+
+static int race_check(void *ctx, const uint8_t *id, size_t len, uint8_t kid, uint64_t ctr)
+{
+    (void)ctx, (void)id, (void)len, (void)kid, (void)ctr;
+    return race_mode == 2 ? IOTSEC_E_IO : IOTSEC_OK;
+}
+
+static int race_commit(void *ctx, const uint8_t *id, size_t len, uint8_t kid, uint64_t ctr)
+{
+    (void)ctx, (void)id, (void)len, (void)kid, (void)ctr;
+    return race_mode == 1 ? IOTSEC_E_REPLAY : IOTSEC_E_IO;
+}
+
+static int race_window(void *ctx, unsigned *w)
+{
+    (void)ctx;
+    *w = 0;
+    return IOTSEC_OK;
+}
+
+START_TEST(test_open_stored_lost_race)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    static const iotsec_replay_store_ops ops = {race_check, race_commit, NULL, NULL, NULL,
+                                                race_window};
+    iotsec_replay_store st = {&ops, NULL};
+    iotsec_ecowatt_keys k;
+    char f[512];
+    uint8_t out[64];
+    size_t n, m = 5, i;
+
+    keys(&k, c, 0);
+    n = build(c, 12, NULL, "QUJDREVG", f, sizeof f);
+    memset(out, 0xee, sizeof out);
+    race_mode = 1;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &st, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_REPLAY);
+    ck_assert_uint_eq(m, 0);
+    for (i = 0; i < 6; i++)
+        ck_assert_uint_eq(out[i], 0); /* the payload the caller must not use is wiped */
+    race_mode = 0;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &st, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_IO);
+    race_mode = 2;
+    ck_assert_int_eq(iotsec_ecowatt_open_stored(&k, &st, f, n, NULL, out, sizeof out, &m),
+                     IOTSEC_E_IO);
+    iotsec_ecowatt_keys_cleanup(&k);
+}
+END_TEST
+
 /* ---- tampering and parsing ---------------------------------------------------------------- */
 
 /* Every one-byte change is rejected, except inside the device_id value (a changed id made
@@ -568,6 +912,11 @@ static Suite *ecowatt_suite(void)
     tu_add_backend_test(tc, test_unauthenticated_fields);
     tu_add_backend_test(tc, test_mac_before_decrypt);
     tu_add_backend_test(tc, test_open_checked_strict);
+    tu_add_backend_test(tc, test_open_stored_strict);
+    tu_add_backend_test(tc, test_open_stored_refuses_non_strict);
+    tcase_add_test(tc, test_open_stored_no_decrypt_on_replay);
+    tu_add_backend_test(tc, test_open_stored_transactions);
+    tu_add_backend_test(tc, test_open_stored_lost_race);
     tu_add_backend_test(tc, test_every_byte_change);
     tu_add_backend_test(tc, test_truncations);
     tcase_add_test(tc, test_parse_errors);

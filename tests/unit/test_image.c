@@ -2,7 +2,8 @@
  * NIST SP 800-38A AES-256-CBC known answer through the encrypt helper, plain and encrypted
  * images in chunks of 1, 15, 16, 17, 2048 and 65536 bytes, one byte short / long / changed,
  * wrong key, tampered ciphertext and signer-side padding faults all giving the one uniform
- * error, sticky failure, buffer capacities, and the libsodium backend's UNSUPPORTED. */
+ * error, sticky failure, buffer capacities, the libsodium backend's UNSUPPORTED, and the
+ * transfer-only check (no key: payload_size / payload_digest) with its limits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -568,6 +569,166 @@ START_TEST(test_encrypted_signer_faults_uniform)
 }
 END_TEST
 
+/* ---- transfer only (no key, no decryption) -------------------------------------------------- */
+
+/* Feed in transfer mode: the whole of data must give want, in every chunk size, with and
+ * without a copy; a copy is the input itself (ciphertext, never plaintext). */
+static void transfer_expect(const iotsec_crypto *c, const iotsec_manifest *m, const uint8_t *data,
+                            size_t n, int want)
+{
+    uint8_t *acc = malloc(n + 1);
+    iotsec_image_verify_ctx ctx;
+    size_t i, acc_len = 0;
+
+    ck_assert_ptr_nonnull(acc);
+    for (i = 0; i < N_CHUNKS; i++) {
+        ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, c, m), IOTSEC_OK);
+        ck_assert_msg(feed(&ctx, data, n, chunk_sizes[i], NULL, 0, NULL, 0) == want,
+                      "%zu bytes in chunks of %zu", n, chunk_sizes[i]);
+        ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, c, m), IOTSEC_OK);
+        ck_assert_int_eq(feed(&ctx, data, n, chunk_sizes[i], acc, n + 1, &acc_len, 1), want);
+        if (want == IOTSEC_OK) {
+            ck_assert_uint_eq(acc_len, n);
+            ck_assert(memcmp(acc, data, n) == 0);
+        }
+    }
+    free(acc);
+}
+
+/* Short, long and changed inputs all fail with IOTSEC_E_DIGEST_MISMATCH; the long one in the
+ * update that brings the extra byte, and the failure sticks. */
+static void transfer_errors(const iotsec_crypto *c, const iotsec_manifest *m, uint8_t *data,
+                            size_t n)
+{
+    const size_t pos[] = {0, 15, 16, n / 2, n - 16, n - 1};
+    uint8_t *longer = malloc(n + 1);
+    iotsec_image_verify_ctx ctx;
+    size_t k;
+
+    ck_assert_ptr_nonnull(longer);
+    transfer_expect(c, m, data, n - 1, IOTSEC_E_DIGEST_MISMATCH);
+    memcpy(longer, data, n);
+    longer[n] = 0;
+    transfer_expect(c, m, longer, n + 1, IOTSEC_E_DIGEST_MISMATCH);
+    for (k = 0; k < sizeof pos / sizeof pos[0]; k++) {
+        data[pos[k]] ^= 0x80;
+        transfer_expect(c, m, data, n, IOTSEC_E_DIGEST_MISMATCH);
+        data[pos[k]] ^= 0x80;
+    }
+    ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, c, m), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, longer, n, NULL, 0, NULL), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, longer + n, 1, NULL, 0, NULL),
+                     IOTSEC_E_DIGEST_MISMATCH);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, longer, 0, NULL, 0, NULL),
+                     IOTSEC_E_DIGEST_MISMATCH);
+    ck_assert_int_eq(iotsec_image_verify_final(&ctx, NULL, 0, NULL), IOTSEC_E_DIGEST_MISMATCH);
+    ck_assert_int_eq(iotsec_image_verify_final(&ctx, NULL, 0, NULL), IOTSEC_E_STATE);
+    free(longer);
+}
+
+START_TEST(test_transfer_plain)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    const size_t n = 70001;
+    uint8_t *img = malloc(n);
+    iotsec_image_verify_ctx ctx;
+    iotsec_manifest unverified;
+    signed_image si;
+
+    tu_pattern(img, n, 41);
+    si_plain(&si, c, img, 3001);
+    /* the transferred bytes are the image: the same checks as the plaintext path */
+    transfer_expect(c, &si.m, img, 3001, IOTSEC_OK);
+    transfer_errors(c, &si.m, img, 3001);
+    si_free(&si);
+    si_plain(&si, c, img, n);
+    transfer_expect(c, &si.m, img, n, IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_init(&ctx, c, &si.m, NULL, 0), IOTSEC_OK);
+    ck_assert_int_eq(feed(&ctx, img, n, 2048, NULL, 0, NULL, 0), IOTSEC_OK);
+    /* misuse */
+    ck_assert_int_eq(iotsec_image_verify_init_transfer(NULL, c, &si.m), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, NULL, &si.m), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, c, NULL), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_manifest_parse_unverified(si.mbuf, si.mlen, &unverified), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, c, &unverified), IOTSEC_E_STATE);
+    ck_assert_int_eq(ctx.state, 0); /* zeroed on error */
+    si_free(&si);
+    free(img);
+}
+END_TEST
+
+START_TEST(test_transfer_encrypted)
+{
+    const iotsec_crypto *c = tu_backend(_i);
+    static const size_t sizes[] = {1, 16, 3000, 100003};
+    uint8_t *img = malloc(100003);
+    iotsec_image_verify_ctx ctx;
+    iotsec_manifest forged;
+    size_t s;
+
+    tu_pattern(img, 100003, 43);
+    for (s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        signed_image si;
+        si_encrypted(&si, c, img, sizes[s]);
+        /* no key and no AES needed: every backend (libsodium too) checks the ciphertext */
+        transfer_expect(c, &si.m, si.payload, si.payload_len, IOTSEC_OK);
+        if (sizes[s] == 3000)
+            transfer_errors(c, &si.m, si.payload, si.payload_len);
+        /* the plaintext is not what was transferred */
+        transfer_expect(c, &si.m, img, sizes[s], IOTSEC_E_DIGEST_MISMATCH);
+        /* a manifest claiming encryption without its payload digest (never made by the
+         * verifier): refused */
+        forged = si.m;
+        forged.f.payload_digest = NULL;
+        ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, c, &forged), IOTSEC_E_STATE);
+        si_free(&si);
+    }
+    free(img);
+}
+END_TEST
+
+/* What the transfer check does not cover: a signer whose plaintext fields are wrong (here a
+ * padding byte of 0) but whose payload digest is right passes the transfer check; the
+ * device's full verification still refuses it. */
+START_TEST(test_transfer_is_not_plaintext_check)
+{
+    const iotsec_crypto *o = iotsec_crypto_openssl();
+    uint8_t key[32], iv[16], pt[32], ct[32];
+    iotsec_manifest_fields f;
+    iotsec_image_verify_ctx ctx;
+    iotsec_aes_cbc_ctx a;
+    signed_image si;
+    fx_storage st;
+
+    ck_assert_ptr_nonnull(o);
+    tu_pattern(key, sizeof key, 51);
+    tu_pattern(iv, sizeof iv, 52);
+    tu_pattern(pt, sizeof pt, 53);
+    pt[31] = 0; /* not PKCS#7 */
+    ck_assert_int_eq(iotsec_aes_cbc_init(&a, o, IOTSEC_ENCRYPT, key, 32, iv), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_aes_cbc_update(&a, pt, ct, 32), IOTSEC_OK);
+    iotsec_aes_cbc_cleanup(&a);
+    si_keys(&si, o);
+    fx_fields_minimal(&f, &st);
+    f.present = IOTSEC_MF_ENCRYPTION;
+    f.image_size = 31;
+    ck_assert_int_eq(iotsec_sha256(o, pt, 31, st.image_digest), IOTSEC_OK);
+    f.enc_alg = IOTSEC_ENC_AES256_CBC;
+    ck_assert_int_eq(iotsec_fw_key_id(o, key, st.enc_key_id), IOTSEC_OK);
+    memcpy(st.enc_iv, iv, 16);
+    f.enc_key_id = st.enc_key_id;
+    f.enc_iv = st.enc_iv;
+    f.payload_size = 32;
+    ck_assert_int_eq(iotsec_sha256(o, ct, 32, st.payload_digest), IOTSEC_OK);
+    f.payload_digest = st.payload_digest;
+    si_sign(&si, &f);
+    transfer_expect(o, &si.m, ct, 32, IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_init(&ctx, o, &si.m, key, 32), IOTSEC_OK);
+    ck_assert_int_eq(feed(&ctx, ct, 32, 32, NULL, 0, NULL, 1), IOTSEC_E_DIGEST_MISMATCH);
+    si_free(&si);
+}
+END_TEST
+
 /* A backend whose SHA-256 / AES fail after a while (OpenSSL otherwise): a backend failure
  * on the plain path is reported as such, on the encrypted path as the one uniform error,
  * and both leave the context failed for good. */
@@ -609,6 +770,16 @@ START_TEST(test_backend_failures)
     ck_assert_int_eq(iotsec_image_verify_update(&ctx, img + 100, 100, NULL, 0, NULL),
                      IOTSEC_E_BACKEND);
     ck_assert_int_eq(iotsec_image_verify_update(&ctx, img + 200, 100, NULL, 0, NULL),
+                     IOTSEC_E_BACKEND);
+    ck_assert_int_eq(iotsec_image_verify_final(&ctx, NULL, 0, NULL), IOTSEC_E_BACKEND);
+    si_free(&si);
+
+    /* transfer only: no secret involved, so the backend's error is reported as such */
+    si_encrypted(&si, o, img, sizeof img);
+    fail_after = 1;
+    ck_assert_int_eq(iotsec_image_verify_init_transfer(&ctx, &flaky, &si.m), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, si.payload, 100, NULL, 0, NULL), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_image_verify_update(&ctx, si.payload + 100, 100, NULL, 0, NULL),
                      IOTSEC_E_BACKEND);
     ck_assert_int_eq(iotsec_image_verify_final(&ctx, NULL, 0, NULL), IOTSEC_E_BACKEND);
     si_free(&si);
@@ -656,6 +827,9 @@ static Suite *image_suite(void)
     tu_add_backend_test(tc, test_encrypted_chunk_sizes);
     tu_add_backend_test(tc, test_encrypted_errors);
     tu_add_backend_test(tc, test_encrypted_signer_faults_uniform);
+    tu_add_backend_test(tc, test_transfer_plain);
+    tu_add_backend_test(tc, test_transfer_encrypted);
+    tcase_add_test(tc, test_transfer_is_not_plaintext_check);
     tcase_add_test(tc, test_backend_failures);
     suite_add_tcase(s, tc);
     return s;

@@ -1,6 +1,7 @@
 /* Check suite: receiver replay store (replay_store.h, DESIGN.md §5) — the in-memory store
- * (window behaviour, table full, transactions and rollback) and the SQLite store (restart,
- * transactions with the caller's rows, window changes, corrupted and foreign files, four
+ * (window behaviour, table full, transactions and rollback), the window operation, and the
+ * SQLite store (restart, transactions with the caller's rows, window changes, corrupted and
+ * foreign files, the legacy EcoWatt namespace and its upgrade of older files, four
  * processes hammering one file, lock timeouts, open errors). */
 #include <errno.h>
 #include <fcntl.h>
@@ -190,6 +191,45 @@ START_TEST(test_mem_invalid_args)
     ck_assert_int_eq(iotsec_replay_store_begin(&s), IOTSEC_OK);
     s.ops = NULL;
     ck_assert_int_eq(iotsec_replay_store_begin(&s), IOTSEC_E_INVALID_ARG);
+}
+END_TEST
+
+static int failing_window(void *ctx, unsigned *window)
+{
+    (void)ctx;
+    *window = 77; /* must not reach the caller */
+    return IOTSEC_E_IO;
+}
+
+START_TEST(test_store_window)
+{
+    static const unsigned ws[] = {0, 1, 8, 64, 1024};
+    iotsec_replay_mem m;
+    iotsec_replay_mem_entry table[1];
+    iotsec_replay_store_ops partial;
+    iotsec_replay_store s;
+    unsigned w, i;
+
+    for (i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        ck_assert_int_eq(iotsec_replay_mem_init(&m, table, 1, NULL, 0, ws[i]), IOTSEC_OK);
+        w = 9999;
+        ck_assert_int_eq(iotsec_replay_store_window(iotsec_replay_mem_store(&m), &w), IOTSEC_OK);
+        ck_assert_uint_eq(w, ws[i]);
+    }
+    ck_assert_int_eq(iotsec_replay_store_window(NULL, &w), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_replay_store_window(&m.store, NULL), IOTSEC_E_INVALID_ARG);
+    /* a table written before the operation existed: it cannot say, and nothing is written */
+    memset(&partial, 0, sizeof partial);
+    s.ops = &partial;
+    s.ctx = NULL;
+    w = 9999;
+    ck_assert_int_eq(iotsec_replay_store_window(&s, &w), IOTSEC_E_UNSUPPORTED);
+    ck_assert_uint_eq(w, 9999);
+    partial.window = failing_window;
+    ck_assert_int_eq(iotsec_replay_store_window(&s, &w), IOTSEC_E_IO);
+    ck_assert_uint_eq(w, 9999);
+    s.ops = NULL;
+    ck_assert_int_eq(iotsec_replay_store_window(&s, &w), IOTSEC_E_INVALID_ARG);
 }
 END_TEST
 
@@ -559,6 +599,123 @@ START_TEST(test_sqlite_corrupt_and_foreign)
 }
 END_TEST
 
+/* ---- the legacy EcoWatt namespace of a SQLite database ----------------------------------- */
+
+START_TEST(test_sqlite_ecowatt_namespace)
+{
+    char dir[256], path[512];
+    iotsec_replay_sqlite *s;
+    iotsec_replay_store *fr, *eco;
+    sqlite3 *db;
+    unsigned w = 99;
+
+    tu_tmpdir(dir, sizeof dir);
+    path_in(path, sizeof path, dir, "replay.db");
+    s = sq_open(path, 64, 0);
+    fr = iotsec_replay_sqlite_store(s);
+    eco = iotsec_replay_sqlite_ecowatt_store(s);
+    ck_assert_ptr_nonnull(eco);
+    ck_assert_ptr_ne(eco, fr);
+    ck_assert_ptr_null(iotsec_replay_sqlite_ecowatt_store(NULL));
+    ck_assert_int_eq(iotsec_replay_store_window(fr, &w), IOTSEC_OK);
+    ck_assert_uint_eq(w, 64);
+    ck_assert_int_eq(iotsec_replay_store_window(eco, &w), IOTSEC_OK);
+    ck_assert_uint_eq(w, 0); /* whatever W the database was opened with */
+    /* the same (device, kid) in both namespaces: independent states */
+    ck_assert_int_eq(cc(fr, DEV_A, LEN_A, 0, 100), IOTSEC_OK);
+    ck_assert_int_eq(peek(eco, DEV_A, LEN_A, 0, 100), IOTSEC_OK);
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 50), IOTSEC_OK);
+    ck_assert_int_eq(cc(fr, DEV_A, LEN_A, 0, 50), IOTSEC_OK); /* inside W = 64 of 100 */
+    /* the legacy namespace is strict */
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 49), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 50), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 52), IOTSEC_OK);
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 51), IOTSEC_E_REPLAY);
+    db = iotsec_replay_sqlite_db(s);
+    ck_assert_int_eq(sq_int(db, "SELECT count(*) FROM iotsec_replay_state"), 1);
+    ck_assert_int_eq(sq_int(db, "SELECT count(*) FROM iotsec_replay_ecowatt"), 1);
+    /* one connection, one transaction: begun on one handle, it covers the other and the
+     * caller's rows; commit or rollback from either handle ends it */
+    sq_exec(db, "CREATE TABLE frames(ctr INTEGER)");
+    ck_assert_int_eq(iotsec_replay_store_begin(fr), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_store_begin(eco), IOTSEC_E_STATE);
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 60), IOTSEC_OK);
+    ck_assert_int_eq(cc(fr, DEV_A, LEN_A, 0, 101), IOTSEC_OK);
+    sq_exec(db, "INSERT INTO frames VALUES(60)");
+    ck_assert_int_eq(iotsec_replay_store_rollback(eco), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_store_rollback(fr), IOTSEC_E_STATE);
+    ck_assert_int_eq(peek(eco, DEV_A, LEN_A, 0, 60), IOTSEC_OK);
+    ck_assert_int_eq(peek(fr, DEV_A, LEN_A, 0, 101), IOTSEC_OK);
+    ck_assert_int_eq(sq_int(db, "SELECT count(*) FROM frames"), 0);
+    ck_assert_int_eq(iotsec_replay_store_begin(eco), IOTSEC_OK);
+    ck_assert_int_eq(cc(eco, DEV_A, LEN_A, 0, 60), IOTSEC_OK);
+    sq_exec(db, "INSERT INTO frames VALUES(60)");
+    ck_assert_int_eq(iotsec_replay_store_commit(fr), IOTSEC_OK);
+    iotsec_replay_sqlite_close(s);
+    /* reopened with another W: the legacy rows stay strict, nothing converted */
+    s = sq_open(path, 8, 0);
+    eco = iotsec_replay_sqlite_ecowatt_store(s);
+    ck_assert_int_eq(peek(eco, DEV_A, LEN_A, 0, 60), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(peek(eco, DEV_A, LEN_A, 0, 59), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(peek(eco, DEV_A, LEN_A, 0, 61), IOTSEC_OK);
+    ck_assert_int_eq(sq_int(iotsec_replay_sqlite_db(s), "SELECT count(*) FROM frames"), 1);
+    iotsec_replay_sqlite_close(s);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
+/* A database made before the legacy table existed (schema of the same version, only
+ * iotsec_replay_state) gains the table when opened, and keeps its frame state; a legacy
+ * table of another shape is refused like any foreign schema, the file untouched. */
+START_TEST(test_sqlite_ecowatt_upgrade)
+{
+    char dir[256], path[512];
+    iotsec_replay_sqlite *s;
+    uint8_t state[IOTSEC_REPLAY_STATE_LEN];
+    iotsec_replay_window w;
+    char sql[1024], hex[2 * IOTSEC_REPLAY_STATE_LEN + 1];
+    size_t n = 0;
+
+    tu_tmpdir(dir, sizeof dir);
+    /* the old schema, written with plain SQLite; dev-a kid 0 has seen counter 40 */
+    ck_assert_int_eq(iotsec_replay_init(&w, 64), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_commit(&w, 40), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_encode(&w, state, sizeof state, &n), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_hex_encode(state, n, hex, sizeof hex), IOTSEC_OK);
+    snprintf(sql, sizeof sql,
+             "PRAGMA application_id = 1229935698; PRAGMA user_version = 1;"
+             "CREATE TABLE iotsec_replay_state("
+             " device_id BLOB NOT NULL CHECK(length(device_id) BETWEEN 1 AND 64),"
+             " kid INTEGER NOT NULL CHECK(kid BETWEEN 0 AND 255),"
+             " state BLOB NOT NULL,"
+             " PRIMARY KEY(device_id, kid)) WITHOUT ROWID;"
+             "INSERT INTO iotsec_replay_state VALUES(CAST('dev-a' AS BLOB), 0, x'%s')",
+             hex);
+    path_in(path, sizeof path, dir, "old.db");
+    make_db(path, sql);
+    s = sq_open(path, 64, 0);
+    ck_assert_int_eq(sq_int(iotsec_replay_sqlite_db(s), "SELECT count(*) FROM sqlite_master"
+                                                        " WHERE name = 'iotsec_replay_ecowatt'"),
+                     1);
+    ck_assert_int_eq(sq_int(iotsec_replay_sqlite_db(s), "PRAGMA user_version"), 1);
+    ck_assert_int_eq(peek(iotsec_replay_sqlite_store(s), DEV_A, LEN_A, 0, 40), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(cc(iotsec_replay_sqlite_ecowatt_store(s), DEV_A, LEN_A, 0, 40), IOTSEC_OK);
+    iotsec_replay_sqlite_close(s);
+    s = sq_open(path, 64, 0);
+    ck_assert_int_eq(peek(iotsec_replay_sqlite_ecowatt_store(s), DEV_A, LEN_A, 0, 40),
+                     IOTSEC_E_REPLAY);
+    iotsec_replay_sqlite_close(s);
+    /* a legacy table of the wrong shape */
+    path_in(path, sizeof path, dir, "badlegacy.db");
+    s = sq_open(path, 64, 0);
+    sq_exec(iotsec_replay_sqlite_db(s), "DROP TABLE iotsec_replay_ecowatt");
+    sq_exec(iotsec_replay_sqlite_db(s), "CREATE TABLE iotsec_replay_ecowatt(x)");
+    iotsec_replay_sqlite_close(s);
+    expect_refused(path, IOTSEC_E_CORRUPT);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
 /* ---- four processes, one file ----------------------------------------------------------- */
 
 #define HAMMER_PROCS 4
@@ -735,12 +892,15 @@ static Suite *replay_store_suite(void)
     tcase_add_test(mem, test_mem_table_full);
     tcase_add_test(mem, test_mem_transactions);
     tcase_add_test(mem, test_mem_invalid_args);
+    tcase_add_test(mem, test_store_window);
     suite_add_tcase(s, mem);
     tcase_add_test(sq, test_sqlite_window_and_schema);
     tcase_add_test(sq, test_sqlite_restart);
     tcase_add_test(sq, test_sqlite_transactions);
     tcase_add_test(sq, test_sqlite_window_change);
     tcase_add_test(sq, test_sqlite_corrupt_and_foreign);
+    tcase_add_test(sq, test_sqlite_ecowatt_namespace);
+    tcase_add_test(sq, test_sqlite_ecowatt_upgrade);
     tcase_add_test(sq, test_sqlite_four_processes);
     tcase_add_test(sq, test_sqlite_lock_timeout);
     tcase_add_test(sq, test_sqlite_open_errors);

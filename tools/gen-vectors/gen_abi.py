@@ -59,6 +59,8 @@ DIRECTIONS = {
     ("iotsec_replay_mem_init", "journal"): "inout",
     ("iotsec_replay_mem_store", "m"): "in",
     ("iotsec_replay_sqlite_store", "s"): "in",
+    ("iotsec_replay_sqlite_ecowatt_store", "s"): "in",
+    ("iotsec_replay_store_window", "window"): "out",
     ("iotsec_replay_sqlite_db", "s"): "in",
     ("iotsec_counter_file_open", "f"): "out",
     ("iotsec_counter_file_open", "port"): "out",
@@ -106,7 +108,7 @@ OUT_NAMES = {"hdr", "out", "result", "err", "matched", "reason", "err_line", "ke
 
 # Functions whose first (non-const struct) argument is an object they initialise.
 INIT_SUFFIXES = ("_init", "_derive", "_keys_init", "_setkey", "_load", "_load_ed25519_raw",
-                 "_load_ed25519_seed", "_load_file", "_init_plaintext")
+                 "_load_ed25519_seed", "_load_file", "_init_plaintext", "_init_transfer")
 
 # Non-status int returns (the value is not an IOTSEC_* code).
 VALUE_RETURNS = {
@@ -134,6 +136,8 @@ RELEASE = {
     ("iotsec_writer_reserve", "return"): "borrowed: points into the writer's buffer",
     ("iotsec_replay_mem_store", "return"): "borrowed: part of m",
     ("iotsec_replay_sqlite_store", "return"): "borrowed: valid until iotsec_replay_sqlite_close(s)",
+    ("iotsec_replay_sqlite_ecowatt_store", "return"):
+        "borrowed: valid until iotsec_replay_sqlite_close(s)",
     ("iotsec_replay_sqlite_db", "return"): "borrowed: valid until iotsec_replay_sqlite_close(s)",
     ("iotsec_revocation_ref", "return"): "iotsec_revocation_unref",
     ("iotsec_revocation_holder_get", "return"): "iotsec_revocation_unref",

@@ -5,9 +5,11 @@
 #
 # Provides: $SIM $BACKEND $CLI (absolute paths), $T (temporary directory, removed on exit,
 # every process started here is stopped on exit), fail, expect_rc, backend_start, device,
-# sign, publish, status_field.
+# sign, publish, status_is, and flip_byte from tests/e2e/common.sh.
 
 set -u
+# flip_byte, wait_listening
+. "$(dirname "${BASH_SOURCE[0]}")/../../../tests/e2e/common.sh"
 : "${BUILD:=build}"
 BUILD_ABS=$(cd "$BUILD" && pwd) || { echo "FAIL: no build directory $BUILD" >&2; exit 1; }
 SIM=$BUILD_ABS/iotsec-device-sim
@@ -53,14 +55,6 @@ expect_in() {
     grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "'$2' not found in $(basename "$1")"; }
 }
 
-# flip_byte FILE OFFSET: invert the bits of one byte in place (a tampered or damaged file).
-flip_byte() {
-    local b
-    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-    [ -n "$b" ] || fail "flip_byte: $1 has no byte at $2"
-    printf "\\$(printf '%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # The device CA, the server certificate, the firmware signing key and the firmware key,
 # and two real firmware images (v1 and v2 are different ELF binaries).
 setup_pki() {
@@ -78,18 +72,12 @@ setup_pki() {
 # backend_start NAME CERT KEY: start the backend on an ephemeral loopback port with the
 # device CA; sets PORT. The database is $DB.
 backend_start() {
-    local name=$1 cert=$2 key=$3 i
+    local name=$1 cert=$2 key=$3
     : >"$T/$name.log"
     "$BACKEND" serve --listen 127.0.0.1:0 --db "$DB" --ca "$T/ca/ca.pem" --cert "$cert" \
         --key "$key" --rate 0 >"$T/$name.log" 2>&1 &
     PIDS+=($!)
-    PORT=
-    for i in $(seq 1 100); do
-        PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/$name.log")
-        [ -n "$PORT" ] && return 0
-        kill -0 "${PIDS[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
+    PORT=$(wait_listening "$T/$name.log" "${PIDS[-1]}") && return 0
     cat "$T/$name.log" >&2
     fail "backend $name did not start"
 }
@@ -110,10 +98,11 @@ sign_enc() {
     sign "$@" --encrypt-key "$T/fw.key" --payload-out "$out.enc"
 }
 
-# publish MANIFEST PAYLOAD: make it the firmware of its class on the backend.
+# publish MANIFEST PAYLOAD: make it the firmware of its class on the backend (which checks
+# the payload as transferred and never holds the firmware key).
 publish() {
     "$BACKEND" publish-firmware --db "$DB" --manifest "$1" --payload "$2" \
-        --trust "$T/fw-sign.pub" --fw-key "$T/fw.key" >/dev/null || fail "publish $1"
+        --trust "$T/fw-sign.pub" >/dev/null || fail "publish $1"
 }
 
 # device NAME CLASS [provision options]: a device with its own certificate and frame

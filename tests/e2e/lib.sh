@@ -1,0 +1,261 @@
+# shellcheck shell=bash
+# Scenario helpers of the end-to-end demo (scripts/demo; `make check` runs it through
+# tests/scripts/e2e_demo.sh). Sourced, not run. The caller sets:
+#   CLI SIM BACKEND   absolute paths of iotsec, iotsec-device-sim, iotsec-backend
+#   W                 the workspace (absolute); logs go to $W/logs, scratch files to $W/tmp
+# and, once the backend runs, DB (its database) and URL (https://127.0.0.1:PORT).
+#
+# Every scenario ends in one `row`: what was expected and what was observed. Observations
+# are built from what the programs did (exit status, IOTSEC_E_* name on stderr, HTTP status
+# and error code, the device's `status --json`, the backend's audit table), never constants.
+
+# flip_byte, wait_listening, wait_for
+# shellcheck source=tests/e2e/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# ---- the results table ------------------------------------------------------------------
+ROW_S=()
+ROW_E=()
+ROW_O=()
+ROW_R=()
+
+# row SCENARIO EXPECTED OBSERVED [REGEX]: PASS when OBSERVED equals EXPECTED, or when a REGEX
+# is given, when OBSERVED matches it (for observations that vary between runs, such as
+# curl's exit status on a refused handshake). Prints one progress line.
+row() {
+    local res=FAIL
+    if [ $# -ge 4 ]; then
+        [[ $3 =~ $4 ]] && res=PASS
+    else
+        [ "$3" == "$2" ] && res=PASS
+    fi
+    ROW_S+=("$1")
+    ROW_E+=("$2")
+    ROW_O+=("$3")
+    ROW_R+=("$res")
+    printf '  %-4s  %s\n' "$res" "$1"
+    [ "$res" == PASS ] || printf '        expected: %s\n        observed: %s\n' "$2" "$3"
+}
+
+# print_table: every row, as an aligned pipe table.
+print_table() {
+    local ws=8 we=8 wo=8 i
+    for i in "${!ROW_S[@]}"; do
+        ((${#ROW_S[i]} > ws)) && ws=${#ROW_S[i]}
+        ((${#ROW_E[i]} > we)) && we=${#ROW_E[i]}
+        ((${#ROW_O[i]} > wo)) && wo=${#ROW_O[i]}
+    done
+    printf '| %-*s | %-*s | %-*s | %-6s |\n' "$ws" scenario "$we" expected "$wo" observed result
+    printf '|-%s-|-%s-|-%s-|-%s-|\n' "$(printf '%*s' "$ws" '' | tr ' ' -)" \
+        "$(printf '%*s' "$we" '' | tr ' ' -)" "$(printf '%*s' "$wo" '' | tr ' ' -)" ------
+    for i in "${!ROW_S[@]}"; do
+        printf '| %-*s | %-*s | %-*s | %-6s |\n' "$ws" "${ROW_S[i]}" "$we" "${ROW_E[i]}" \
+            "$wo" "${ROW_O[i]}" "${ROW_R[i]}"
+    done
+}
+
+# rows_failed: how many rows are FAIL.
+rows_failed() {
+    local n=0 r
+    for r in "${ROW_R[@]}"; do [ "$r" == PASS ] || n=$((n + 1)); done
+    echo "$n"
+}
+
+# ---- running programs ---------------------------------------------------------------------
+# run LOG CMD...: run CMD; its command line, stdout, stderr and exit status are appended to
+# $W/logs/LOG.log. Sets RC; this run's output stays in $W/tmp/out and $W/tmp/err.
+run() {
+    local log=$W/logs/$1.log
+    shift
+    "$@" >"$W/tmp/out" 2>"$W/tmp/err"
+    RC=$?
+    {
+        printf '$'
+        printf ' %q' "$@"
+        printf '\n'
+        cat "$W/tmp/out"
+        if [ -s "$W/tmp/err" ]; then
+            echo "--- stderr"
+            cat "$W/tmp/err"
+        fi
+        echo "--- exit $RC"
+        echo
+    } >>"$log"
+}
+
+# must LOG CMD...: run, and stop the demo if CMD fails (setup steps, not scenarios).
+must() {
+    run "$@"
+    if [ "$RC" -ne 0 ]; then
+        echo "demo: setup step failed (exit $RC): ${*:2}" >&2
+        cat "$W/tmp/err" >&2
+        exit 1
+    fi
+}
+
+# err_name: the first IOTSEC_E_* name on the last run's stderr (empty if none).
+err_name() {
+    grep -o 'IOTSEC_E_[A-Z0-9_]*' "$W/tmp/err" | head -n 1
+}
+
+# exit_text: "exit N" of the last run, followed by the IOTSEC_E_* name it printed, if any.
+exit_text() {
+    local e
+    e=$(err_name)
+    echo "exit $RC${e:+ $e}"
+}
+
+# ---- devices ------------------------------------------------------------------------------
+# dev_dir NAME: the directory of a device's credentials; its simulator state is dev_dir/state.
+dev_dir() { echo "$W/devices/$1"; }
+
+# device_state NAME: "runs SLOT VERSION, counter N" from the device's `status --json`
+# (", pending" when the active image awaits confirmation).
+device_state() {
+    "$SIM" status --state "$(dev_dir "$1")/state" --json 2>/dev/null | python3 -c '
+import json, sys
+try:
+    s = json.load(sys.stdin)
+    slot = s["slots"][s["active"]]
+    print("runs %s %s, counter %d%s" % (s["active"], slot["version"] if slot else "(empty)",
+          s["security_counter"], ", pending" if s["pending"] else ""))
+except (ValueError, KeyError, TypeError):
+    print("no readable status")'
+}
+
+# sim LOG NAME COMMAND [options]: the device simulator on device NAME's state (RC set).
+sim() {
+    local log=$1 name=$2 cmd=$3
+    shift 3
+    run "$log" "$SIM" "$cmd" --state "$(dev_dir "$name")/state" "$@"
+}
+
+# sim_frame: from the output of the last `sim run`, FRAME_STATUS = "HTTP S" of its first
+# frame (or "no answer (exit N ...)") and FRAME_CTR = that frame's counter (0 if none).
+sim_frame() {
+    local line
+    line=$(grep -m1 '^frame 1 ctr=' "$W/tmp/out")
+    FRAME_CTR=$(sed -n 's/^frame 1 ctr=\([0-9]*\):.*/\1/p' <<<"$line")
+    FRAME_CTR=${FRAME_CTR:-0}
+    if [[ $line =~ :\ HTTP\ ([0-9]+) ]]; then
+        FRAME_STATUS="HTTP ${BASH_REMATCH[1]}"
+    else
+        FRAME_STATUS="no answer ($(exit_text))"
+    fi
+}
+
+# ---- HTTP with curl, as a device ------------------------------------------------------------
+# post NAME FILE CONTENT-TYPE: POST FILE to /v1/telemetry over NAME's mTLS connection; prints
+# "HTTP S" and, for a refusal, the error code of the JSON answer ("HTTP 409 replay"). Each
+# request and answer is appended to $W/logs/curl.log.
+post() {
+    local d body code err
+    d=$(dev_dir "$1")
+    body=$(curl -sS --max-time 10 --cacert "$W/pki/ca/ca.pem" --cert "$d/cert.pem" \
+        --key "$d/key.pem" -H "Content-Type: $3" --data-binary "@$2" -w '\n%{http_code}' \
+        "$URL/v1/telemetry" 2>>"$W/logs/curl.log")
+    code=${body##*$'\n'}
+    body=${body%$'\n'*}
+    err=$(sed -n 's/^{"error":"\([a-z_]*\)".*/\1/p' <<<"$body")
+    printf 'POST %s as %s: %s %s\n' "${2##*/}" "$1" "$code" "$body" >>"$W/logs/curl.log"
+    echo "HTTP $code${err:+ $err}"
+}
+
+# ---- the backend's database -----------------------------------------------------------------
+q() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
+
+# stored NAME CTR: "stored FORMAT" for the telemetry row of device NAME with counter CTR,
+# "+aes" when the frame was encrypted, ", reading" when the stored payload is the device's
+# JSON reading (so the backend decrypted it); "not stored" when there is no row.
+stored() {
+    local r fmt enc reading
+    r=$(q "SELECT format, encrypted, CAST(payload AS TEXT) LIKE '{\"seq\":%' FROM telemetry
+           WHERE device_id = '$1' AND ctr = $2 ORDER BY id DESC LIMIT 1")
+    [ -n "$r" ] || { echo "not stored"; return; }
+    IFS='|' read -r fmt enc reading <<<"$r"
+    printf 'stored %s%s%s\n' "$fmt" "$([ "$enc" = 1 ] && echo +aes)" \
+        "$([ "$reading" = 1 ] && echo ', reading')"
+}
+
+# audit_count EVENT [IDENTITY]: how many audit rows of EVENT (for that certificate identity).
+audit_count() {
+    if [ $# -ge 2 ]; then
+        q "SELECT count(*) FROM audit WHERE event = '$1' AND coalesce(identity, '') = '$2'"
+    else
+        q "SELECT count(*) FROM audit WHERE event = '$1'"
+    fi
+}
+
+# audit_mark: later audit_seen / audit_new look only at rows written after this call.
+audit_mark() { AUDIT_MARK=$(q "SELECT coalesce(max(id), 0) FROM audit"); }
+AUDIT_MARK=0
+
+# audit_new: how many audit rows were written since audit_mark.
+audit_new() { q "SELECT count(*) FROM audit WHERE id > $AUDIT_MARK"; }
+
+# audit_exists WHERE: an audit row matches the SQL condition WHERE.
+audit_exists() { [ "$(q "SELECT count(*) FROM audit WHERE $1")" -gt 0 ]; }
+
+# audit_seen EVENT IDENTITY: waits (5 s: refused handshakes are audited when the server frees
+# the connection) for a row of EVENT for certificate identity IDENTITY ('' for none) written
+# since audit_mark; prints "audit EVENT" with the IOTSEC_E_* name of its detail, if any, or
+# "no audit EVENT".
+audit_seen() {
+    local where detail
+    where="id > $AUDIT_MARK AND event = '$1' AND coalesce(identity, '') = '$2'"
+    if ! wait_for 5 audit_exists "$where"; then
+        echo "no audit $1"
+        return
+    fi
+    detail=$(q "SELECT detail FROM audit WHERE $where ORDER BY id DESC LIMIT 1" |
+        grep -o 'IOTSEC_E_[A-Z0-9_]*' | head -n 1)
+    echo "audit $1${detail:+ $detail}"
+}
+
+# slot_version NAME SLOT: what the image in the device's slot (a or b) prints with --version:
+# the firmware images are real programs (the simulator built with a version string).
+slot_version() {
+    local img=$W/tmp/slot-$1-$2
+    cp "$(dev_dir "$1")/state/slots/$2.bin" "$img" && chmod 755 "$img" &&
+        "$img" --version 2>/dev/null | sed -n 's/^iotsec-device-sim firmware \([^ ]*\).*/\1/p'
+    rm -f "$img"
+}
+
+# slot_sig_alg NAME SLOT: the signature algorithm of the manifest in the device's slot.
+slot_sig_alg() {
+    "$CLI" manifest show "$(dev_dir "$1")/state/slots/$2.manifest" 2>/dev/null |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["sig_alg"])' 2>/dev/null
+}
+
+# ---- firmware -------------------------------------------------------------------------------
+# publish_firmware MANIFEST PAYLOAD TRUST.pem: the operator publishes a release on the backend,
+# which checks the signature and the payload as transferred; the firmware key never goes to
+# the server.
+publish_firmware() {
+    must publish "$BACKEND" publish-firmware --db "$DB" --manifest "$1" --payload "$2" \
+        --trust "$3"
+}
+
+# attacker_serves CLASS MANIFEST PAYLOAD: a compromised server (or its database) hands out
+# MANIFEST and PAYLOAD as the current firmware of CLASS, bypassing publish-firmware's checks:
+# the row is written straight into the backend's tables with the highest ordering key.
+# Prints the row id for attacker_withdraws.
+attacker_serves() {
+    local d
+    d=$(sha256sum "$3" | cut -c1-64)
+    q "INSERT OR IGNORE INTO payloads(digest, size, data)
+         VALUES (X'$d', $(stat -c %s "$3"), readfile('$3'));
+       INSERT INTO firmware(device_class, version, security_counter, manifest, payload_digest,
+                            published)
+         VALUES (CAST('$1' AS BLOB), 'attack', X'FFFFFFFFFFFFFFFF', readfile('$2'), X'$d',
+                 CAST(strftime('%s') AS INTEGER));
+       SELECT last_insert_rowid();"
+}
+
+# attacker_withdraws ID: remove the row attacker_serves wrote.
+attacker_withdraws() { q "DELETE FROM firmware WHERE id = $1;" >/dev/null; }
+
+# attacker_replaces_payload DIGEST FILE: the bytes stored under payload DIGEST become FILE's.
+attacker_replaces_payload() {
+    q "UPDATE payloads SET data = readfile('$2') WHERE digest = X'$1';" >/dev/null
+}
