@@ -590,7 +590,6 @@ int bk_cmd_list(int argc, char **argv)
                                {NULL, NULL, NULL, NULL, NULL}};
     const struct col *cols;
     const char *sql;
-    char q[512];
     uint64_t limit = 100;
     size_t npos = 0;
     bk_db *db = NULL;
@@ -614,11 +613,11 @@ int bk_cmd_list(int argc, char **argv)
     } else if (strcmp(what[0], "audit") == 0) {
         cols = audit_cols;
         sql = "SELECT * FROM (SELECT id, time, peer, identity, event, detail FROM audit"
-              " ORDER BY id DESC LIMIT %llu) ORDER BY id";
+              " ORDER BY id DESC LIMIT ?1) ORDER BY id";
     } else if (strcmp(what[0], "telemetry") == 0) {
         cols = tel_cols;
         sql = "SELECT * FROM (SELECT id, received, device_id, kid, ctr, format, encrypted,"
-              " peer, payload FROM telemetry ORDER BY id DESC LIMIT %llu) ORDER BY id";
+              " peer, payload FROM telemetry ORDER BY id DESC LIMIT ?1) ORDER BY id";
     } else if (strcmp(what[0], "firmware") == 0) {
         cols = fw_cols;
         sql = "SELECT id, device_class, version, security_counter, payload_digest,"
@@ -626,11 +625,14 @@ int bk_cmd_list(int argc, char **argv)
     } else {
         return bk_error(BK_EXIT_USAGE, "list devices, audit, telemetry or firmware");
     }
-    snprintf(q, sizeof q, sql, (unsigned long long)limit);
     if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
         return rc;
-    if (sqlite3_prepare_v2(bk_db_handle(db), q, -1, &st, NULL) != SQLITE_OK) {
+    /* the limit is a bound parameter, never text spliced into the statement */
+    if (sqlite3_prepare_v2(bk_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK ||
+        (sqlite3_bind_parameter_count(st) == 1 &&
+         sqlite3_bind_int64(st, 1, (sqlite3_int64)limit) != SQLITE_OK)) {
         rc = sql_fail(bk_db_handle(db), "list");
+        sqlite3_finalize(st); /* NULL when prepare failed: harmless */
         bk_db_close(db);
         return rc;
     }

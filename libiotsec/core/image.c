@@ -190,17 +190,16 @@ static int decrypt_update(iotsec_image_verify_ctx *ctx, const uint8_t *in, size_
 {
     uint8_t block[BLK];
     size_t o = 0, n;
-    int rc;
+    int rc = IOTSEC_OK;
 
+    *out_len = 0;
     /* complete the partial block first */
     if (ctx->partial_len > 0) {
-        if (!fill_partial(ctx->partial, &ctx->partial_len, &in, &in_len)) {
-            *out_len = 0;
+        if (!fill_partial(ctx->partial, &ctx->partial_len, &in, &in_len))
             return IOTSEC_OK;
-        }
         rc = iotsec_aes_cbc_update(&ctx->aes, ctx->partial, block, BLK);
         if (rc != IOTSEC_OK)
-            return rc;
+            goto done;
         ctx->partial_len = 0;
         if (ctx->have_held) {
             memcpy(out, ctx->held, BLK);
@@ -221,12 +220,12 @@ static int decrypt_update(iotsec_image_verify_ctx *ctx, const uint8_t *in, size_
         if (n > BLK) {
             rc = iotsec_aes_cbc_update(&ctx->aes, in, out + o, n - BLK);
             if (rc != IOTSEC_OK)
-                return rc;
+                goto done;
             o += n - BLK;
         }
         rc = iotsec_aes_cbc_update(&ctx->aes, in + n - BLK, ctx->held, BLK);
         if (rc != IOTSEC_OK)
-            return rc;
+            goto done;
         ctx->have_held = 1;
         in += n;
         in_len -= n;
@@ -235,9 +234,12 @@ static int decrypt_update(iotsec_image_verify_ctx *ctx, const uint8_t *in, size_
         memcpy(ctx->partial, in, in_len);
         ctx->partial_len = (uint8_t)in_len;
     }
-    iotsec_zeroize(block, sizeof block);
     *out_len = o;
-    return IOTSEC_OK;
+done:
+    /* plaintext never stays on the stack, on success or failure (the context fails for good
+     * on an error and verify_fail wipes it) */
+    iotsec_zeroize(block, sizeof block);
+    return rc;
 }
 
 int iotsec_image_verify_update(iotsec_image_verify_ctx *ctx, const uint8_t *in, size_t in_len,
@@ -427,7 +429,8 @@ int iotsec_image_encrypt_update(iotsec_image_encrypt_ctx *ctx, const uint8_t *in
     *out_len = 0;
     if (ctx->state != ST_RUNNING)
         return IOTSEC_E_STATE;
-    if (in_len > IOTSEC_MANIFEST_IMAGE_MAX - ctx->image_size)
+    /* the second test keeps `need` below from wrapping where size_t is 32 bits */
+    if (in_len > IOTSEC_MANIFEST_IMAGE_MAX - ctx->image_size || in_len > SIZE_MAX - BLK)
         return IOTSEC_E_BAD_LENGTH;
     need = (in_len / BLK + ((size_t)ctx->partial_len + in_len % BLK) / BLK) * BLK;
     if (need > 0 && out == NULL)
