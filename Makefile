@@ -88,6 +88,8 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 FUZZ_SECONDS ?= 60
+# `make fuzz FUZZ_TARGETS="frame crl"` fuzzes only those (names without the fuzz_ prefix)
+FUZZ_RUN := $(if $(FUZZ_TARGETS),$(FUZZ_TARGETS:%=tests/fuzz/fuzz_%.c),$(FUZZ_SRC))
 
 # Front-ends and extra programs register themselves in their own makefile fragments.
 PROGRAMS :=
@@ -167,7 +169,7 @@ bench: deps
 # libFuzzer build: everything recompiled by clang with coverage instrumentation.
 fuzz: deps
 	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" lib
-	@BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz $(FUZZ_SRC)
+	@BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz $(FUZZ_RUN)
 
 # ---- tests ------------------------------------------------------------------------------
 # `make check` is the README's test command: dependencies, then the whole suite twice.

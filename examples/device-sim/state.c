@@ -158,7 +158,7 @@ int sim_state_open(sim_state *st, const char *root)
     size_t len = 0, line_len;
     const uint8_t *line;
     iotsec_reader r;
-    int rc;
+    int rc, bad = 0;
 
     if ((rc = state_init(st, root)) != SIM_OK ||
         (rc = sim_path(st, CONFIG_FILE, path)) != SIM_OK)
@@ -168,12 +168,15 @@ int sim_state_open(sim_state *st, const char *root)
         return sim_error(SIM_IO, "%s: not a provisioned device state (%s)", root,
                          rc == IOTSEC_E_IO ? strerror(errno) : iotsec_strerror(rc));
     iotsec_reader_init(&r, buf, len);
-    while ((line = iotsec_reader_line(&r, CONFIG_MAX, &line_len)) != NULL) {
+    /* every line must be valid: the line refused has been consumed already, so a damaged
+     * last line would otherwise go unnoticed */
+    while (!bad && (line = iotsec_reader_line(&r, CONFIG_MAX, &line_len)) != NULL) {
         const uint8_t *eq = memchr(line, '=', line_len);
         size_t klen, vlen;
         char *dst;
         size_t max;
 
+        bad = 1;
         if (eq == NULL)
             break;
         klen = (size_t)(eq - line);
@@ -191,8 +194,9 @@ int sim_state_open(sim_state *st, const char *root)
             break;
         memcpy(dst, eq + 1, vlen);
         dst[vlen] = '\0';
+        bad = 0;
     }
-    rc = iotsec_reader_error(&r) == IOTSEC_OK && iotsec_reader_remaining(&r) == 0 &&
+    rc = !bad && iotsec_reader_error(&r) == IOTSEC_OK && iotsec_reader_remaining(&r) == 0 &&
          st->device_id[0] != '\0' && st->device_class[0] != '\0';
     free(buf);
     if (!rc)

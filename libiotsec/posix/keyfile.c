@@ -19,6 +19,14 @@
 
 #define KEYFILE_MAX (64u * 1024u)
 
+/* Every DER key or certificate is a SEQUENCE (0x30); PEM text starts otherwise (a text that
+ * starts with '0' is then read as DER and refused, as x509.c does). Text markers are looked
+ * for only in text: key bytes may spell "-----BEGIN " too. */
+static int looks_der(const uint8_t *in, size_t len)
+{
+    return len > 0 && in[0] == 0x30;
+}
+
 static int has_marker(const uint8_t *in, size_t len, const char *marker)
 {
     size_t m = strlen(marker), i;
@@ -44,7 +52,7 @@ static EVP_PKEY *decode_pkey(const uint8_t *in, size_t in_len, int selection)
     if (dctx == NULL)
         return NULL;
     if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 ||
-        (left != 0 && !has_marker(in, in_len, "-----BEGIN "))) {
+        (left != 0 && (looks_der(in, in_len) || !has_marker(in, in_len, "-----BEGIN ")))) {
         EVP_PKEY_free(pkey);
         pkey = NULL;
     }
@@ -69,7 +77,7 @@ int iotsec_pubkey_decode(const uint8_t *in, size_t in_len, uint8_t **der, size_t
         return IOTSEC_E_INVALID_ARG;
     *der = NULL;
     *der_len = 0;
-    if (has_marker(in, in_len, "-----BEGIN CERTIFICATE-----")) {
+    if (!looks_der(in, in_len) && has_marker(in, in_len, "-----BEGIN CERTIFICATE-----")) {
         BIO *bio = BIO_new_mem_buf(in, (int)in_len);
         X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
         BIO_free(bio);

@@ -3,6 +3,9 @@
  * into this target by #include, because the fuzz rules link a target with the static library
  * only and httpparse.c has no dependency beyond it (no libevent).
  *
+ * Coverage of httpparse.c from the corpus: every line but the NULL-argument checks (unit
+ * tests, tests/unit/test_backend_httpparse.c) and one unreachable defensive return.
+ *
  * Invariants checked: a parsed range lies inside the representation (first ≤ last < size);
  * a parsed class is 1–64 bytes inside the input; a parsed digest re-encodes to the path. */
 #include <stdint.h>
@@ -56,6 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (backend_content_type(text, size, &ct) == IOTSEC_OK && ct != BACKEND_CT_FRAME &&
         ct != BACKEND_CT_JSON)
+        abort();
+    /* no Content-Type header at all */
+    if (size == 0 && backend_content_type(NULL, 0, &ct) != IOTSEC_E_BAD_ENCODING)
         abort();
     return 0;
 }

@@ -304,6 +304,28 @@ START_TEST(test_refused_key_files)
     ck_assert_int_eq(iotsec_privkey_decode(buf, len, &der, &der_len), IOTSEC_E_BAD_KEY);
     ck_assert_int_eq(priv_file_rc(c, "p256.p8.trail", id), IOTSEC_E_BAD_KEY);
     free(buf);
+    /* DER is never read as text: trailing bytes that spell a PEM boundary are still trailing
+     * bytes, and key bytes that spell one are still a key (fuzz_keyfile findings) */
+    buf = kf_copy_append("ed.spki.der", "ed.spki.trailpem", "-----BEGIN X", 12, &len);
+    ck_assert_int_eq(iotsec_pubkey_decode(buf, len, &der, &der_len), IOTSEC_E_BAD_KEY);
+    ck_assert_int_eq(pub_file_rc(c, "ed.spki.trailpem", id), IOTSEC_E_BAD_KEY);
+    free(buf);
+    buf = kf_copy_append("p256.p8.der", "p256.p8.trailpem", "\n-----BEGIN ", 12, &len);
+    ck_assert_int_eq(iotsec_privkey_decode(buf, len, &der, &der_len), IOTSEC_E_BAD_KEY);
+    ck_assert_int_eq(priv_file_rc(c, "p256.p8.trailpem", id), IOTSEC_E_BAD_KEY);
+    free(buf);
+    {
+        static const uint8_t marker_key[44] = "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00"
+                                              "-----BEGIN CERTIFICATE-----\0\0\0\0";
+        ck_assert_int_eq(iotsec_pubkey_decode(marker_key, sizeof marker_key, &der, &der_len),
+                         IOTSEC_OK);
+        ck_assert_uint_eq(der_len, sizeof marker_key);
+        ck_assert_mem_eq(der, marker_key, sizeof marker_key);
+        ck_assert_int_eq(iotsec_pubkey_load(&pk, c, der, der_len), IOTSEC_OK);
+        iotsec_pubkey_free(&pk);
+        free(der);
+        der = NULL;
+    }
     /* PEM may carry explanatory text outside its boundaries (RFC 7468 §2) */
     free(kf_copy_append("ed.spki.pem", "ed.spki.text", "comment after key\n", 18, &len));
     ck_assert_int_eq(pub_file_rc(c, "ed.spki.text", id), IOTSEC_OK);
