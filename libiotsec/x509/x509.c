@@ -278,18 +278,23 @@ int iotsec_x509_identity(X509 *cert, const iotsec_identity_policy *policy,
         return IOTSEC_E_INVALID_ARG;
     if (policy == NULL)
         policy = &cn_policy;
+    if (policy->source != IOTSEC_ID_CN && policy->source != IOTSEC_ID_SAN_URI &&
+        policy->source != IOTSEC_ID_SAN_DNS)
+        return IOTSEC_E_INVALID_ARG;
     memset(&id, 0, sizeof id);
     id.source = policy->source;
-    switch (policy->source) {
-    case IOTSEC_ID_CN: rc = id_from_cn(cert, &id); break;
-    case IOTSEC_ID_SAN_URI: rc = id_from_san(cert, GEN_URI, policy->trust_domain, &id); break;
-    case IOTSEC_ID_SAN_DNS: rc = id_from_san(cert, GEN_DNS, NULL, &id); break;
-    default: return IOTSEC_E_INVALID_ARG;
-    }
-    if (rc == IOTSEC_OK)
-        rc = iotsec_x509_serial(cert, id.serial);
+    /* what every identity needs comes first, so a certificate refused for its serial is
+     * refused with the same code under every identity policy; then the policy's source */
+    rc = iotsec_x509_serial(cert, id.serial);
     if (rc == IOTSEC_OK)
         rc = iotsec_x509_fingerprint(cert, id.fingerprint);
+    if (rc == IOTSEC_OK) {
+        switch (policy->source) {
+        case IOTSEC_ID_CN: rc = id_from_cn(cert, &id); break;
+        case IOTSEC_ID_SAN_URI: rc = id_from_san(cert, GEN_URI, policy->trust_domain, &id); break;
+        default: rc = id_from_san(cert, GEN_DNS, NULL, &id); break;
+        }
+    }
     if (rc == IOTSEC_OK)
         *out = id;
     return rc;

@@ -196,6 +196,43 @@ START_TEST(test_identity_cn)
 }
 END_TEST
 
+/* A certificate refused for what every identity needs (its serial) is refused with the same
+ * code under every identity policy: the trust-domain policy must not answer first. (Found by
+ * fuzz_x509_identity: a negative serial with a foreign SPIFFE trust domain gave BAD_VALUE
+ * without a trust domain and POLICY with one; corpus file regress-negative-serial-foreign-td.) */
+START_TEST(test_identity_serial_before_source)
+{
+    fx_ca ca;
+    EVP_PKEY *k = fx_p256();
+    const struct san sans[1] = {{GEN_URI, "spiffe://other.example/device/dev-7", 0}};
+    const char *cn = "dev-7";
+    size_t cn_len = 5;
+    long serial;
+
+    fx_ca_new(&ca, "iotsec test CA");
+    for (serial = -5; serial <= 0; serial += 5) {
+        ck_assert_int_eq(identity_rc(mk_cert(&ca, k, &cn, &cn_len, 1, V_ASN1_UTF8STRING, sans, 1,
+                                             serial),
+                                     IOTSEC_ID_CN, NULL, NULL),
+                         IOTSEC_E_BAD_VALUE);
+        ck_assert_int_eq(identity_rc(mk_cert(&ca, k, &cn, &cn_len, 1, V_ASN1_UTF8STRING, sans, 1,
+                                             serial),
+                                     IOTSEC_ID_SAN_URI, NULL, NULL),
+                         IOTSEC_E_BAD_VALUE);
+        ck_assert_int_eq(identity_rc(mk_cert(&ca, k, &cn, &cn_len, 1, V_ASN1_UTF8STRING, sans, 1,
+                                             serial),
+                                     IOTSEC_ID_SAN_URI, "fleet.example", NULL),
+                         IOTSEC_E_BAD_VALUE);
+    }
+    /* with a valid serial the trust domain decides */
+    ck_assert_int_eq(identity_rc(mk_cert(&ca, k, &cn, &cn_len, 1, V_ASN1_UTF8STRING, sans, 1, 9),
+                                 IOTSEC_ID_SAN_URI, "fleet.example", NULL),
+                     IOTSEC_E_POLICY);
+    EVP_PKEY_free(k);
+    fx_ca_free(&ca);
+}
+END_TEST
+
 START_TEST(test_identity_san)
 {
     static const struct {
@@ -904,6 +941,7 @@ static Suite *tls_suite(void)
 
     tcase_add_test(id, test_identity_cn);
     tcase_add_test(id, test_identity_san);
+    tcase_add_test(id, test_identity_serial_before_source);
     tcase_set_timeout(hs, 120);
     tcase_add_test(hs, test_handshakes);
     tcase_add_test(hs, test_handshake_openssl_ca);
