@@ -115,7 +115,7 @@ struct conn {
     /* why the handshake failed, for its audit row */
     int alert_sent;
     const char *fail_event;
-    char fail_detail[BK_DETAIL_MAX];
+    char fail_detail[BK_DETAIL_MAX + 128]; /* the audit row keeps BK_DETAIL_MAX − 1 bytes */
 };
 
 /* A small chained hash table keyed by (device id, kid). */
@@ -534,22 +534,31 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg)
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-/* The library's handshake verdict (from its verify callback). */
+/* The library's handshake verdict (from its verify callback). A refused certificate's
+ * identity is an authenticated one only when the refusal is a revocation: the library
+ * checks revocation only for a leaf whose chain to the device CA verified. Any other
+ * refusal (unknown CA, self-signed, expired, …) names a device id nobody vouches for —
+ * anyone can write CN=<a real device> into a certificate of their own —, so it goes into
+ * the detail marked as unverified, never into the audit row's identity column. */
 static void verdict_cb(void *arg, SSL *ssl, const iotsec_tls_verdict *v)
 {
     struct conn *c = SSL_get_ex_data(ssl, conn_index);
     char code[48];
+    int verified = v->code == IOTSEC_E_REVOKED && v->reason != IOTSEC_REVOKED_NONE;
 
     (void)arg;
     if (c == NULL || v->code == IOTSEC_OK)
         return;
-    if (v->have_identity && !c->have_identity) {
+    if (v->have_identity && verified && !c->have_identity) {
         c->id = v->identity;
         c->have_identity = 1;
     }
-    c->fail_event = v->code == IOTSEC_E_REVOKED ? "revoked" : "handshake_failed";
-    snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s",
-             bk_error_code(v->code, code, sizeof code), v->detail);
+    c->fail_event = verified ? "revoked" : "handshake_failed";
+    snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s%s%s",
+             bk_error_code(v->code, code, sizeof code),
+             v->have_identity && !verified ? "certificate claims device id " : "",
+             v->have_identity && !verified ? v->identity.device_id : "",
+             v->have_identity && !verified ? " (unverified); " : "", v->detail);
 }
 
 static void handshake_done(struct conn *c)
