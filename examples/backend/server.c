@@ -4,9 +4,9 @@
  * libevent evhttp over bufferevent_openssl, one process, one thread, non-blocking. The TLS
  * context is configured by the library (iotsec_tls_server_setup: TLS 1.2+, client
  * certificate required, device CA only, identity and revocation checked in the handshake,
- * no session resumption); the backend adds a per-peer connection limit (ClientHello
- * callback) and bookkeeping of open connections with their identities (SSL ex_data; its
- * free callback is the "connection closed" event).
+ * no session resumption); the backend adds connection limits (total and per peer, applied
+ * right after the accept: conn_admit) and bookkeeping of open connections with their
+ * identities (SSL ex_data; its free callback is the "connection closed" event).
  *
  * A telemetry request goes: size limit → rate limit (token bucket per TLS identity) →
  * device registered and enabled → peek (untrusted, to pick the keys) → frame device id =
@@ -38,6 +38,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -65,6 +66,9 @@
 
 #define MAX_CRLS 8
 #define MAP_BUCKETS 1024u
+#define FD_RESERVE 32u       /* descriptors besides connections: SQLite (3), listener,
+                                stdio, event base, revocation files being read */
+#define ACCEPT_PAUSE_MS 100  /* accept() failing (descriptors exhausted): pause this long */
 
 struct config {
     const char *listen;
@@ -108,6 +112,7 @@ struct conn {
     int in_handler;           /* our handler is writing the answer */
     int evhttp_error_noted;   /* an answer evhttp generated itself was audited */
     int closing;
+    int admitted;             /* the connection limits were applied (conn_admit) */
     char addr[INET6_ADDRSTRLEN];   /* peer address, for the per-peer limit */
     char peer[INET6_ADDRSTRLEN + 8]; /* "addr:port", for the audit */
     int have_identity;
@@ -166,7 +171,9 @@ struct server {
     size_t nconns;
     struct map keys;
     struct map buckets;
-    struct event *ev_hup, *ev_term, *ev_int, *ev_poll, *ev_drain;
+    struct event *ev_hup, *ev_term, *ev_int, *ev_poll, *ev_drain, *ev_accept;
+    unsigned long accept_pauses;
+    time_t accept_logged;
     struct stamp crl_stamp[MAX_CRLS];
     struct stamp deny_stamp;
     char bound_addr[INET6_ADDRSTRLEN + 8];
@@ -176,6 +183,9 @@ struct server {
 };
 
 static int conn_index = -1; /* SSL ex_data index of struct conn */
+/* The server whose listener reports accept() errors (evhttp owns the listener's callback
+ * argument, so the error callback cannot be given one). */
+static struct server *accept_server;
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -327,12 +337,20 @@ static void conn_close(struct conn *c)
         shutdown(fd, SHUT_RDWR);
 }
 
+static void conn_admit(struct conn *c);
+
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
 
     (void)fd;
     (void)what;
+    if (c->closing)
+        return;
+    if (!c->admitted) {
+        conn_admit(c);
+        return;
+    }
     if (c->state == CONN_HANDSHAKE) {
         c->fail_event = "handshake_failed";
         snprintf(c->fail_detail, sizeof c->fail_detail,
@@ -468,7 +486,9 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     if (evbuffer_add_cb(bufferevent_get_input(c->bev), conn_input_cb, c) == NULL ||
         evbuffer_add_cb(bufferevent_get_output(c->bev), conn_output_cb, c) == NULL)
         goto fatal;
-    conn_set_deadline(c, s->cfg.read_timeout);
+    /* evhttp gives the bufferevent its socket right after this returns: the limits are
+     * applied on the next turn of the loop (conn_deadline_cb → conn_admit) */
+    conn_set_deadline(c, 0);
     return c->bev;
 fatal:
     bk_error(0, "out of memory creating a TLS connection; stopping (plain HTTP is never "
@@ -476,8 +496,8 @@ fatal:
     abort();
 }
 
-/* Learn the peer address from the socket, the first time the TLS layer runs. */
-static void conn_learn_peer(struct conn *c, const SSL *ssl)
+/* Learn the peer address from the connection's socket (once). */
+static void conn_learn_peer(struct conn *c)
 {
     struct sockaddr_storage sa;
     socklen_t sl = sizeof sa;
@@ -486,7 +506,7 @@ static void conn_learn_peer(struct conn *c, const SSL *ssl)
 
     if (c->fd >= 0)
         return;
-    c->fd = SSL_get_fd(ssl);
+    c->fd = bufferevent_getfd(c->bev);
     if (c->fd < 0)
         return;
     /* answers leave as several TLS records: without this, Nagle's algorithm holds the
@@ -506,28 +526,51 @@ static void conn_learn_peer(struct conn *c, const SSL *ssl)
     snprintf(c->peer, sizeof c->peer, "%s:%u", c->addr, port);
 }
 
-/* First handshake message: apply the connection limits. */
-static int client_hello_cb(SSL *ssl, int *alert, void *arg)
+/* Apply the connection limits to a new connection, as soon as its socket is known: on the
+ * first turn of the event loop after the accept (conn_new's zero timer), or at its
+ * ClientHello if that comes first. Connections that never send a byte count like any
+ * other, so they cannot pile up past --max-conns / --max-conns-per-peer while they wait
+ * for the handshake deadline. Over a limit the connection is closed at once. */
+static void conn_admit(struct conn *c)
 {
-    struct server *s = arg;
-    struct conn *c = SSL_get_ex_data(ssl, conn_index), *o;
-    unsigned same = 0;
+    struct server *s = c->srv;
+    struct conn *o;
+    unsigned same = 0, open = 0;
 
-    if (c == NULL)
-        return SSL_CLIENT_HELLO_SUCCESS;
-    conn_learn_peer(c, ssl);
-    if (c->closing) {
-        *alert = SSL_AD_HANDSHAKE_FAILURE;
-        return SSL_CLIENT_HELLO_ERROR;
+    if (c->admitted)
+        return;
+    c->admitted = 1;
+    conn_learn_peer(c);
+    /* the admitted connections still open; those accepted in the same turn of the loop
+     * are admitted one after the other */
+    for (o = s->conns; o != NULL; o = o->next) {
+        if (o == c || !o->admitted || o->closing)
+            continue;
+        open++;
+        same += o->addr[0] != '\0' && strcmp(o->addr, c->addr) == 0;
     }
-    for (o = s->conns; o != NULL; o = o->next)
-        if (o != c && o->addr[0] != '\0' && strcmp(o->addr, c->addr) == 0)
-            same++;
-    if (s->nconns > s->cfg.max_conns || same >= s->cfg.max_conns_per_peer) {
+    if (open >= s->cfg.max_conns || same >= s->cfg.max_conns_per_peer) {
         c->fail_event = "conn_limit";
         snprintf(c->fail_detail, sizeof c->fail_detail,
-                 "too many connections (%zu open, %u from this address)", s->nconns,
+                 "too many connections (%u open, %u from this address)", open + 1u,
                  same + 1u);
+        evtimer_del(c->deadline);
+        conn_close(c);
+        return;
+    }
+    conn_set_deadline(c, s->cfg.read_timeout);
+}
+
+/* First handshake message: a connection over the limits gets no handshake. */
+static int client_hello_cb(SSL *ssl, int *alert, void *arg)
+{
+    struct conn *c = SSL_get_ex_data(ssl, conn_index);
+
+    (void)arg;
+    if (c == NULL)
+        return SSL_CLIENT_HELLO_SUCCESS;
+    conn_admit(c);
+    if (c->closing) {
         *alert = SSL_AD_HANDSHAKE_FAILURE;
         return SSL_CLIENT_HELLO_ERROR;
     }
@@ -589,7 +632,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 
     if (c == NULL || c->state != CONN_HANDSHAKE)
         return;
-    conn_learn_peer(c, ssl);
+    conn_learn_peer(c);
     if (where & SSL_CB_HANDSHAKE_DONE) {
         handshake_done(c);
     } else if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE)) {
@@ -1496,6 +1539,73 @@ static int split_listen(const char *spec, char *host, size_t cap, uint16_t *port
     return 0;
 }
 
+/* accept() failed for a reason other than a transient one — in practice the descriptor
+ * limit (EMFILE/ENFILE) under a flood of connections. libevent would retry at once, for
+ * ever, printing a warning each time (a busy loop writing megabytes of log per second):
+ * stop accepting for ACCEPT_PAUSE_MS instead, so that deadlines and the connection limits
+ * free descriptors, and say so at most every 10 s. */
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+    struct server *s = accept_server;
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    int err = EVUTIL_SOCKET_ERROR();
+    time_t now = time(NULL);
+
+    (void)arg;
+    evconnlistener_disable(lev);
+    if (s == NULL || evtimer_add(s->ev_accept, &tv) != 0) {
+        bk_error(0, "accept failed (%s) and cannot be resumed; stopping",
+                 evutil_socket_error_to_string(err));
+        if (s != NULL)
+            event_base_loopbreak(s->base);
+        return;
+    }
+    s->accept_pauses++;
+    if (now - s->accept_logged >= 10) {
+        s->accept_logged = now;
+        audit(s, NULL, NULL, "accept_paused",
+              "accept failed (%s): not accepting for %d ms (%lu pauses so far, %zu open "
+              "connections)",
+              evutil_socket_error_to_string(err), ACCEPT_PAUSE_MS, s->accept_pauses,
+              s->nconns);
+    }
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->bound != NULL) /* NULL once draining: the listener is gone */
+        evconnlistener_enable(evhttp_bound_socket_get_listener(s->bound));
+}
+
+/* Room for --max-conns connections: raise the soft descriptor limit as far as the hard
+ * limit allows; if that is not enough, lower --max-conns to fit (a connection over it is
+ * refused at once instead of an accept() failing). */
+static int fd_budget(struct server *s)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)s->cfg.max_conns + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= need)
+        return BK_EXIT_OK;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= need)
+        return BK_EXIT_OK;
+    if (rl.rlim_cur <= FD_RESERVE)
+        return bk_error(BK_EXIT_USAGE, "only %llu file descriptors available; need more than %u",
+                        (unsigned long long)rl.rlim_cur, FD_RESERVE);
+    s->cfg.max_conns = (unsigned)(rl.rlim_cur - FD_RESERVE);
+    bk_error(0, "--max-conns lowered to %u: the file descriptor limit is %llu",
+             s->cfg.max_conns, (unsigned long long)rl.rlim_cur);
+    return BK_EXIT_OK;
+}
+
 static int listen_setup(struct server *s)
 {
     char host[256], addr[INET6_ADDRSTRLEN];
@@ -1525,6 +1635,8 @@ static int listen_setup(struct server *s)
     s->bound = evhttp_bind_socket_with_handle(s->http, host, port);
     if (s->bound == NULL)
         return bk_error(BK_EXIT_IO, "cannot listen on %s: %s", s->cfg.listen, strerror(errno));
+    accept_server = s;
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->bound), accept_error_cb);
     fd = evhttp_bound_socket_get_fd(s->bound);
     if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
         return bk_error(BK_EXIT_IO, "getsockname: %s", strerror(errno));
@@ -1552,7 +1664,9 @@ static int events_setup(struct server *s)
     s->ev_term = evsignal_new(s->base, SIGTERM, signal_cb, s);
     s->ev_int = evsignal_new(s->base, SIGINT, signal_cb, s);
     s->ev_poll = event_new(s->base, -1, EV_PERSIST, poll_cb, s);
+    s->ev_accept = evtimer_new(s->base, accept_resume_cb, s);
     if (s->ev_hup == NULL || s->ev_term == NULL || s->ev_int == NULL || s->ev_poll == NULL ||
+        s->ev_accept == NULL ||
         evsignal_add(s->ev_hup, NULL) != 0 || evsignal_add(s->ev_term, NULL) != 0 ||
         evsignal_add(s->ev_int, NULL) != 0 || event_add(s->ev_poll, &one) != 0)
         return bk_error(BK_EXIT_IO, "cannot install signal handlers and timers");
@@ -1578,6 +1692,9 @@ static void server_free(struct server *s)
         event_free(s->ev_poll);
     if (s->ev_drain)
         event_free(s->ev_drain);
+    if (s->ev_accept)
+        event_free(s->ev_accept);
+    accept_server = NULL;
     if (s->base)
         event_base_free(s->base);
     map_clear(&s->keys);
@@ -1763,6 +1880,8 @@ int bk_cmd_serve(int argc, char **argv)
     }
     if (rc == BK_EXIT_OK)
         rc = events_setup(s);
+    if (rc == BK_EXIT_OK)
+        rc = fd_budget(s);
     if (rc == BK_EXIT_OK)
         rc = listen_setup(s);
     if (rc == BK_EXIT_OK && s->cfg.pid_file != NULL) {
