@@ -69,6 +69,7 @@
 #define FD_RESERVE 32u       /* descriptors besides connections: SQLite (3), listener,
                                 stdio, event base, revocation files being read */
 #define ACCEPT_PAUSE_MS 100  /* accept() failing (descriptors exhausted): pause this long */
+#define PIECE (256u * 1024u)  /* a payload answer is read and sent this many bytes at a time */
 
 struct config {
     const char *listen;
@@ -101,6 +102,15 @@ enum conn_state { CONN_HANDSHAKE, CONN_IDLE, CONN_REQUEST, CONN_HANDLER };
 
 struct server;
 
+/* A payload answer in progress (handle_payload): the next piece is read from the database
+ * only once the previous one has left the output buffer, so a connection holds at most
+ * PIECE bytes of it, however large the payload and however slowly the peer reads. */
+struct download {
+    struct evhttp_request *req;
+    uint8_t digest[32];
+    uint64_t next, last; /* bytes [next, last] of the payload not yet queued */
+};
+
 struct conn {
     struct server *srv;
     struct conn *prev, *next;
@@ -113,6 +123,7 @@ struct conn {
     int evhttp_error_noted;   /* an answer evhttp generated itself was audited */
     int closing;
     int admitted;             /* the connection limits were applied (conn_admit) */
+    struct download *dl;      /* a payload answer being sent, or NULL */
     char addr[INET6_ADDRSTRLEN];   /* peer address, for the per-peer limit */
     char peer[INET6_ADDRSTRLEN + 8]; /* "addr:port", for the audit */
     int have_identity;
@@ -395,6 +406,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
         c->next->prev = c->prev;
     s->nconns--;
     event_free(c->deadline);
+    free(c->dl); /* a download cut short: evhttp has freed its request */
     iotsec_zeroize(c, sizeof *c);
     free(c);
 }
@@ -660,8 +672,7 @@ struct request {
     struct evhttp_request *req;
 };
 
-static void send_answer(struct request *q, int status, const char *reason, const char *ctype,
-                        struct evbuffer *body)
+static void answer_headers(struct request *q, const char *ctype)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(q->req);
 
@@ -670,7 +681,24 @@ static void send_answer(struct request *q, int status, const char *reason, const
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (q->s->draining)
         evhttp_add_header(h, "Connection", "close");
+}
+
+static void send_answer(struct request *q, int status, const char *reason, const char *ctype,
+                        struct evbuffer *body)
+{
+    answer_headers(q, ctype);
     evhttp_send_reply(q->req, status, reason, body);
+}
+
+/* The handler is done with the connection's request (its answer may still be leaving):
+ * the connection waits for the next one. */
+static void conn_request_done(struct conn *c)
+{
+    c->in_handler = 0;
+    if (!c->closing) {
+        c->state = CONN_IDLE;
+        conn_set_deadline(c, c->srv->cfg.idle_timeout);
+    }
 }
 
 static const char *status_reason(int status)
@@ -1166,16 +1194,63 @@ static void handle_manifest(struct request *q, const char *query)
     evbuffer_free(body);
 }
 
+/* Queue the next piece of the connection's download, or end the answer once everything
+ * has been written (evhttp calls this each time the output buffer has drained). A read
+ * failure after the status line was sent can only close the connection. */
+static void download_more(struct evhttp_connection *evcon, void *arg)
+{
+    struct conn *c = arg;
+    struct download *d = c->dl;
+    struct evbuffer *buf;
+    struct evbuffer_iovec v;
+    struct evhttp_request *req;
+    size_t n;
+    int rc = IOTSEC_E_NO_MEMORY;
+
+    (void)evcon;
+    if (d == NULL || c->closing)
+        return;
+    if (d->next > d->last) { /* all of it written */
+        req = d->req;
+        c->dl = NULL;
+        free(d);
+        conn_request_done(c);
+        evhttp_send_reply_end(req);
+        return;
+    }
+    n = d->last - d->next + 1u < PIECE ? (size_t)(d->last - d->next + 1u) : PIECE;
+    buf = evbuffer_new();
+    if (buf != NULL && evbuffer_reserve_space(buf, (ev_ssize_t)n, &v, 1) == 1) {
+        rc = bk_db_payload_read(c->srv->db, d->digest, d->next, v.iov_base, n);
+        v.iov_len = n;
+        if (rc == IOTSEC_OK && evbuffer_commit_space(buf, &v, 1) != 0)
+            rc = IOTSEC_E_NO_MEMORY;
+    }
+    if (rc != IOTSEC_OK) {
+        char code[48];
+        audit(c->srv, c->peer, conn_identity(c), "internal",
+              "payload read failed at byte %llu (%s); connection closed",
+              (unsigned long long)d->next, bk_error_code(rc, code, sizeof code));
+        if (buf != NULL)
+            evbuffer_free(buf);
+        conn_close(c);
+        return;
+    }
+    d->next += n;
+    /* progress keeps the connection; a peer that stops reading is closed by this deadline */
+    conn_set_deadline(c, c->srv->cfg.idle_timeout);
+    evhttp_send_reply_chunk_with_cb(d->req, buf, download_more, c);
+    evbuffer_free(buf);
+}
+
 static void handle_payload(struct request *q, const char *path)
 {
     struct server *s = q->s;
     const char *range = evhttp_find_header(evhttp_request_get_input_headers(q->req), "Range");
     uint8_t digest[32];
     uint64_t size = 0, first = 0, last = 0;
-    struct evbuffer *body;
-    struct evbuffer_iovec v;
+    struct download *d;
     char cr[80];
-    size_t n;
     bk_device dev;
     int rc, found = 0;
 
@@ -1218,36 +1293,32 @@ static void handle_payload(struct request *q, const char *path)
     } else {
         last = size - 1u;
     }
-    n = (size_t)(last - first + 1u);
-    body = evbuffer_new();
-    if (body == NULL) {
+    d = last < first ? NULL : calloc(1, sizeof *d);
+    if (last >= first && d == NULL) {
         internal_error(q, IOTSEC_E_NO_MEMORY, "payload");
         return;
-    }
-    if (n > 0) {
-        if (evbuffer_reserve_space(body, (ev_ssize_t)n, &v, 1) != 1) {
-            evbuffer_free(body);
-            internal_error(q, IOTSEC_E_NO_MEMORY, "payload");
-            return;
-        }
-        rc = bk_db_payload_read(s->db, digest, first, v.iov_base, n);
-        v.iov_len = n;
-        if (rc != IOTSEC_OK || evbuffer_commit_space(body, &v, 1) != 0) {
-            evbuffer_free(body);
-            internal_error(q, rc != IOTSEC_OK ? rc : IOTSEC_E_NO_MEMORY, "payload read");
-            return;
-        }
     }
     evhttp_add_header(evhttp_request_get_output_headers(q->req), "Accept-Ranges", "bytes");
     if (range != NULL) {
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)first,
                  (unsigned long long)last, (unsigned long long)size);
         evhttp_add_header(evhttp_request_get_output_headers(q->req), "Content-Range", cr);
-        send_answer(q, 206, "Partial Content", "application/octet-stream", body);
-    } else {
-        send_answer(q, 200, "OK", "application/octet-stream", body);
     }
-    evbuffer_free(body);
+    if (d == NULL) { /* an empty payload, whole */
+        send_answer(q, 200, "OK", "application/octet-stream", NULL);
+        return;
+    }
+    d->req = q->req;
+    memcpy(d->digest, digest, sizeof digest);
+    d->next = first;
+    d->last = last;
+    snprintf(cr, sizeof cr, "%llu", (unsigned long long)(last - first + 1u));
+    evhttp_add_header(evhttp_request_get_output_headers(q->req), "Content-Length", cr);
+    answer_headers(q, "application/octet-stream");
+    q->c->dl = d;
+    evhttp_send_reply_start(q->req, range != NULL ? 206 : 200,
+                            range != NULL ? "Partial Content" : "OK");
+    download_more(NULL, q->c);
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -1305,11 +1376,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     } else {
         reject(&q, 404, "not_found", "no such endpoint");
     }
-    q.c->in_handler = 0;
-    if (!q.c->closing) {
-        q.c->state = CONN_IDLE;
-        conn_set_deadline(q.c, q.s->cfg.idle_timeout);
-    }
+    if (q.c->dl == NULL) /* else the download ends it (download_more) */
+        conn_request_done(q.c);
 }
 
 /* ---- revocation reload -------------------------------------------------------------------- */
