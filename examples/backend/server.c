@@ -93,6 +93,7 @@ struct config {
     double burst;               /* bucket size */
     unsigned max_conns;         /* open connections in total */
     unsigned max_conns_per_peer;
+    double audit_rate;          /* rejection rows per second per source; 0 = no limit */
     uint32_t crl_grace;         /* seconds a CRL stays usable past nextUpdate */
 };
 
@@ -162,6 +163,18 @@ struct bucket {
     double last; /* monotonic seconds */
 };
 
+/* The audit rows of rejections coming from one source — a device (its verified identity)
+ * or, all together, peers that have none — are limited by a token bucket (--audit-rate),
+ * so that a flood of refused connections or requests costs neither a row plus an fsync
+ * each nor unbounded disk. Rows over the limit are counted, and the count is written as one
+ * audit_suppressed row (poll_cb, every second; and at stop). */
+struct gate {
+    struct bucket b;
+    unsigned long suppressed;
+    char event[32]; /* the last suppressed event */
+};
+#define GATE_KID 1   /* map key of a device's gate in server.buckets (0: its frame bucket) */
+
 struct stamp {
     int exists;
     struct stat st;
@@ -181,7 +194,8 @@ struct server {
     struct conn *conns;
     size_t nconns;
     struct map keys;
-    struct map buckets;
+    struct map buckets;            /* per device: frame token bucket, audit gate */
+    struct gate anon_gate;         /* audit rows of peers without a verified identity */
     struct event *ev_hup, *ev_term, *ev_int, *ev_poll, *ev_drain, *ev_accept;
     unsigned long accept_pauses;
     time_t accept_logged;
@@ -277,10 +291,84 @@ static void keys_entry_free(void *p)
 
 /* ---- audit ---------------------------------------------------------------------------------- */
 
+/* Refill b (rate per second, at most burst tokens; a new bucket, last == 0, starts full),
+ * then take one token if there is one: 1 when taken. */
+static int bucket_take(struct bucket *b, double rate, double burst)
+{
+    double now = mono_now();
+
+    b->tokens = b->last == 0 ? burst : b->tokens + (now - b->last) * rate;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last = now;
+    if (b->tokens < 1.0)
+        return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+/* The audit gate of identity (NULL: the peers without one); NULL when out of memory. */
+static struct gate *gate_of(struct server *s, const char *identity)
+{
+    struct map_entry *e;
+
+    if (identity == NULL || *identity == '\0')
+        return &s->anon_gate;
+    e = map_get(&s->buckets, identity, strlen(identity), GATE_KID);
+    if (e != NULL && e->value == NULL)
+        e->value = calloc(1, sizeof(struct gate));
+    return e != NULL ? e->value : NULL;
+}
+
+static int audit_row(struct server *s, bk_db *db, const char *peer, const char *identity,
+                     const char *event, const char *detail);
+
+/* Write the count of rows a gate suppressed, if any. */
+static void gate_flush(struct server *s, struct gate *g, const char *identity)
+{
+    char detail[BK_DETAIL_MAX];
+
+    if (g->suppressed == 0)
+        return;
+    snprintf(detail, sizeof detail,
+             "%lu audit rows of rejections suppressed (over --audit-rate %g/s; last: %s)",
+             g->suppressed, s->cfg.audit_rate, g->event);
+    g->suppressed = 0;
+    (void)audit_row(s, NULL, NULL, identity, "audit_suppressed", detail);
+}
+
+static void gates_flush(struct server *s)
+{
+    size_t i;
+    struct map_entry *e;
+
+    gate_flush(s, &s->anon_gate, NULL);
+    for (i = 0; i < MAP_BUCKETS; i++)
+        for (e = s->buckets.b[i]; e != NULL; e = e->next)
+            if (e->kid == GATE_KID && e->value != NULL)
+                gate_flush(s, e->value, e->id); /* e->id: NUL-padded by calloc */
+}
+
 /* Write an audit row on db (the server's main connection when NULL) and, with --log-json,
- * print it as one JSON line on stderr. */
+ * print it as one JSON line on stderr. A rejection (a row with a peer, outside a frame's
+ * transaction) passes its source's gate first; over the limit it is only counted. */
 static int audit_on(struct server *s, bk_db *db, const char *peer, const char *identity,
                     const char *event, const char *detail)
+{
+    struct gate *g;
+
+    if (db == NULL && peer != NULL && s->cfg.audit_rate > 0 &&
+        (g = gate_of(s, identity)) != NULL &&
+        !bucket_take(&g->b, s->cfg.audit_rate, 10.0 * s->cfg.audit_rate)) {
+        g->suppressed++;
+        snprintf(g->event, sizeof g->event, "%s", event);
+        return IOTSEC_OK;
+    }
+    return audit_row(s, db, peer, identity, event, detail);
+}
+
+static int audit_row(struct server *s, bk_db *db, const char *peer, const char *identity,
+                     const char *event, const char *detail)
 {
     int64_t now = bk_now();
     int rc = bk_db_audit(db != NULL ? db : s->db, now, peer, identity, event, detail);
@@ -810,32 +898,15 @@ static int authorize(struct request *q, bk_device *dev)
 static int rate_take(struct server *s, const iotsec_peer_identity *id)
 {
     struct map_entry *e;
-    struct bucket *b;
-    double now;
 
     if (s->cfg.rate <= 0)
         return 1;
     e = map_get(&s->buckets, id->device_id, id->device_id_len, 0);
-    if (e == NULL)
+    if (e != NULL && e->value == NULL)
+        e->value = calloc(1, sizeof(struct bucket));
+    if (e == NULL || e->value == NULL)
         return 0;
-    now = mono_now();
-    b = e->value;
-    if (b == NULL) {
-        b = malloc(sizeof *b);
-        if (b == NULL)
-            return 0;
-        b->tokens = s->cfg.burst;
-        b->last = now;
-        e->value = b;
-    }
-    b->tokens += (now - b->last) * s->cfg.rate;
-    if (b->tokens > s->cfg.burst)
-        b->tokens = s->cfg.burst;
-    b->last = now;
-    if (b->tokens < 1.0)
-        return 0;
-    b->tokens -= 1.0;
-    return 1;
+    return bucket_take(e->value, s->cfg.rate, s->cfg.burst);
 }
 
 /* The receiver keys of (device, kid) — kid −1: the device's EcoWatt keys — derived once
@@ -1490,6 +1561,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (stamps_changed(s))
         reload_revocation(s, "revocation files changed");
+    gates_flush(s);
 }
 
 /* ---- signals and shutdown ---------------------------------------------------------------- */
@@ -1785,10 +1857,12 @@ static void serve_usage(FILE *f)
           "         [--log-json] [--pid-file FILE] [--max-body 71680] [--read-timeout 10]\n"
           "         [--idle-timeout 60] [--drain-timeout 5] [--rate 50] [--burst 100]\n"
           "         [--max-conns 1024] [--max-conns-per-peer 128] [--crl-grace 0]\n"
-          "         [--sync normal|full]\n"
+          "         [--sync normal|full] [--audit-rate 20]\n"
           "Serves DESIGN.md §10 over mTLS only. --listen HOST:0 picks a free port; the\n"
           "actual address is printed as 'listening on HOST:PORT'. --rate 0 disables the\n"
-          "per-device token bucket. SIGHUP or a change of a --crl/--denylist file reloads\n"
+          "per-device token bucket. --audit-rate limits the audit rows of rejections per\n"
+          "device (and for all peers without a verified identity together; burst 10 s\n"
+          "worth; 0 = no limit). SIGHUP or a change of a --crl/--denylist file reloads\n"
           "revocation; SIGTERM drains and exits 0.\n",
           f);
 }
@@ -1817,6 +1891,7 @@ static int parse_args(struct config *c, int argc, char **argv)
     c->burst = 100;
     c->max_conns = 1024;
     c->max_conns_per_peer = 128;
+    c->audit_rate = 20;
     c->identity.source = IOTSEC_ID_CN;
     for (i = 1; i < argc; i++) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1891,6 +1966,9 @@ static int parse_args(struct config *c, int argc, char **argv)
         } else if (strcmp(o, "--max-conns-per-peer") == 0) {
             if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
                 c->max_conns_per_peer = (unsigned)v;
+        } else if (strcmp(o, "--audit-rate") == 0) {
+            if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
+                c->audit_rate = (double)v;
         } else if (strcmp(o, "--crl-grace") == 0) {
             if ((rc = opt_u64(o, val, 86400u * 365u, &v)) == 0)
                 c->crl_grace = (uint32_t)v;
@@ -1963,7 +2041,10 @@ int bk_cmd_serve(int argc, char **argv)
         if (event_base_dispatch(s->base) < 0)
             rc = bk_error(BK_EXIT_IO, "event loop failed");
         else
+        {
+            gates_flush(s);
             audit(s, NULL, NULL, "stop", "%s", s->draining ? "drained" : "loop ended");
+        }
     }
     if (wrote_pid)
         unlink(s->cfg.pid_file);

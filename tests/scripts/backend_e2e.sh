@@ -476,14 +476,23 @@ echo "SIGTERM under load: $n frames acknowledged, $(wc -l <<< "$stored") stored,
 
 # ---- descriptor exhaustion: 64 descriptors, 200 silent connections -----------------------
 # --max-conns is lowered to fit the limit; accept() failing (EMFILE) pauses the listener
-# instead of spinning and logging a warning per attempt; the server serves again after
+# instead of spinning and logging a warning per attempt; the server serves again after.
+# Each refused connection is one rejection of a peer without identity: with --audit-rate 2
+# (burst 20) most of the 200 are counted in audit_suppressed rows instead of one row (and
+# one fsync) each — stored + suppressed account for all 200.
 SRV_WRAP=(bash -c 'ulimit -n 64 && exec "$0" "$@"')
 : > srv.err
-start_server --crl crl.pem --rate 0
+start_server --crl crl.pem --rate 0 --audit-rate 2
 SRV_WRAP=()
+since=$(q "SELECT max(id) FROM audit WHERE event = 'start'")
 grep -q -- '--max-conns lowered to 32' srv.err || fail "--max-conns not fitted to the descriptor limit: $(head -c 300 srv.err)"
 silent 200 > /dev/null
 expect "server still serving after the flood" "$(req dev-1 "$(U /v1/auth)" | tail -n1)" 200
+wait_q "refused connections accounted for" \
+    "SELECT (SELECT count(*) FROM audit WHERE id > $since AND event IN ('handshake_failed', 'conn_limit'))
+          + (SELECT coalesce(sum(CAST(detail AS INTEGER)), 0) FROM audit WHERE id > $since AND event = 'audit_suppressed')" 200
+stored=$(q "SELECT count(*) FROM audit WHERE id > $since AND event IN ('handshake_failed', 'conn_limit')")
+[ "$stored" -le 60 ] || fail "--audit-rate 2: $stored rows stored for 200 refused connections"
 lines=$(wc -l < srv.err)
 [ "$lines" -le 5 ] || fail "descriptor exhaustion: $lines lines of log ($(sort srv.err | uniq -c | sort -rn | head -n 2))"
 stop_server
