@@ -779,11 +779,18 @@ static void send_answer(struct request *q, int status, const char *reason, const
 }
 
 /* The handler is done with the connection's request (its answer may still be leaving):
- * the connection waits for the next one. */
+ * the connection waits for the next one — which may have begun already, pipelined behind
+ * this one: then it is a request in progress and gets --read-timeout, not the idle
+ * timeout (conn_input_cb only sees bytes that arrive on an idle connection). */
 static void conn_request_done(struct conn *c)
 {
     c->in_handler = 0;
-    if (!c->closing) {
+    if (c->closing)
+        return;
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+        c->state = CONN_REQUEST;
+        conn_set_deadline(c, c->srv->cfg.read_timeout);
+    } else {
         c->state = CONN_IDLE;
         conn_set_deadline(c, c->srv->cfg.idle_timeout);
     }

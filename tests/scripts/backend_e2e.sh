@@ -375,6 +375,11 @@ expect "rate limit audited" "$(q "SELECT count(*) > 0 FROM audit WHERE event = '
 hold slow dev-1 'GET /v1/auth HTTP/1.1\r\nHost: localhost\r\n'
 wait_closed "$HOLD_slow" 8 || fail "incomplete request not closed by the read timeout"
 wait_q "timeout audited" "SELECT count(*) FROM audit WHERE event = 'timeout'" 1
+# ... also when it is pipelined behind a complete one (the idle timeout here is 60 s)
+hold slowpipe dev-1 'GET /v1/auth HTTP/1.1\r\nHost: localhost\r\n\r\nGET /v1/auth HTTP/1.1\r\nHo'
+wait_closed "$HOLD_slowpipe" 8 || fail "incomplete pipelined request not closed by the read timeout"
+grep -q 'AUTH OK dev-1' slowpipe.out || fail "first pipelined request not answered"
+wait_q "pipelined timeout audited" "SELECT count(*) FROM audit WHERE event = 'timeout'" 2
 
 # a connection that never sends a byte is closed after --read-timeout too
 exec {silent}<>"/dev/tcp/127.0.0.1/$PORT"
