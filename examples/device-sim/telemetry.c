@@ -158,6 +158,23 @@ static int seal(sender *s, const sim_state *st, uint64_t ctr, int encrypt,
     }
 }
 
+/* The server's answer on stdout as one line of printable ASCII: any other byte (escape
+ * sequences, CR, NUL) as \xHH, so a server cannot write terminal control sequences to the
+ * device's console or forge lines in its log. */
+static void print_answer(const char *a, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)a[i];
+        if (ch >= 0x20 && ch < 0x7f)
+            putchar(ch);
+        else
+            printf("\\x%02x", ch);
+    }
+    putchar('\n');
+}
+
 static void pause_ms(unsigned long ms)
 {
     struct timespec ts;
@@ -225,7 +242,8 @@ int sim_run(const sim_state *st, const iotsec_crypto *crypto, const char *server
             goto done;
         while (alen > 0 && (answer[alen - 1] == '\n' || answer[alen - 1] == '\r'))
             answer[--alen] = '\0';
-        printf("frame %lu ctr=%llu: HTTP %ld %s\n", i, (unsigned long long)ctr, status, answer);
+        printf("frame %lu ctr=%llu: HTTP %ld ", i, (unsigned long long)ctr, status);
+        print_answer(answer, alen);
         fflush(stdout);
         if (status < 200 || status > 299)
             rejected = 1;
