@@ -17,7 +17,8 @@
 
 #define DEFAULT_CHUNK 2048u
 
-/* percent-encode s (RFC 3986 unreserved characters pass) into out */
+/* percent-encode s for a query value into out: RFC 3986 unreserved characters and the
+ * pchar ':' and '@' pass — exactly the class characters the backend accepts unencoded */
 static int url_escape(const char *s, char *out, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -27,7 +28,7 @@ static int url_escape(const char *s, char *out, size_t cap)
         unsigned char ch = (unsigned char)*s;
         int plain = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
                     (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' ||
-                    ch == '~';
+                    ch == '~' || ch == ':' || ch == '@';
         if (cap - n < 4)
             return -1;
         if (plain) {

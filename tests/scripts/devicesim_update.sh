@@ -27,6 +27,13 @@ expect_in "$T/out" "update: already running version 2.0.0"
 # slot A (counter 1) is no longer bootable: it is below the stored counter
 status_is good '"A":{"version":"1.0.0","security_counter":1,"image_size":35664,"encrypted":false,"verified":false}'
 
+# ---- a class with ':' and '@' (query characters the backend accepts unencoded) -----------
+device colon 'acme:s@1'
+sign_enc "$T/v2-colon.m" "$T/v2.bin" 2.0.0 2 'acme:s@1'
+publish "$T/v2-colon.m" "$T/v2-colon.m.enc"
+expect_rc 0 "$SIM" update --state "$T/colon" --server "$URL"
+expect_in "$T/out" "boot: confirmed slot B; stored security counter now 2"
+
 # ---- a tampered slot halts the secure boot ---------------------------------------------
 cp -a "$T/good" "$T/flipped"
 flip_byte "$T/flipped/slots/b.bin" 4096
