@@ -129,6 +129,7 @@ struct conn {
     char peer[INET6_ADDRSTRLEN + 8]; /* "addr:port", for the audit */
     int have_identity;
     iotsec_peer_identity id;
+    int64_t not_after;        /* the client certificate's notAfter, Unix seconds */
     /* why the handshake failed, for its audit row */
     int alert_sent;
     const char *fail_event;
@@ -708,7 +709,14 @@ static void handshake_done(struct conn *c)
 {
     iotsec_peer_identity id;
     int rc = iotsec_tls_peer_identity(c->ssl, NULL, &id);
+    X509 *cert = SSL_get0_peer_certificate(c->ssl);
+    int days = 0, secs = 0;
 
+    /* the verify callback checked the validity period at the handshake; a connection may
+     * outlive it, so its end is kept for the per-request check (authorize) */
+    if (rc == IOTSEC_OK &&
+        (cert == NULL || ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)) != 1))
+        rc = IOTSEC_E_BAD_ENCODING;
     if (rc != IOTSEC_OK) {
         char code[48];
         /* the verify callback accepted the certificate, so this cannot happen; if it does,
@@ -721,6 +729,7 @@ static void handshake_done(struct conn *c)
     }
     c->id = id;
     c->have_identity = 1;
+    c->not_after = bk_now() + (int64_t)days * 86400 + secs;
     c->state = CONN_IDLE;
     c->fail_event = NULL;
     conn_set_deadline(c, c->srv->cfg.idle_timeout);
@@ -867,20 +876,29 @@ static void internal_error(struct request *q, int rc, const char *what)
 /* ---- authorization shared by every endpoint ------------------------------------------------ */
 
 /* The device behind the TLS identity must be registered and enabled, and the certificate
- * must still not be revoked by the current set (a reload may have happened since the
- * handshake). Returns 1 when the request may proceed; otherwise it was answered. */
+ * must still be valid — not revoked by the current set (a reload may have happened since
+ * the handshake) and not past its notAfter (a busy keep-alive connection never idles out).
+ * Returns 1 when the request may proceed; otherwise it was answered. */
 static int authorize(struct request *q, bk_device *dev)
 {
     iotsec_revocation *rs = iotsec_revocation_holder_get(q->s->holder);
     iotsec_revocation_reason reason = IOTSEC_REVOKED_NONE;
+    int64_t now = bk_now();
     int rc, found = 0;
 
-    rc = rs != NULL ? iotsec_revocation_check(rs, &q->c->id, bk_now(), &reason)
-                    : IOTSEC_E_STATE;
+    rc = rs != NULL ? iotsec_revocation_check(rs, &q->c->id, now, &reason) : IOTSEC_E_STATE;
     iotsec_revocation_unref(rs);
-    if (rc != IOTSEC_OK) {
-        reject_rc(q, rc, "certificate refused (%s)", iotsec_revocation_reason_name((int)reason));
-        conn_close(q->c);
+    if (rc != IOTSEC_OK || now > q->c->not_after) {
+        /* answered, then closed by evhttp once the answer is written (a shutdown now would
+         * discard it); no further request is read from this connection */
+        if (!q->s->draining)
+            evhttp_add_header(evhttp_request_get_output_headers(q->req), "Connection", "close");
+        if (rc != IOTSEC_OK)
+            reject_rc(q, rc, "certificate refused (%s)",
+                      iotsec_revocation_reason_name((int)reason));
+        else
+            reject_rc(q, IOTSEC_E_EXPIRED, "certificate expired %lld s ago, since the handshake",
+                      (long long)(now - q->c->not_after));
         return 0;
     }
     rc = bk_db_device(q->s->db, q->c->id.device_id, q->c->id.device_id_len, dev, &found);

@@ -56,6 +56,40 @@ make_crl() { "$CLI" ca crl --dir ca --out "$1" >/dev/null || fail "iotsec ca crl
 revoke dev-2
 make_crl crl.pem
 : > deny.txt
+# a second certificate of dev-1 that expires 15 s from now (openssl ca: iotsec ca issues
+# whole days); a connection opened with it is checked again on each request
+cat > short-ca.cnf <<'EOF'
+[ca]
+default_ca = d
+[d]
+database = short-index.txt
+new_certs_dir = .
+certificate = ca/ca.pem
+private_key = ca/ca.key
+serial = short-serial
+default_md = sha256
+policy = p
+unique_subject = no
+x509_extensions = ext
+[p]
+commonName = supplied
+[ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+subjectAltName = DNS:dev-1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+: > short-index.txt
+openssl rand -hex 16 > short-serial
+SHORT_END=$(($(date +%s) + 15))
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout short.key \
+    -out short.csr -subj /CN=dev-1 >/dev/null 2>&1 &&
+    openssl ca -batch -config short-ca.cnf -notext -in short.csr -out short.pem \
+        -startdate "$(date -u -d @$((SHORT_END - 3600)) +%Y%m%d%H%M%SZ)" \
+        -enddate "$(date -u -d @$SHORT_END +%Y%m%d%H%M%SZ)" >/dev/null 2>&1 ||
+    { echo "FAIL: openssl ca (short-lived certificate)"; exit 1; }
 
 # ---- devices ------------------------------------------------------------------------------
 for d in dev-1 dev-2 dev-3 dev-5; do
@@ -81,6 +115,8 @@ expect "devices listed" "$("$SRV" list devices --db db --json | grep -c '"device
 # ---- server ---------------------------------------------------------------------------------
 SRV_WRAP=() # a command start_server runs the server through (it must exec it)
 start_server() {
+    : > srv.out # else the loop below may read the previous server's port before the
+                # background job's redirection truncates the file
     "${SRV_WRAP[@]}" "$SRV" serve --listen 127.0.0.1:0 --db db --ca ca.pem --cert srv.pem --key srv.key \
         --pid-file srv.pid "$@" > srv.out 2>> srv.err &
     PID=$!
@@ -173,6 +209,9 @@ start_server --crl crl.pem --denylist deny.txt --log-json --rate 5 --burst 30 \
 
 # /v1/auth
 expect "/v1/auth" "$(req dev-1 "$(U /v1/auth)")" $'AUTH OK dev-1\n200'
+# a connection with the short-lived certificate, held open (checked again at the end)
+hold expiring short
+wait_grep expiring.out 'AUTH OK dev-1' 5 || fail "connection with the short-lived certificate not served"
 
 # a sealed binary frame → 200 and the row is in SQLite
 seal dev-1 1 f1.bin
@@ -416,6 +455,13 @@ echo garbage > crl.pem
 wait_q "broken CRL refused" "SELECT count(*) > 0 FROM audit WHERE event = 'reload_failed'" 1
 expect "previous set still in force" "$(req dev-1 "$(U /v1/auth)" | head -n1)" "AUTH OK dev-1"
 make_crl crl.pem
+# the short-lived certificate has expired: the connection opened with it is refused on its
+# next request and closed (a busy keep-alive connection never reaches its idle timeout)
+while [ "$(date +%s)" -le "$SHORT_END" ]; do sleep 0.2; done
+printf 'GET /v1/auth HTTP/1.1\r\nHost: localhost\r\n\r\n' >&"$HOLDFD_expiring"
+wait_closed "$HOLD_expiring" 5 || fail "connection of an expired certificate not closed"
+grep -q '"error":"expired"' expiring.out || fail "request on an expired certificate's connection: $(tail -c 300 expiring.out)"
+[ "$(grep -c 'AUTH OK' expiring.out)" -eq 1 ] || fail "served after the certificate expired"
 grep -q '"event":"replay"' srv.err || fail "--log-json: no replay event on stderr"
 grep -q '"event":"handshake_failed"' srv.err || fail "--log-json: no handshake_failed event"
 stop_server
