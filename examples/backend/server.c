@@ -128,12 +128,13 @@ struct conn {
     char addr[INET6_ADDRSTRLEN];   /* peer address, for the per-peer limit */
     char peer[INET6_ADDRSTRLEN + 8]; /* "addr:port", for the audit */
     int have_identity;
+    int id_verified;          /* id is a verified identity (see verdict_cb) */
     iotsec_peer_identity id;
     int64_t not_after;        /* the client certificate's notAfter, Unix seconds */
     /* why the handshake failed, for its audit row */
     int alert_sent;
     const char *fail_event;
-    char fail_detail[BK_DETAIL_MAX + 128]; /* the audit row keeps BK_DETAIL_MAX − 1 bytes */
+    char fail_detail[BK_DETAIL_MAX];
 };
 
 /* A small chained hash table keyed by (device id, kid). */
@@ -352,20 +353,29 @@ static void gates_flush(struct server *s)
 
 /* Write an audit row on db (the server's main connection when NULL) and, with --log-json,
  * print it as one JSON line on stderr. A rejection (a row with a peer, outside a frame's
- * transaction) passes its source's gate first; over the limit it is only counted. */
-static int audit_on(struct server *s, bk_db *db, const char *peer, const char *identity,
-                    const char *event, const char *detail)
+ * transaction) passes the gate of gate_id (a verified identity, or NULL) first; over the
+ * limit it is only counted. */
+static int audit_gated(struct server *s, bk_db *db, const char *peer, const char *identity,
+                       const char *gate_id, const char *event, const char *detail)
 {
     struct gate *g;
 
     if (db == NULL && peer != NULL && s->cfg.audit_rate > 0 &&
-        (g = gate_of(s, identity)) != NULL &&
+        (g = gate_of(s, gate_id)) != NULL &&
         !bucket_take(&g->b, s->cfg.audit_rate, 10.0 * s->cfg.audit_rate)) {
         g->suppressed++;
         snprintf(g->event, sizeof g->event, "%s", event);
         return IOTSEC_OK;
     }
     return audit_row(s, db, peer, identity, event, detail);
+}
+
+/* audit_gated for a row whose identity, if any, is verified (every caller but conn_free's
+ * failed handshakes). */
+static int audit_on(struct server *s, bk_db *db, const char *peer, const char *identity,
+                    const char *event, const char *detail)
+{
+    return audit_gated(s, db, peer, identity, identity, event, detail);
 }
 
 static int audit_row(struct server *s, bk_db *db, const char *peer, const char *identity,
@@ -485,7 +495,9 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
             snprintf(c->fail_detail, sizeof c->fail_detail,
                      "connection closed before the TLS handshake completed");
         }
-        audit(s, c->peer, conn_identity(c), c->fail_event, "%s", c->fail_detail);
+        (void)audit_gated(s, NULL, c->peer, conn_identity(c),
+                          c->id_verified ? conn_identity(c) : NULL, c->fail_event,
+                          c->fail_detail);
     }
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -678,12 +690,14 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg)
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
-/* The library's handshake verdict (from its verify callback). A refused certificate's
- * identity is an authenticated one only when the refusal is a revocation: the library
- * checks revocation only for a leaf whose chain to the device CA verified. Any other
- * refusal (unknown CA, self-signed, expired, …) names a device id nobody vouches for —
- * anyone can write CN=<a real device> into a certificate of their own —, so it goes into
- * the detail marked as unverified, never into the audit row's identity column. */
+/* The library's handshake verdict (from its verify callback). The device id of a refused
+ * certificate goes into its audit row's identity column (DESIGN.md §10: the certificate's
+ * identity), but it is a verified identity only when the refusal is a revocation: the
+ * library checks revocation only for a leaf whose chain to the device CA verified. Any
+ * other refusal (unknown CA, self-signed, …) names a device id nobody vouches for —
+ * anyone can write CN=<a real device> into a certificate of their own —: the detail says
+ * so, and the row is limited with the peers that have no identity (audit gate), so a
+ * stranger can neither use up a device's audit budget nor add gates at will. */
 static void verdict_cb(void *arg, SSL *ssl, const iotsec_tls_verdict *v)
 {
     struct conn *c = SSL_get_ex_data(ssl, conn_index);
@@ -693,16 +707,14 @@ static void verdict_cb(void *arg, SSL *ssl, const iotsec_tls_verdict *v)
     (void)arg;
     if (c == NULL || v->code == IOTSEC_OK)
         return;
-    if (v->have_identity && verified && !c->have_identity) {
+    if (v->have_identity && !c->have_identity) {
         c->id = v->identity;
         c->have_identity = 1;
+        c->id_verified = verified;
     }
     c->fail_event = verified ? "revoked" : "handshake_failed";
-    snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s%s%s",
-             bk_error_code(v->code, code, sizeof code),
-             v->have_identity && !verified ? "certificate claims device id " : "",
-             v->have_identity && !verified ? v->identity.device_id : "",
-             v->have_identity && !verified ? " (unverified); " : "", v->detail);
+    snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s", bk_error_code(v->code, code, sizeof code),
+             v->detail, v->have_identity && !verified ? " (device id unverified)" : "");
 }
 
 static void handshake_done(struct conn *c)
@@ -729,6 +741,7 @@ static void handshake_done(struct conn *c)
     }
     c->id = id;
     c->have_identity = 1;
+    c->id_verified = 1;
     c->not_after = bk_now() + (int64_t)days * 86400 + secs;
     c->state = CONN_IDLE;
     c->fail_event = NULL;
