@@ -2,7 +2,7 @@
  * (window behaviour, table full, transactions and rollback), the window operation, and the
  * SQLite store (restart, transactions with the caller's rows, window changes, corrupted and
  * foreign files, the legacy EcoWatt namespace and its upgrade of older files, four
- * processes hammering one file, lock timeouts, open errors). */
+ * processes hammering one file, lock timeouts, a full disk, open errors). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -850,6 +850,62 @@ START_TEST(test_sqlite_lock_timeout)
 }
 END_TEST
 
+/* A full disk (SQLITE_FULL, here from PRAGMA max_page_count on the store's connection):
+ * check_and_commit refuses a counter it cannot persist with IOTSEC_E_IO and records
+ * nothing; inside a caller's transaction, an accepted counter whose frame row cannot be
+ * stored is forgotten by the rollback — what a server relies on to answer 500, never 200,
+ * when its commit fails. */
+START_TEST(test_sqlite_full)
+{
+    char dir[256], path[512], sql[64], id[16];
+    iotsec_replay_sqlite *s;
+    iotsec_replay_store *st;
+    sqlite3 *db;
+    int i, rc = IOTSEC_OK;
+
+    tu_tmpdir(dir, sizeof dir);
+    path_in(path, sizeof path, dir, "replay.db");
+    s = sq_open(path, 64, IOTSEC_REPLAY_SQLITE_SYNC_NORMAL);
+    st = iotsec_replay_sqlite_store(s);
+    db = iotsec_replay_sqlite_db(s);
+    sq_exec(db, "CREATE TABLE frames(data BLOB)");
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 1), IOTSEC_OK);
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+             (long long)sq_int(db, "PRAGMA page_count"));
+    sq_exec(db, sql);
+    /* new devices until their rows no longer fit */
+    for (i = 0; i < 10000 && rc == IOTSEC_OK; i++) {
+        snprintf(id, sizeof id, "dev-%05d", i);
+        rc = cc(st, (const uint8_t *)id, strlen(id), 0, 1);
+    }
+    ck_assert_int_eq(rc, IOTSEC_E_IO);
+    ck_assert_int_eq(sqlite3_get_autocommit(db), 1);
+    ck_assert_int_eq(peek(st, (const uint8_t *)id, strlen(id), 0, 1), IOTSEC_OK); /* nothing */
+    /* a known device's state is rewritten in place: still accepted */
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 2), IOTSEC_OK);
+    /* the counter is accepted in the transaction, the frame row does not fit: rollback */
+    ck_assert_int_eq(iotsec_replay_store_begin(st), IOTSEC_OK);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 3), IOTSEC_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO frames VALUES(zeroblob(100000))", NULL, NULL,
+                                  NULL) & 0xff,
+                     SQLITE_FULL);
+    if (!sqlite3_get_autocommit(db)) /* SQLite may have rolled it back already */
+        ck_assert_int_eq(iotsec_replay_store_rollback(st), IOTSEC_OK);
+    ck_assert_int_eq(peek(st, DEV_A, LEN_A, 0, 3), IOTSEC_OK);
+    ck_assert_int_eq(peek(st, DEV_A, LEN_A, 0, 2), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(sq_int(db, "SELECT count(*) FROM frames"), 0);
+    iotsec_replay_sqlite_close(s);
+    /* and after a restart */
+    s = sq_open(path, 64, 0);
+    st = iotsec_replay_sqlite_store(s);
+    ck_assert_int_eq(peek(st, DEV_A, LEN_A, 0, 3), IOTSEC_OK);
+    ck_assert_int_eq(peek(st, DEV_A, LEN_A, 0, 2), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(peek(st, (const uint8_t *)id, strlen(id), 0, 1), IOTSEC_OK);
+    iotsec_replay_sqlite_close(s);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
 START_TEST(test_sqlite_open_errors)
 {
     char dir[256], path[512], link[512];
@@ -903,6 +959,7 @@ static Suite *replay_store_suite(void)
     tcase_add_test(sq, test_sqlite_ecowatt_upgrade);
     tcase_add_test(sq, test_sqlite_four_processes);
     tcase_add_test(sq, test_sqlite_lock_timeout);
+    tcase_add_test(sq, test_sqlite_full);
     tcase_add_test(sq, test_sqlite_open_errors);
     tcase_set_timeout(sq, 120);
     suite_add_tcase(s, sq);
