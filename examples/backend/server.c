@@ -507,7 +507,7 @@ static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
         c->next->prev = c->prev;
     s->nconns--;
     event_free(c->deadline);
-    free(c->dl); /* a download cut short: evhttp has freed its request */
+    free(c->dl); /* not reached with a download: conn_http_closed ended it */
     iotsec_zeroize(c, sizeof *c);
     free(c);
 }
@@ -1352,6 +1352,24 @@ static void download_more(struct evhttp_connection *evcon, void *arg)
     evbuffer_free(buf);
 }
 
+/* evhttp is freeing the connection, before its requests: a download still in progress
+ * ends here. When the peer went away (end of file, timeout), evhttp has already detached
+ * the unfinished request from the connection and leaves it to us; otherwise (evhttp_free
+ * at shutdown) it frees the request itself right after this. */
+static void conn_http_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct conn *c = arg;
+    struct download *d = c->dl;
+
+    (void)evcon;
+    if (d == NULL)
+        return;
+    c->dl = NULL;
+    if (evhttp_request_get_connection(d->req) == NULL)
+        evhttp_request_free(d->req);
+    free(d);
+}
+
 static void handle_payload(struct request *q, const char *path)
 {
     struct server *s = q->s;
@@ -1425,6 +1443,7 @@ static void handle_payload(struct request *q, const char *path)
     evhttp_add_header(evhttp_request_get_output_headers(q->req), "Content-Length", cr);
     answer_headers(q, "application/octet-stream");
     q->c->dl = d;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), conn_http_closed, q->c);
     evhttp_send_reply_start(q->req, range != NULL ? 206 : 200,
                             range != NULL ? "Partial Content" : "OK");
     download_more(NULL, q->c);
@@ -1454,6 +1473,12 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (q.c == NULL || !q.c->have_identity) {
         /* cannot happen: evhttp only hands us requests of completed handshakes */
         evhttp_send_error(req, 403, "Forbidden");
+        return;
+    }
+    if (q.c->dl != NULL) {
+        /* evhttp re-enters the handler with the request of a download in progress only
+         * on an internal error of the connection: give up on it */
+        conn_close(q.c);
         return;
     }
     q.c->state = CONN_HANDLER;

@@ -130,9 +130,12 @@ start_server() {
     echo "FAIL: server did not start"; cat srv.err; exit 1
 }
 stop_server() { # SIGTERM, expect exit status 0
+    local rc
     kill -TERM "$PID"
     wait "$PID"
-    expect "server exit status after SIGTERM" "$?" 0
+    rc=$?
+    expect "server exit status after SIGTERM" "$rc" 0
+    [ "$rc" -eq 0 ] || grep -v '^{' srv.err | tail -n 40
     PID=
 }
 U() { echo "https://127.0.0.1:$PORT$1"; }
