@@ -67,6 +67,8 @@ new_certs_dir = .
 certificate = ca/ca.pem
 private_key = ca/ca.key
 serial = short-serial
+crlnumber = short-crlnumber
+crl_extensions = crlext
 default_md = sha256
 policy = p
 unique_subject = no
@@ -80,8 +82,11 @@ extendedKeyUsage = clientAuth
 subjectAltName = DNS:dev-1
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
+[crlext]
+authorityKeyIdentifier = keyid
 EOF
 : > short-index.txt
+echo 1000 > short-crlnumber
 openssl rand -hex 16 > short-serial
 SHORT_END=$(($(date +%s) + 15))
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout short.key \
@@ -532,9 +537,15 @@ echo "SIGTERM under load: $n frames acknowledged, $(wc -l <<< "$stored") stored,
 # Each refused connection is one rejection of a peer without identity: with --audit-rate 2
 # (burst 20) most of the 200 are counted in audit_suppressed rows instead of one row (and
 # one fsync) each — stored + suppressed account for all 200.
+# The CRL of this server goes stale 10 s after it is made (openssl ca: iotsec ca crl makes
+# whole days): from then on the server fails closed — no handshake completes (checked at
+# the end).
+STALE_AT=$(($(date +%s) + 10))
+openssl ca -batch -config short-ca.cnf -gencrl -crlsec 10 -out crl-short.pem >/dev/null 2>&1 ||
+    fail "openssl ca -gencrl (short-lived CRL)"
 SRV_WRAP=(bash -c 'ulimit -n 64 && exec "$0" "$@"')
 : > srv.err
-start_server --crl crl.pem --rate 0 --audit-rate 2
+start_server --crl crl-short.pem --rate 0 --audit-rate 2
 SRV_WRAP=()
 since=$(q "SELECT max(id) FROM audit WHERE event = 'start'")
 grep -q -- '--max-conns lowered to 32' srv.err || fail "--max-conns not fitted to the descriptor limit: $(head -c 300 srv.err)"
@@ -547,6 +558,11 @@ stored=$(q "SELECT count(*) FROM audit WHERE id > $since AND event IN ('handshak
 [ "$stored" -le 60 ] || fail "--audit-rate 2: $stored rows stored for 200 refused connections"
 lines=$(wc -l < srv.err)
 [ "$lines" -le 5 ] || fail "descriptor exhaustion: $lines lines of log ($(sort srv.err | uniq -c | sort -rn | head -n 2))"
+while [ "$(date +%s)" -le "$((STALE_AT + 1))" ]; do sleep 0.2; done
+r=$(req dev-1 "$(U /v1/auth)")
+[[ $r != *"AUTH OK"* ]] || fail "served with a stale CRL"
+wait_q "stale CRL refuses handshakes" \
+    "SELECT count(*) > 0 FROM audit WHERE id > $since AND event = 'handshake_failed' AND detail LIKE '%IOTSEC_E_EXPIRED%'" 1
 stop_server
 
 if [ "$failures" -ne 0 ]; then
