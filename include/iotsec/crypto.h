@@ -204,9 +204,12 @@ IOTSEC_API int iotsec_crypto_has(const iotsec_crypto *crypto, uint32_t caps);
 /* Start a digest. Errors: IOTSEC_E_INVALID_ARG (NULL), IOTSEC_E_UNSUPPORTED,
  * IOTSEC_E_NO_MEMORY / IOTSEC_E_BACKEND (backend failure). */
 IOTSEC_API int iotsec_sha256_init(iotsec_sha256_ctx *ctx, const iotsec_crypto *crypto);
-/* Hash len bytes (len may be 0; data may be NULL only when len is 0). */
+/* Hash len bytes (len may be 0; data may be NULL only when len is 0). Errors:
+ * IOTSEC_E_INVALID_ARG (NULL ctx, or NULL data with len > 0), IOTSEC_E_STATE (not
+ * initialised, or already finalized), IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_sha256_update(iotsec_sha256_ctx *ctx, const void *data, size_t len);
-/* Write the 32-byte digest to out and release the context (cleanup is implied). */
+/* Write the 32-byte digest to out and release the context (cleanup is implied). Errors:
+ * IOTSEC_E_INVALID_ARG (NULL), IOTSEC_E_STATE (not initialised), IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_sha256_final(iotsec_sha256_ctx *ctx, uint8_t out[IOTSEC_SHA256_LEN]);
 /* Release and zeroize a context that will not be finalized. */
 IOTSEC_API void iotsec_sha256_cleanup(iotsec_sha256_ctx *ctx);
@@ -221,10 +224,15 @@ IOTSEC_API int iotsec_sha256(const iotsec_crypto *crypto, const void *data, size
  * IOTSEC_E_UNSUPPORTED, IOTSEC_E_NO_MEMORY, IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_hmac_setkey(iotsec_hmac_ctx *ctx, const iotsec_crypto *crypto,
                                   const uint8_t *key, size_t key_len);
-/* Start a message with the key set by iotsec_hmac_setkey (abandons any message begun). */
+/* Start a message with the key set by iotsec_hmac_setkey (abandons any message begun).
+ * Errors: IOTSEC_E_INVALID_ARG (NULL), IOTSEC_E_STATE (no key set), IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_hmac_init(iotsec_hmac_ctx *ctx);
+/* Authenticate len more bytes of the message (len may be 0; data may be NULL only when len
+ * is 0). Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_STATE (no key set, or no message begun with
+ * iotsec_hmac_init — also after iotsec_hmac_final), IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_hmac_update(iotsec_hmac_ctx *ctx, const void *data, size_t len);
-/* Write the 32-byte tag; the key stays set for the next iotsec_hmac_init. */
+/* Write the 32-byte tag; the key stays set for the next iotsec_hmac_init. Errors:
+ * IOTSEC_E_INVALID_ARG (NULL), IOTSEC_E_STATE (no message begun), IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_hmac_final(iotsec_hmac_ctx *ctx, uint8_t out[IOTSEC_HMAC_LEN]);
 /* Forget the key: release backend state and zeroize the context. */
 IOTSEC_API void iotsec_hmac_cleanup(iotsec_hmac_ctx *ctx);
