@@ -493,10 +493,14 @@ int bk_cmd_publish_firmware(int argc, char **argv)
      * go into a staging row the server never serves, one short transaction each (the
      * server waits at most for one chunk's write), hashed again as they are written: the
      * file may have changed since step 1. Durability comes with the publishing commit
-     * (synchronous=FULL syncs the whole write-ahead log), so staging commits skip it. */
+     * (synchronous=FULL syncs the whole write-ahead log), so staging commits skip it. This
+     * process copies the log into the database itself every 256 pages (SQLite's automatic
+     * checkpoint, passive: it takes no lock the server waits for), well before the 1000
+     * pages at which a commit of the server would do it, inside its event loop. */
     if (!found) {
-        if (sqlite3_exec(bk_db_handle(db), "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
-                SQLITE_OK ||
+        if (sqlite3_exec(bk_db_handle(db),
+                         "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 256", NULL,
+                         NULL, NULL) != SQLITE_OK ||
             bk_db_stage_begin(db, digest, size, bk_now(), &staged) != IOTSEC_OK) {
             rc = sql_fail(bk_db_handle(db), "staging the payload");
             goto out;
