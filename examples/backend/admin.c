@@ -11,13 +11,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "iotsec/image.h"
 #include "iotsec/manifest.h"
 
 #define MAX_TRUST 8
-#define CHUNK (64u * 1024u)
 
 /* ---- option parsing shared by the subcommands -------------------------------------------- */
 
@@ -283,9 +281,12 @@ static const char publish_usage[] =
     "Verifies M's signature against the trusted keys and P, as it will be transferred,\n"
     "against M's signed size and digest of the transferred bytes (streamed through the\n"
     "library's transfer-only image check: an encrypted payload is checked as ciphertext,\n"
-    "so the server never needs the firmware key), then stores both. P is served at\n"
-    "/v1/firmware/payload/<hex of its digest as transferred>; the current manifest of a\n"
-    "class (highest security counter, then latest) at /v1/firmware/manifest?class=C.\n";
+    "so the server never needs the firmware key) before storing anything. P is then\n"
+    "stored in 64 KiB chunks, one short transaction each, into a staging row the server\n"
+    "does not serve (checked again as written), and published with M in one transaction.\n"
+    "P is served at /v1/firmware/payload/<hex of its digest as transferred>; the current\n"
+    "manifest of a class (highest security counter, then latest) at\n"
+    "/v1/firmware/manifest?class=C. Safe while the server runs.\n";
 
 static void put_u64be(uint8_t out[8], uint64_t v)
 {
@@ -297,29 +298,96 @@ static void put_u64be(uint8_t out[8], uint64_t v)
     }
 }
 
-/* Stream the payload file through the transfer check and into blob (NULL: check only). */
-static int stream_payload(FILE *f, iotsec_image_verify_ctx *vctx, sqlite3_blob *blob,
-                          uint8_t *buf, int *lib_rc)
+/* Stream the payload file from its start through a fresh transfer check of m (the bytes as
+ * transferred against the signed size and digest) and, with db non-NULL, into chunks of
+ * staging row id, one short transaction each. Reading stops past the signed size, so a file
+ * that grows (or never ends) is refused without being stored. *lib_rc gets the library's
+ * refusal (exit 1); other failures print their message (exit 3). */
+static int stream_payload(FILE *f, const iotsec_crypto *crypto, const iotsec_manifest *m,
+                          uint64_t signed_size, bk_db *db, int64_t id, uint8_t *buf,
+                          int *lib_rc)
 {
+    iotsec_image_verify_ctx vctx;
+    uint64_t total = 0, idx = 0;
     size_t n;
-    int off = 0, rc;
+    int rc, alive;
 
-    while ((n = fread(buf, 1, CHUNK, f)) > 0) {
-        rc = iotsec_image_verify_update(vctx, buf, n, NULL, 0, NULL);
-        if (rc != IOTSEC_OK) {
-            *lib_rc = rc;
-            return BK_EXIT_REJECTED;
+    rewind(f);
+    rc = iotsec_image_verify_init_transfer(&vctx, crypto, m);
+    while (rc == IOTSEC_OK && (n = fread(buf, 1, BK_CHUNK, f)) > 0) {
+        total += n;
+        rc = total > signed_size ? IOTSEC_E_DIGEST_MISMATCH
+                                 : iotsec_image_verify_update(&vctx, buf, n, NULL, 0, NULL);
+        if (rc != IOTSEC_OK || db == NULL)
+            continue;
+        if (bk_db_stage_chunk(db, id, idx++, buf, n, bk_now(), &alive) != IOTSEC_OK) {
+            iotsec_image_verify_cleanup(&vctx);
+            return sql_fail(bk_db_handle(db), "storing a payload chunk");
         }
-        if (blob != NULL && sqlite3_blob_write(blob, buf, (int)n, off) != SQLITE_OK)
-            return bk_error(BK_EXIT_IO, "writing the payload into the database failed");
-        off += (int)n;
+        if (!alive) {
+            iotsec_image_verify_cleanup(&vctx);
+            return bk_error(BK_EXIT_IO, "the staged payload was removed while it was being "
+                                        "stored (idle over %d s?); nothing published",
+                            BK_STAGING_STALE);
+        }
     }
-    if (ferror(f))
+    if (rc == IOTSEC_OK && ferror(f)) {
+        iotsec_image_verify_cleanup(&vctx);
         return bk_error(BK_EXIT_IO, "reading the payload failed");
-    rc = iotsec_image_verify_final(vctx, NULL, 0, NULL);
+    }
+    if (rc == IOTSEC_OK)
+        rc = iotsec_image_verify_final(&vctx, NULL, 0, NULL);
+    iotsec_image_verify_cleanup(&vctx);
     if (rc != IOTSEC_OK) {
         *lib_rc = rc;
         return BK_EXIT_REJECTED;
+    }
+    return BK_EXIT_OK;
+}
+
+/* The firmware row, and the staged payload made ready, in one short transaction: the
+ * manifest and its payload become visible to the server together. *dup: another
+ * publish-firmware made the same payload ready first (ours is to be dropped). */
+static int publish_rows(bk_db *db, const iotsec_manifest *m, const uint8_t *mbuf, size_t mlen,
+                        const uint8_t *digest, int64_t staged, uint64_t nchunks, int *dup)
+{
+    sqlite3 *h = bk_db_handle(db);
+    bk_payload p;
+    uint8_t ctr[8];
+    int rc, found = 0, done = 1;
+
+    *dup = 0;
+    if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return sql_fail(h, "begin");
+    rc = staged ? bk_db_payload_find(db, digest, &p, &found) : IOTSEC_OK;
+    if (rc == IOTSEC_OK && staged && found)
+        *dup = 1;
+    else if (rc == IOTSEC_OK && staged)
+        rc = bk_db_stage_ready(db, staged, nchunks, &done);
+    if (rc != IOTSEC_OK || !done) {
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        return rc != IOTSEC_OK ? sql_fail(h, "publish")
+                               : bk_error(BK_EXIT_IO, "the staged payload is incomplete "
+                                                      "(removed while being stored?); nothing "
+                                                      "published");
+    }
+    put_u64be(ctr, m->f.security_counter);
+    {
+        struct bind b[] = {{m->f.device_class, (int)m->f.device_class_len, 1},
+                           {m->f.version, (int)m->f.version_len, 0},
+                           {ctr, 8, 1},
+                           {mbuf, (int)mlen, 1},
+                           {digest, 32, 1}};
+        rc = exec_bound(h,
+                        "INSERT INTO firmware(device_class, version, security_counter, "
+                        "manifest, payload_digest, published) VALUES (?1, ?2, ?3, ?4, ?5, "
+                        "unixepoch())",
+                        b, 5, NULL);
+    }
+    if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sql_fail(h, "publish");
+        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
     }
     return BK_EXIT_OK;
 }
@@ -339,19 +407,17 @@ int bk_cmd_publish_firmware(int argc, char **argv)
     size_t nkeys = 0;
     iotsec_trust_store store;
     iotsec_manifest m;
-    iotsec_image_verify_ctx vctx;
-    uint8_t *mbuf = NULL, *buf = NULL, ctr[8];
+    uint8_t *mbuf = NULL, *buf = NULL;
     const uint8_t *digest;
+    uint64_t size;
+    int64_t staged = 0;
     char hex[65];
     bk_db *db = NULL;
-    sqlite3 *h = NULL;
-    sqlite3_blob *blob = NULL;
-    sqlite3_int64 rowid = 0, have = 0;
-    struct stat st;
+    bk_payload have;
+    unsigned pruned = 0;
     FILE *f = NULL;
-    int rc, lib_rc = IOTSEC_OK, in_txn = 0;
+    int rc, lib_rc = IOTSEC_OK, found = 0, dup = 0;
 
-    memset(&vctx, 0, sizeof vctx);
     rc = parse_opts(argc, argv, opts, NULL, 0, NULL, publish_usage);
     if (rc != 0)
         return rc < 0 ? BK_EXIT_OK : rc;
@@ -387,92 +453,97 @@ int bk_cmd_publish_firmware(int argc, char **argv)
     }
     /* the bytes as transferred against the signed payload_size / payload_digest (or, for
      * a plain manifest, image_size / image_digest): no key, nothing decrypted */
-    rc = iotsec_image_verify_init_transfer(&vctx, crypto, &m);
-    digest = (m.f.present & IOTSEC_MF_ENCRYPTION) ? m.f.payload_digest : m.f.image_digest;
-    if (rc != IOTSEC_OK) {
-        rc = bk_error(BK_EXIT_REJECTED, "payload check: %s", iotsec_strerror(rc));
+    if (m.f.present & IOTSEC_MF_ENCRYPTION) {
+        digest = m.f.payload_digest;
+        size = m.f.payload_size;
+    } else {
+        digest = m.f.image_digest;
+        size = m.f.image_size;
+    }
+    if (size > BK_PAYLOAD_MAX) {
+        rc = bk_error(BK_EXIT_REJECTED, "--manifest %s: a payload over %u bytes", man_p,
+                      BK_PAYLOAD_MAX);
         goto out;
     }
     f = fopen(pay_p, "rb");
-    if (f == NULL || fstat(fileno(f), &st) != 0) {
-        rc = bk_error(BK_EXIT_IO, "--payload %s: cannot open", pay_p);
+    buf = malloc(BK_CHUNK);
+    if (f == NULL || buf == NULL) {
+        rc = bk_error(BK_EXIT_IO, "--payload %s: %s", pay_p,
+                      f == NULL ? "cannot open" : "out of memory");
         goto out;
     }
-    if ((uint64_t)st.st_size > BK_PAYLOAD_MAX) {
-        rc = bk_error(BK_EXIT_REJECTED, "--payload %s: over %u bytes", pay_p, BK_PAYLOAD_MAX);
+    /* 1. verify before anything is stored: a refused payload never touches the database */
+    rc = stream_payload(f, crypto, &m, size, NULL, 0, buf, &lib_rc);
+    if (rc != BK_EXIT_OK)
+        goto refused;
+    if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
+        goto out;
+    if (bk_db_stage_prune(db, bk_now(), &pruned) != IOTSEC_OK) {
+        rc = sql_fail(bk_db_handle(db), "removing stale staging payloads");
         goto out;
     }
-    buf = malloc(CHUNK);
-    if (buf == NULL) {
-        rc = bk_error(BK_EXIT_IO, "out of memory");
+    if (pruned > 0)
+        fprintf(stderr, "iotsec-backend: removed %u staging payload(s) left by an interrupted "
+                        "publish-firmware\n", pruned);
+    if (bk_db_payload_find(db, digest, &have, &found) != IOTSEC_OK) {
+        rc = sql_fail(bk_db_handle(db), "payload lookup");
         goto out;
     }
-    if ((rc = open_db_begin(dbp, &db)) != BK_EXIT_OK)
-        goto out;
-    h = bk_db_handle(db);
-    in_txn = 1;
-    {
-        struct bind b[] = {{digest, 32, 1}};
-        rc = exec_bound(h, "SELECT count(*) FROM payloads WHERE digest = ?1", b, 1, &have);
-        if (rc == SQLITE_ROW && !have) {
-            char sql[128];
-            snprintf(sql, sizeof sql,
-                     "INSERT INTO payloads(digest, size, data) VALUES (?1, %lld, zeroblob(%lld))",
-                     (long long)st.st_size, (long long)st.st_size);
-            rc = exec_bound(h, sql, b, 1, NULL);
-            rowid = sqlite3_last_insert_rowid(h);
-        } else if (rc == SQLITE_ROW) {
-            rc = SQLITE_DONE;
+    /* 2. an identical payload already published is not stored again; otherwise its chunks
+     * go into a staging row the server never serves, one short transaction each (the
+     * server waits at most for one chunk's write), hashed again as they are written: the
+     * file may have changed since step 1. Durability comes with the publishing commit
+     * (synchronous=FULL syncs the whole write-ahead log), so staging commits skip it. This
+     * process copies the log into the database itself every 256 pages (SQLite's automatic
+     * checkpoint, passive: it takes no lock the server waits for), well before the 1000
+     * pages at which a commit of the server would do it, inside its event loop. */
+    if (!found) {
+        if (sqlite3_exec(bk_db_handle(db),
+                         "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 256", NULL,
+                         NULL, NULL) != SQLITE_OK ||
+            bk_db_stage_begin(db, digest, size, bk_now(), &staged) != IOTSEC_OK) {
+            rc = sql_fail(bk_db_handle(db), "staging the payload");
+            goto out;
+        }
+        rc = stream_payload(f, crypto, &m, size, db, staged, buf, &lib_rc);
+        if (rc == BK_EXIT_REJECTED) {
+            bk_error(0, "--payload %s changed while it was being stored: %s; nothing "
+                        "published", pay_p, iotsec_strerror(lib_rc));
+            goto out;
+        }
+        if (rc != BK_EXIT_OK)
+            goto out;
+        if (sqlite3_exec(bk_db_handle(db), "PRAGMA synchronous = FULL", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+            rc = sql_fail(bk_db_handle(db), "synchronous");
+            goto out;
         }
     }
-    if (rc != SQLITE_DONE) {
-        rc = sql_fail(h, "store payload");
+    /* 3. publish: the firmware row and the payload made ready, one short transaction */
+    rc = publish_rows(db, &m, mbuf, mlen, digest, staged, (size + BK_CHUNK - 1u) / BK_CHUNK,
+                      &dup);
+    if (rc != BK_EXIT_OK)
         goto out;
-    }
-    if (!have && st.st_size > 0 &&
-        sqlite3_blob_open(h, "main", "payloads", "data", rowid, 1, &blob) != SQLITE_OK) {
-        rc = sql_fail(h, "open payload blob");
-        goto out;
-    }
-    /* an identical payload already stored is verified again but not rewritten */
-    rc = stream_payload(f, &vctx, blob, buf, &lib_rc);
-    sqlite3_blob_close(blob);
-    blob = NULL;
-    if (rc != BK_EXIT_OK) {
-        if (lib_rc != IOTSEC_OK)
-            bk_error(0, "--payload %s does not match the manifest: %s", pay_p,
-                     iotsec_strerror(lib_rc));
-        goto out;
-    }
-    put_u64be(ctr, m.f.security_counter);
-    {
-        struct bind b[] = {{m.f.device_class, (int)m.f.device_class_len, 1},
-                           {m.f.version, (int)m.f.version_len, 0},
-                           {ctr, 8, 1},
-                           {mbuf, (int)mlen, 1},
-                           {digest, 32, 1}};
-        rc = exec_bound(h,
-                        "INSERT INTO firmware(device_class, version, security_counter, "
-                        "manifest, payload_digest, published) VALUES (?1, ?2, ?3, ?4, ?5, "
-                        "unixepoch())",
-                        b, 5, NULL);
-    }
-    if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_fail(h, "publish");
-        goto out;
-    }
-    in_txn = 0;
+    if (!dup)
+        staged = 0; /* ready now: kept */
     (void)iotsec_hex_encode(digest, 32, hex, sizeof hex);
     printf("published class %.*s version %.*s security counter %llu: payload %s "
-           "(%lld bytes)\n",
+           "(%llu bytes)\n",
            (int)m.f.device_class_len, (const char *)m.f.device_class, (int)m.f.version_len,
            (const char *)m.f.version, (unsigned long long)m.f.security_counter, hex,
-           (long long)st.st_size);
+           (unsigned long long)size);
     rc = BK_EXIT_OK;
+    goto out;
+refused:
+    if (lib_rc != IOTSEC_OK)
+        bk_error(0, "--payload %s does not match the manifest: %s", pay_p,
+                 iotsec_strerror(lib_rc));
 out:
-    if (in_txn)
-        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-    iotsec_image_verify_cleanup(&vctx);
+    /* a staging row not made ready (refused, failed, or the same payload published by
+     * another publish-firmware first) is removed; if even that fails, a later publish
+     * removes it once stale */
+    if (staged != 0 && bk_db_stage_drop(db, staged) != IOTSEC_OK)
+        bk_error(0, "could not remove the staged payload (a later publish-firmware will)");
     if (f != NULL)
         fclose(f);
     for (i = 0; i < nkeys; i++)
@@ -486,10 +557,11 @@ out:
 /* ---- list -------------------------------------------------------------------------------- */
 
 static const char list_usage[] =
-    "usage: iotsec-backend list devices|audit|telemetry|firmware --db DB [--json] "
+    "usage: iotsec-backend list devices|audit|telemetry|firmware|payloads --db DB [--json] "
     "[--limit N]\n"
     "Prints a table, or a JSON array with --json. audit and telemetry show the last N rows\n"
-    "(default 100), oldest first.\n";
+    "(default 100), oldest first. payloads shows staging rows too (ready false: being\n"
+    "stored by publish-firmware, or left by an interrupted one; never served).\n";
 
 /* One column of a listing: how to print it. */
 enum col_kind { COL_INT, COL_TEXT, COL_BOOL, COL_HEX, COL_PAYLOAD, COL_U64BE };
@@ -582,6 +654,10 @@ int bk_cmd_list(int argc, char **argv)
                                          {"manifest_bytes", COL_INT},
                                          {"published", COL_INT},
                                          {NULL, COL_INT}};
+    static const struct col pay_cols[] = {{"id", COL_INT},     {"digest", COL_HEX},
+                                          {"size", COL_INT},   {"ready", COL_BOOL},
+                                          {"chunks", COL_INT}, {"touched", COL_INT},
+                                          {NULL, COL_INT}};
     const char *dbp = NULL, *limit_s = NULL, *what[1] = {NULL};
     int json = 0;
     const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
@@ -622,8 +698,12 @@ int bk_cmd_list(int argc, char **argv)
         cols = fw_cols;
         sql = "SELECT id, device_class, version, security_counter, payload_digest,"
               " length(manifest), published FROM firmware ORDER BY id";
+    } else if (strcmp(what[0], "payloads") == 0) {
+        cols = pay_cols;
+        sql = "SELECT id, digest, size, ready, (SELECT count(*) FROM payload_chunks c"
+              " WHERE c.payload = p.id), touched FROM payloads p ORDER BY id";
     } else {
-        return bk_error(BK_EXIT_USAGE, "list devices, audit, telemetry or firmware");
+        return bk_error(BK_EXIT_USAGE, "list devices, audit, telemetry, firmware or payloads");
     }
     if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
         return rc;

@@ -23,23 +23,28 @@
 
 struct sqlite3;
 
-#define BK_SCHEMA_VERSION 1          /* backend_meta.schema_version */
+#define BK_SCHEMA_VERSION 2          /* backend_meta.schema_version (1 is migrated) */
 #define BK_SECRET_LEN 32u            /* frame master secret, bytes */
 #define BK_LEGACY_MAC_LEN 32u        /* EcoWatt raw MAC key, bytes */
 #define BK_LEGACY_ENC_LEN 16u        /* EcoWatt raw AES-128 key, bytes */
 #define BK_ID_MAX 64u                /* device id, bytes */
 #define BK_PAYLOAD_MAX (256u << 20)  /* largest firmware payload publish-firmware stores */
 #define BK_DETAIL_MAX 256u           /* audit detail, bytes with NUL */
+#define BK_CHUNK (64u * 1024u)       /* payload chunk row, bytes (every chunk but the last) */
+#define BK_STAGING_STALE 600         /* seconds: a staging payload untouched this long was
+                                        left by an interrupted publish-firmware */
 
 /* ---- storage (db.c) ---------------------------------------------------------------------- */
 
 typedef struct bk_db bk_db;
 
 /* Open (creating if missing) the database at path through the library's SQLite replay
- * store with replay window `window` (0–1024) and create or check the backend schema.
- * sync_normal selects PRAGMA synchronous=NORMAL instead of FULL. On error a message goes
- * to err. Errors: those of iotsec_replay_sqlite_open, IOTSEC_E_BAD_VERSION (another backend
- * schema version), IOTSEC_E_IO. */
+ * store with replay window `window` (0–1024) and create or check the backend schema; a
+ * database of schema version 1 (one blob per payload) is migrated to chunk rows in one
+ * transaction. sync_normal selects PRAGMA synchronous=NORMAL instead of FULL. On error a
+ * message goes to err. Errors: those of iotsec_replay_sqlite_open, IOTSEC_E_BAD_VERSION
+ * (another backend schema version), IOTSEC_E_CORRUPT (a version-1 payload whose data
+ * differs from its size: not migrated), IOTSEC_E_NO_MEMORY, IOTSEC_E_IO. */
 int bk_db_open(bk_db **out, const char *path, unsigned window, int sync_normal, char *err,
                size_t err_cap);
 void bk_db_close(bk_db *db);
@@ -92,11 +97,39 @@ void bk_db_rollback(bk_db *db);
  * in a malloc'd buffer. *found 0 when the class has none. */
 int bk_db_manifest(bk_db *db, const char *cls, size_t cls_len, uint8_t **buf, size_t *len,
                    int *found);
-/* Size of the payload with this digest; *found 0 when unknown. */
-int bk_db_payload_size(bk_db *db, const uint8_t digest[32], uint64_t *size, int *found);
-/* Read payload bytes [off, off + len) into out. */
-int bk_db_payload_read(bk_db *db, const uint8_t digest[32], uint64_t off, uint8_t *out,
+/* A published payload: its row id and size in bytes. Published payloads never change. */
+typedef struct bk_payload {
+    int64_t id;
+    uint64_t size;
+} bk_payload;
+/* The published (ready) payload with this digest; *found 0 when there is none — a payload
+ * still being staged by publish-firmware is not found. */
+int bk_db_payload_find(bk_db *db, const uint8_t digest[32], bk_payload *p, int *found);
+/* Read payload bytes [off, off + len) into out from the chunk rows that hold them.
+ * Errors: IOTSEC_E_INVALID_ARG (outside the payload), IOTSEC_E_CORRUPT (a chunk missing, out
+ * of order, not a blob or not of its size), IOTSEC_E_IO. */
+int bk_db_payload_read(bk_db *db, const bk_payload *p, uint64_t off, uint8_t *out,
                        size_t len);
+
+/* Staging (publish-firmware): a payload is written chunk by chunk into a row that is not
+ * served, each chunk in its own short transaction, then made ready in one transaction.
+ * Start: a staging row for digest, size bytes (one transaction); *id its id (never reused). */
+int bk_db_stage_begin(bk_db *db, const uint8_t digest[32], uint64_t size, int64_t now,
+                      int64_t *id);
+/* Write chunk idx (len 1 … BK_CHUNK bytes) of staging row id and set its touched time to
+ * now, in one transaction. *alive 0 (nothing written) when the row is gone or no longer
+ * staging. Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_IO (including a chunk written twice). */
+int bk_db_stage_chunk(bk_db *db, int64_t id, uint64_t idx, const uint8_t *data, size_t len,
+                      int64_t now, int *alive);
+/* Inside the caller's transaction: make staging row id ready if it holds exactly chunks
+ * 0 … nchunks − 1; *done 0 (nothing changed) otherwise. The caller makes sure no ready
+ * payload has the same digest. Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_IO. */
+int bk_db_stage_ready(bk_db *db, int64_t id, uint64_t nchunks, int *done);
+/* Delete staging row id and its chunks, a few chunks per transaction (never a ready row). */
+int bk_db_stage_drop(bk_db *db, int64_t id);
+/* Drop every staging row not touched since now − BK_STAGING_STALE (left by an interrupted
+ * publish-firmware); *dropped how many. */
+int bk_db_stage_prune(bk_db *db, int64_t now, unsigned *dropped);
 
 /* ---- helpers (util.c) -------------------------------------------------------------------- */
 

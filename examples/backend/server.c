@@ -108,7 +108,7 @@ struct server;
  * PIECE bytes of it, however large the payload and however slowly the peer reads. */
 struct download {
     struct evhttp_request *req;
-    uint8_t digest[32];
+    bk_payload payload;
     uint64_t next, last; /* bytes [next, last] of the payload not yet queued */
 };
 
@@ -1330,7 +1330,7 @@ static void download_more(struct evhttp_connection *evcon, void *arg)
     n = d->last - d->next + 1u < PIECE ? (size_t)(d->last - d->next + 1u) : PIECE;
     buf = evbuffer_new();
     if (buf != NULL && evbuffer_reserve_space(buf, (ev_ssize_t)n, &v, 1) == 1) {
-        rc = bk_db_payload_read(c->srv->db, d->digest, d->next, v.iov_base, n);
+        rc = bk_db_payload_read(c->srv->db, &d->payload, d->next, v.iov_base, n);
         v.iov_len = n;
         if (rc == IOTSEC_OK && evbuffer_commit_space(buf, &v, 1) != 0)
             rc = IOTSEC_E_NO_MEMORY;
@@ -1375,7 +1375,8 @@ static void handle_payload(struct request *q, const char *path)
     struct server *s = q->s;
     const char *range = evhttp_find_header(evhttp_request_get_input_headers(q->req), "Range");
     uint8_t digest[32];
-    uint64_t size = 0, first = 0, last = 0;
+    uint64_t size, first = 0, last = 0;
+    bk_payload payload;
     struct download *d;
     char cr[80];
     bk_device dev;
@@ -1392,7 +1393,7 @@ static void handle_payload(struct request *q, const char *path)
     }
     if (!authorize(q, &dev))
         return;
-    rc = bk_db_payload_size(s->db, digest, &size, &found);
+    rc = bk_db_payload_find(s->db, digest, &payload, &found);
     if (rc != IOTSEC_OK) {
         internal_error(q, rc, "payload lookup");
         return;
@@ -1401,6 +1402,7 @@ static void handle_payload(struct request *q, const char *path)
         reject(q, 404, "not_found", "no payload with this digest");
         return;
     }
+    size = payload.size;
     if (range != NULL) {
         rc = backend_range_parse(range, strlen(range), size, &first, &last);
         if (rc == IOTSEC_E_BAD_VALUE) {
@@ -1436,7 +1438,7 @@ static void handle_payload(struct request *q, const char *path)
         return;
     }
     d->req = q->req;
-    memcpy(d->digest, digest, sizeof digest);
+    d->payload = payload;
     d->next = first;
     d->last = last;
     snprintf(cr, sizeof cr, "%llu", (unsigned long long)(last - first + 1u));

@@ -41,3 +41,38 @@ wait_for() {
     done
     return 1
 }
+
+# The backend's payload storage, written as a compromised server (or its database) could,
+# bypassing publish-firmware's checks. The SQL shape is the one examples/backend/README.md
+# documents ("Payload storage"): a ready row payloads(digest, size, ready = 1, touched) and
+# its chunks payload_chunks(payload = payloads.id, idx, data), 65536 bytes each but the last.
+
+# backend_put_payload DB FILE: FILE served as the payload of its SHA-256 (kept if present).
+backend_put_payload() {
+    local d size
+    d=$(sha256sum "$2" | cut -c1-64) && size=$(stat -c %s "$2") || return 1
+    sqlite3 -cmd '.timeout 5000' "$1" "BEGIN IMMEDIATE;
+        INSERT INTO payloads(digest, size, ready, touched) SELECT X'$d', $size, 1, 0
+          WHERE NOT EXISTS (SELECT 1 FROM payloads WHERE digest = X'$d' AND ready = 1);
+        WITH RECURSIVE c(i) AS (SELECT 0 WHERE $size > 0
+                                UNION ALL SELECT i + 1 FROM c WHERE (i + 1) * 65536 < $size)
+        INSERT OR IGNORE INTO payload_chunks(payload, idx, data)
+          SELECT (SELECT id FROM payloads WHERE digest = X'$d' AND ready = 1), i,
+                 substr(readfile('$2'), i * 65536 + 1, 65536) FROM c;
+        COMMIT;" >/dev/null
+}
+
+# backend_replace_payload DB DIGEST FILE: the bytes served as payload DIGEST become FILE's,
+# which must have the stored payload's size (returns 1 otherwise, or when there is none).
+backend_replace_payload() {
+    local size
+    size=$(sqlite3 -cmd '.timeout 5000' "$1" \
+        "SELECT size FROM payloads WHERE digest = X'$2' AND ready = 1") || return 1
+    [ -n "$size" ] && [ "$size" = "$(stat -c %s "$3")" ] || {
+        echo "backend_replace_payload: no payload $2 of the size of $3" >&2
+        return 1
+    }
+    sqlite3 -cmd '.timeout 5000' "$1" "UPDATE payload_chunks
+        SET data = substr(readfile('$3'), idx * 65536 + 1, 65536)
+        WHERE payload = (SELECT id FROM payloads WHERE digest = X'$2' AND ready = 1);"
+}

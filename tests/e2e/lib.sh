@@ -243,9 +243,8 @@ publish_firmware() {
 attacker_serves() {
     local d
     d=$(sha256sum "$3" | cut -c1-64)
-    q "INSERT OR IGNORE INTO payloads(digest, size, data)
-         VALUES (X'$d', $(stat -c %s "$3"), readfile('$3'));
-       INSERT INTO firmware(device_class, version, security_counter, manifest, payload_digest,
+    backend_put_payload "$DB" "$3" || return 1
+    q "INSERT INTO firmware(device_class, version, security_counter, manifest, payload_digest,
                             published)
          VALUES (CAST('$1' AS BLOB), 'attack', X'FFFFFFFFFFFFFFFF', readfile('$2'), X'$d',
                  CAST(strftime('%s') AS INTEGER));
@@ -255,7 +254,6 @@ attacker_serves() {
 # attacker_withdraws ID: remove the row attacker_serves wrote.
 attacker_withdraws() { q "DELETE FROM firmware WHERE id = $1;" >/dev/null; }
 
-# attacker_replaces_payload DIGEST FILE: the bytes stored under payload DIGEST become FILE's.
-attacker_replaces_payload() {
-    q "UPDATE payloads SET data = readfile('$2') WHERE digest = X'$1';" >/dev/null
-}
+# attacker_replaces_payload DIGEST FILE: the bytes stored under payload DIGEST become FILE's
+# (of the same size).
+attacker_replaces_payload() { backend_replace_payload "$DB" "$1" "$2" >/dev/null; }

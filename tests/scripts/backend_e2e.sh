@@ -6,6 +6,8 @@
 set -u
 : "${BUILD:=build}"
 BUILD=$(cd "$BUILD" && pwd) || exit 1 # the test runs in its temporary directory
+# flip_byte
+. "$(dirname "$0")/../e2e/common.sh"
 SRV=$BUILD/iotsec-backend
 CLI=$BUILD/iotsec
 T=$(mktemp -d)
@@ -406,6 +408,133 @@ req dev-1 -H 'Range: bytes=100-600000' -o large.part "$(U "/v1/firmware/payload/
 expect "large payload range" "$(tail -n1 code)" 206
 cmp -s large.part <(tail -c +101 large.bin | head -c 599901) || fail "large payload range differs"
 
+# publish-firmware against the running server: the payload goes in 64 KiB chunks, one short
+# transaction each, into a staging row that is never served; the manifest and the payload
+# become visible together. stopper: a poller, started before publish-firmware, that stops
+# the process named in pub.pid (SIGSTOP) once it has staged a chunk, between two of its
+# transactions (it holds no lock), and exits 0; 1 when the process finished first.
+stopper() {
+    rm -f pub.pid stopper.ready
+    python3 - <<'EOF' &
+import os, signal, sqlite3, sys, time
+db = sqlite3.connect("db", timeout=0, isolation_level=None)
+open("stopper.ready", "w").close()
+end = time.time() + 60
+while not os.path.exists("pub.pid") and time.time() < end:
+    time.sleep(0.001)
+time.sleep(0.01)
+pid = int(open("pub.pid").read())
+def state():
+    try:
+        return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+while state() not in ("Z", "X") and time.time() < end:
+    try:
+        staged = db.execute("SELECT count(*) FROM payloads p JOIN payload_chunks c"
+                            " ON c.payload = p.id WHERE p.ready = 0").fetchone()[0]
+        if staged == 0:
+            continue
+        os.kill(pid, signal.SIGSTOP)
+        while state() not in ("T", "t", "Z", "X"):
+            time.sleep(0.001)
+        db.execute("BEGIN IMMEDIATE")  # refused (busy) while the stopped process holds it
+        db.execute("ROLLBACK")
+        sys.exit(0)
+    except sqlite3.OperationalError:  # busy: let it finish its transaction, try again
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.0005)
+sys.exit(1)
+EOF
+    STOPPER=$!
+    wait_for 10 test -e stopper.ready
+}
+# publish_stopped N: sign atomic-vN.bin (16 MB, security counter N, class atomic) and start
+# publish-firmware in the background (PUB its pid), stopped mid-staging; 1 when it was not
+# stopped in 3 attempts (each with a new payload)
+publish_stopped() {
+    local try
+    for try in 1 2 3; do
+        head -c 16000000 /dev/urandom > "atomic-v$1.bin"
+        "$CLI" manifest sign --key fw.key --image "atomic-v$1.bin" --version "$1.0.0" \
+            --security-counter "$1" --class atomic --out "atomic-v$1.man" >/dev/null ||
+            fail "manifest sign (atomic v$1)"
+        stopper
+        "$SRV" publish-firmware --db db --manifest "atomic-v$1.man" \
+            --payload "atomic-v$1.bin" --trust fw.pub > "pub-v$1.out" 2> "pub-v$1.err" &
+        PUB=$!
+        echo "$PUB" > pub.pid
+        wait "$STOPPER" && return 0
+        wait "$PUB"
+    done
+    return 1
+}
+"$CLI" manifest sign --key fw.key --image fw.bin --version 1.0.0 --security-counter 1 \
+    --class atomic --out atomic-v1.man >/dev/null || fail "manifest sign (atomic v1)"
+"$SRV" publish-firmware --db db --manifest atomic-v1.man --payload fw.bin --trust fw.pub \
+    >/dev/null || fail "publish-firmware (atomic v1)"
+if publish_stopped 2; then
+    d2=$(sha256sum atomic-v2.bin | cut -c1-64)
+    staged=$("$SRV" list payloads --db db | awk -v d="$d2" '$2 == d { print $4 }')
+    expect "a payload being staged is listed, not ready" "$staged" false
+    expect "a payload being staged is not served" "$(status dev-1 "$(U "/v1/firmware/payload/$d2")")" 404
+    expect "... nor a range of it" \
+        "$(status dev-1 -H 'Range: bytes=0-99' "$(U "/v1/firmware/payload/$d2")")" 404
+    req dev-1 -o atomic.got "$(U '/v1/firmware/manifest?class=atomic')" >/dev/null
+    cmp -s atomic.got atomic-v1.man || fail "the manifest changed before its payload was published"
+    # the write lock is free between chunks: a frame is stored at once (it used to wait for
+    # the whole payload, then 500 after the busy timeout)
+    seal dev-1 500 f500.bin
+    expect "telemetry while a payload is staged" \
+        "$(post dev-1 f500.bin application/iotsec-frame | tail -n1)" 200
+    kill -CONT "$PUB"
+    wait "$PUB"
+    expect "publish-firmware resumed" "$?" 0
+    req dev-1 -o atomic.got "$(U '/v1/firmware/manifest?class=atomic')" >/dev/null
+    cmp -s atomic.got atomic-v2.man || fail "the new manifest is not current after publishing"
+    req dev-1 -o atomic.pay "$(U "/v1/firmware/payload/$d2")" >/dev/null
+    cmp -s atomic.pay atomic-v2.bin || fail "the published payload differs"
+else
+    fail "publish-firmware never stopped mid-staging"
+fi
+# the file changes while it is stored (after the first check): refused, nothing published,
+# the staging row removed
+if publish_stopped 3; then
+    flip_byte atomic-v3.bin 15999999
+    kill -CONT "$PUB"
+    wait "$PUB"
+    expect "payload changed while stored" "$?" 1
+    grep -q 'changed while it was being stored' pub-v3.err || fail "changed payload: $(cat pub-v3.err)"
+    flip_byte atomic-v3.bin 15999999
+    req dev-1 -o atomic.got "$(U '/v1/firmware/manifest?class=atomic')" >/dev/null
+    cmp -s atomic.got atomic-v2.man || fail "a refused publish changed the current manifest"
+    expect "refused staging removed" "$(q "SELECT count(*) FROM payloads WHERE ready = 0")" 0
+else
+    fail "publish-firmware never stopped mid-staging (v3)"
+fi
+# publish-firmware killed mid-staging: the staging row stays unserved; a later publish
+# removes it once it is stale (untouched for 600 s, dated back here)
+if publish_stopped 4; then
+    kill -KILL "$PUB"
+    wait "$PUB" 2>/dev/null
+    d4=$(sha256sum atomic-v4.bin | cut -c1-64)
+    expect "killed publish not served" "$(status dev-1 "$(U "/v1/firmware/payload/$d4")")" 404
+    "$SRV" publish-firmware --db db --manifest atomic-v4.man --payload atomic-v4.bin \
+        --trust fw.pub >/dev/null || fail "publish-firmware after a killed one"
+    req dev-1 -o atomic.pay "$(U "/v1/firmware/payload/$d4")" >/dev/null
+    cmp -s atomic.pay atomic-v4.bin || fail "payload published after a killed publish differs"
+    expect "killed publish left its staging row" "$(q "SELECT count(*) FROM payloads WHERE ready = 0")" 1
+    q "UPDATE payloads SET touched = touched - 601 WHERE ready = 0"
+    "$SRV" publish-firmware --db db --manifest atomic-v4.man --payload atomic-v4.bin \
+        --trust fw.pub >/dev/null 2> pub-v4.err || fail "publish-firmware (again)"
+    grep -q 'removed 1 staging payload' pub-v4.err || fail "stale staging: $(cat pub-v4.err)"
+    expect "stale staging removed" "$(q "SELECT (SELECT count(*) FROM payloads WHERE ready = 0)
+        + (SELECT count(*) FROM payload_chunks WHERE payload NOT IN
+           (SELECT id FROM payloads WHERE ready = 1))")" 0
+else
+    fail "publish-firmware never stopped mid-staging (v4)"
+fi
+
 # rate limit (burst 30, 5/s): 45 requests at once on one connection → some 429
 args=()
 for i in $(seq 1 45); do args+=(-o /dev/null "$(U /v1/telemetry)"); done
@@ -472,8 +601,60 @@ grep -q '"event":"replay"' srv.err || fail "--log-json: no replay event on stder
 grep -q '"event":"handshake_failed"' srv.err || fail "--log-json: no handshake_failed event"
 stop_server
 
+# ---- schema version 1 (one blob per payload) is migrated to chunk rows on start ------------
+# to_v1 DB FILE...: the payload tables of DB as schema version 1 had them, holding FILEs
+to_v1() {
+    local db=$1 f
+    shift
+    sqlite3 "$db" "DROP TABLE payload_chunks; DROP TABLE payloads;
+        CREATE TABLE payloads(digest BLOB PRIMARY KEY NOT NULL CHECK (length(digest) = 32),
+                              size INTEGER NOT NULL, data BLOB NOT NULL);
+        UPDATE backend_meta SET value = 1 WHERE key = 'schema_version';" || fail "to_v1 $db"
+    for f in "$@"; do
+        sqlite3 "$db" "INSERT INTO payloads VALUES (X'$(sha256sum "$f" | cut -c1-64)',
+            $(stat -c %s "$f"), readfile('$f'))" || fail "to_v1 $db $f"
+    done
+}
+to_v1 db fw.bin fw.enc large.bin atomic-v2.bin atomic-v4.bin
+"$SRV" add-device --db v1bad.db --device-id dev-x --secret-file dev-1.secret >/dev/null
+to_v1 v1bad.db fw.bin
+sqlite3 v1bad.db "UPDATE payloads SET size = size + 1"
+"$SRV" list payloads --db v1bad.db > /dev/null 2> v1bad.err
+expect "version 1 with a damaged payload row" "$?" 1
+grep -q 'damaged row' v1bad.err || fail "damaged version 1 row: $(cat v1bad.err)"
+expect "damaged version 1 left as it was" \
+    "$(sqlite3 v1bad.db "SELECT value FROM backend_meta; SELECT count(*) FROM payloads WHERE length(data) = 70000")" $'1\n1'
+sqlite3 v1bad.db "UPDATE backend_meta SET value = 3"
+"$SRV" list payloads --db v1bad.db > /dev/null 2> v1bad.err
+expect "unknown schema version" "$?" 1
+grep -q 'schema version 3' v1bad.err || fail "schema version 3: $(cat v1bad.err)"
+
 # ---- restart: the replay state survived ---------------------------------------------------
 start_server --crl crl.pem --rate 0 --idle-timeout 2 --max-conns-per-peer 3
+expect "migrated to schema version 2" \
+    "$(q "SELECT value FROM backend_meta WHERE key = 'schema_version'")" 2
+expect "migrated payloads (ready, chunks of large.bin)" \
+    "$(q "SELECT count(*), sum(ready), (SELECT count(*) FROM payload_chunks c JOIN payloads p
+          ON p.id = c.payload WHERE p.size = 24000000) FROM payloads")" "5|5|367"
+req dev-1 -o full.enc "$(U "/v1/firmware/payload/$digest")" > code
+expect "migrated payload" "$(tail -n1 code)" 200
+cmp -s full.enc fw.enc || fail "migrated payload differs"
+req dev-1 -o large.got "$(U "/v1/firmware/payload/$ldigest")" >/dev/null
+cmp -s large.got large.bin || fail "migrated large payload differs"
+req dev-1 -H 'Range: bytes=23934000-23999999' -o large.part "$(U "/v1/firmware/payload/$ldigest")" > code
+expect "migrated large payload, last chunks" "$(tail -n1 code)" 206
+cmp -s large.part <(tail -c 66000 large.bin) || fail "migrated large payload range differs"
+# a damaged chunk (the wrong size) closes the download that reaches it, audited; ranges
+# before it are still served (each read touches only the chunks it needs)
+q "UPDATE payload_chunks SET data = substr(data, 1, 100) WHERE idx = 1 AND payload =
+   (SELECT id FROM payloads WHERE digest = X'$digest')"
+expect "range before a damaged chunk" \
+    "$(status dev-1 -H 'Range: bytes=0-65535' "$(U "/v1/firmware/payload/$digest")")" 206
+: > damaged.enc
+req dev-1 -o damaged.enc "$(U "/v1/firmware/payload/$digest")" >/dev/null
+[ "$(stat -c %s damaged.enc)" -lt "$(stat -c %s fw.enc)" ] || fail "a damaged payload was sent whole"
+wait_q "damaged chunk audited" \
+    "SELECT count(*) FROM audit WHERE event = 'internal' AND detail LIKE 'payload read failed at byte 0 (corrupt)%'" 1
 expect "old frame after restart" "$(post dev-1 f1.bin application/iotsec-frame | tail -n1)" 409
 # an idle keep-alive connection is closed after --idle-timeout (2 s)
 hold idle dev-1

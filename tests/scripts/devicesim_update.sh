@@ -84,9 +84,7 @@ publish "$T/v2-tamper.m" "$T/v2-tamper.m.enc"
 cp "$T/v2-tamper.m.enc" "$T/tampered.enc"
 flip_byte "$T/tampered.enc" 20000
 digest=$(sha256sum "$T/v2-tamper.m.enc" | cut -c1-64)
-sqlite3 "$DB" ".timeout 5000" \
-    "UPDATE payloads SET data = readfile('$T/tampered.enc') WHERE digest = X'$digest';" ||
-    fail "tampering with the stored payload"
+backend_replace_payload "$DB" "$digest" "$T/tampered.enc" || fail "tampering with the stored payload"
 expect_rc 1 "$SIM" update --state "$T/tamper" --server "$URL"
 expect_in "$T/err" "update: payload refused (slot B left unbootable): IOTSEC_E_DIGEST_MISMATCH"
 status_is tamper '"active":"A","pending":false,"boot_attempts":0,"security_counter":1'

@@ -5,7 +5,8 @@
 #
 # Provides: $SIM $BACKEND $CLI (absolute paths), $T (temporary directory, removed on exit,
 # every process started here is stopped on exit), fail, expect_rc, backend_start, device,
-# sign, publish, status_is, and flip_byte from tests/e2e/common.sh.
+# sign, publish, status_is, and flip_byte and backend_replace_payload from
+# tests/e2e/common.sh.
 
 set -u
 # flip_byte, wait_listening
