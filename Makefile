@@ -42,27 +42,56 @@ endif
 # pkg-config modules per backend; Requires.private of libiotsec.pc names the ones built.
 PKG_openssl := libcrypto libssl
 PKG_sodium := libsodium
-# The POSIX ports and X.509 helpers are OpenSSL-side code (key files, CRLs, SQLite store).
 HAVE_OPENSSL := $(filter openssl,$(BACKENDS))
 HAVE_SODIUM := $(filter sodium,$(BACKENDS))
-POSIX_PKGS := $(if $(HAVE_OPENSSL),sqlite3)
-LIB_PKGS := $(foreach b,$(BACKENDS),$(PKG_$(b))) $(POSIX_PKGS)
+ifeq ($(strip $(BACKENDS)),)
+$(error BACKENDS is empty: libiotsec needs at least one crypto backend (openssl, sodium))
+endif
+# The parts outside core/ and crypto/, each a directory named after what it adds. A host
+# build with OpenSSL has them all; a firmware-style build (BACKENDS=sodium) has none.
+#   PORT=posix   libiotsec/port/posix/ (files, fsync, the counter file port)
+#   STORES=sqlite  libiotsec/store/sqlite.c (needs the POSIX port)
+#   X509=1       libiotsec/x509/ (OpenSSL: key files, certificates, CRLs, TLS, the CA)
+PORT ?= $(if $(HAVE_OPENSSL),posix)
+STORES ?= $(if $(HAVE_OPENSSL),sqlite)
+X509 := $(if $(HAVE_OPENSSL),1)
+HAVE_POSIX := $(filter posix,$(PORT))
+HAVE_SQLITE := $(and $(HAVE_POSIX),$(filter sqlite,$(STORES)))
+# Build-time subsetting of the core for firmware: NO_JSON=1 drops the JSON frame encoding
+# (and with it the EcoWatt profile, which is JSON), NO_ECOWATT=1 the EcoWatt profile alone.
+NO_JSON ?=
+NO_ECOWATT ?=
+LIB_PKGS := $(foreach b,$(BACKENDS),$(PKG_$(b))) $(if $(HAVE_SQLITE),sqlite3)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
-DEFS := -DIOTSEC_HAVE_OPENSSL=$(if $(HAVE_OPENSSL),1,0) -DIOTSEC_HAVE_SODIUM=$(if $(HAVE_SODIUM),1,0)
-BASE_CFLAGS := -std=c99 -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -Iinclude $(DEFS)
-# core is portable C99: no OS headers beyond the freestanding ones and string.h
+# iotsec/config.h records what this build has; iotsec.h includes only that. Generated into
+# $(BUILD)/include (so builds with other BACKENDS do not share it) and installed with the
+# public headers.
+CONFIG_H := $(BUILD)/include/iotsec/config.h
+flag01 = $(if $(strip $(1)),1,0)
+CONFIG_VARS := OPENSSL=$(call flag01,$(HAVE_OPENSSL)) SODIUM=$(call flag01,$(HAVE_SODIUM)) \
+    POSIX=$(call flag01,$(HAVE_POSIX)) SQLITE=$(call flag01,$(HAVE_SQLITE)) \
+    X509=$(call flag01,$(X509)) NO_JSON=$(call flag01,$(filter-out 0,$(NO_JSON))) \
+    NO_ECOWATT=$(call flag01,$(filter-out 0,$(NO_ECOWATT) $(NO_JSON)))
+
+BASE_CFLAGS := -std=c99 -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -I$(BUILD)/include -Iinclude
+# core is portable C99: no OS headers beyond the freestanding ones and string.h, no
+# dependency's header (tests/scripts/layout.sh checks both)
 CORE_CFLAGS := $(BASE_CFLAGS)
 SYS_CFLAGS := $(BASE_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS)
 
-CORE_SRC := $(sort $(wildcard libiotsec/core/*.c))
-CRYPTO_SRC := $(foreach b,$(BACKENDS),libiotsec/crypto/$(b).c)
-SYS_SRC := $(if $(HAVE_OPENSSL),$(sort $(wildcard libiotsec/posix/*.c libiotsec/x509/*.c)))
-LIB_SRC := $(CORE_SRC) $(CRYPTO_SRC) $(SYS_SRC)
+CORE_SRC := $(sort $(filter-out $(if $(filter-out 0,$(NO_JSON)),libiotsec/core/frame_json.c) \
+    $(if $(filter-out 0,$(NO_JSON) $(NO_ECOWATT)),libiotsec/core/ecowatt.c), \
+    $(wildcard libiotsec/core/*.c)))
+CRYPTO_SRC := $(foreach b,$(BACKENDS),libiotsec/crypto/$(b).c) libiotsec/crypto/registry.c
+PORT_SRC := $(if $(HAVE_POSIX),$(sort $(wildcard libiotsec/port/posix/*.c)))
+STORE_SRC := $(if $(HAVE_SQLITE),libiotsec/store/sqlite.c)
+X509_SRC := $(if $(X509),$(sort $(wildcard libiotsec/x509/*.c)))
+LIB_SRC := $(CORE_SRC) $(CRYPTO_SRC) $(PORT_SRC) $(STORE_SRC) $(X509_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 STATIC_LIB := $(BUILD)/libiotsec.a
@@ -101,18 +130,25 @@ PROGRAMS :=
 .SECONDARY:
 
 all: lib cli programs
-lib: $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/libiotsec.pc
+lib: $(CONFIG_H) $(STATIC_LIB) $(SHARED_LIB) $(BUILD)/libiotsec.pc
 cli: $(if $(HAVE_OPENSSL),$(CLI))
 programs: $(PROGRAMS)
 tests: $(TEST_BIN) $(FUZZ_REPLAY_BIN)
 
-$(BUILD)/obj/libiotsec/core/%.o: libiotsec/core/%.c
+$(BUILD)/obj/libiotsec/core/%.o: libiotsec/core/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Rewritten only when the build's choices change (a stamp like the .pc's), so objects are
+# not rebuilt for nothing.
+$(CONFIG_H): FORCE
+	@mkdir -p $(@D)
+	@scripts/gen-config $(CONFIG_VARS) > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(STATIC_LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -142,7 +178,7 @@ $(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD
 $(CLI): $(TOOL_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
-$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -150,7 +186,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_UTIL_OBJ) $(STATIC_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
-$(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+$(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -158,7 +194,7 @@ $(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/repl
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(STATIC_LIB) $(PKG_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(STATIC_LIB)
+$(BUILD)/bench/%: bench/%.c $(STATIC_LIB) | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CFLAGS) -o $@ $< $(STATIC_LIB) $(PKG_LIBS) -lm
 
@@ -197,9 +233,9 @@ install-lib: lib
 	ln -sf libiotsec.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libiotsec.so
 
-install-includes:
+install-includes: $(CONFIG_H)
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/iotsec
-	$(INSTALL) -m 644 include/iotsec/*.h $(DESTDIR)$(INCLUDEDIR)/iotsec/
+	$(INSTALL) -m 644 include/iotsec/*.h $(CONFIG_H) $(DESTDIR)$(INCLUDEDIR)/iotsec/
 
 install-pc: $(BUILD)/libiotsec.pc
 	$(INSTALL) -d $(DESTDIR)$(PKGCONFIGDIR)

@@ -19,7 +19,7 @@
 #include <stdio.h>
 
 #include "iotsec/iotsec.h"
-#include "iotsec/replay_store.h"
+#include "iotsec/replay_sqlite.h"
 
 struct sqlite3;
 

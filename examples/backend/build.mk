@@ -9,7 +9,7 @@ BACKEND_EVENT_LIBS := $(shell $(PKG_CONFIG) --libs libevent libevent_openssl 2>/
 
 PROGRAMS += $(if $(HAVE_OPENSSL),$(BACKEND_BIN))
 
-$(BUILD)/obj/examples/backend/%.o: examples/backend/%.c
+$(BUILD)/obj/examples/backend/%.o: examples/backend/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(BACKEND_EVENT_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 

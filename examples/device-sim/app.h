@@ -4,7 +4,7 @@
 #define IOTSEC_DEVICE_SIM_APP_H
 
 #include "fw.h"
-#include "iotsec/counter.h"
+#include "iotsec/counter_file.h"
 #include "sim.h"
 
 typedef struct sim_boot_opts {

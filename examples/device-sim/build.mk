@@ -11,7 +11,7 @@ ifneq ($(and $(HAVE_OPENSSL),$(DEVSIM_CURL_LIBS)),)
 PROGRAMS += $(DEVSIM_BIN)
 endif
 
-$(BUILD)/obj/examples/device-sim/%.o: examples/device-sim/%.c
+$(BUILD)/obj/examples/device-sim/%.o: examples/device-sim/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(DEVSIM_CURL_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 

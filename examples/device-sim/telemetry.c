@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "iotsec/counter.h"
+#include "iotsec/counter_file.h"
 #include "iotsec/ecowatt.h"
 #include "iotsec/frame.h"
 

@@ -33,7 +33,7 @@
  *
  * Storage is a port (MCUboot flash-map style): read a slot, write a slot, flush. Firmware
  * puts it on raw flash (erase + program inside write) or NVS; POSIX ships a file port
- * (iotsec_counter_file_open, below). The core (libiotsec/core/counter.c) allocates nothing
+ * (iotsec_counter_file_open, counter_file.h). The core (libiotsec/core/counter.c) allocates nothing
  * and calls no OS function. An iotsec_counter is not thread-safe: one owner per record.
  */
 #ifndef IOTSEC_COUNTER_H
@@ -129,29 +129,6 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_counter_open(iotsec_counter *c,
  * R would exceed UINT64_MAX: refused, never wrapped; permanent for this record), the port's
  * write, flush or read error, IOTSEC_E_IO (read back differs). *ctr is 0 on every error. */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_counter_next(iotsec_counter *c, uint64_t *ctr);
-
-/* ---- POSIX file port (libiotsec/posix/counter_file.c; not in firmware builds) ----------- */
-
-/* A file holding slot 0 at offset 0 and slot 1 at offset 20 (40 bytes once both were
- * written). A missing file is created with O_CREAT | O_EXCL, mode 0600 and its directory
- * entry made durable; a short file reads as blank (0xFF) slots; writes are pwrite at the
- * slot's offset and flush is fsync. */
-typedef struct iotsec_counter_file {
-    int fd; /* -1 when closed */
-} iotsec_counter_file;
-
-/* Open (creating if missing) the counter file at path and fill *port with hooks on f (f must
- * outlive every iotsec_counter using port). Symbolic links are refused (O_NOFOLLOW).
- * Errors: IOTSEC_E_INVALID_ARG (NULL); IOTSEC_E_IO (cannot open or create — errno is kept —,
- * not a regular file, writable by group or others, or owned by another user);
- * IOTSEC_E_CORRUPT (longer than 40 bytes: not a counter file, left untouched). */
-IOTSEC_API IOTSEC_MUST_CHECK int iotsec_counter_file_open(iotsec_counter_file *f,
-                                                          const char *path,
-                                                          iotsec_counter_port *port);
-
-/* Close the file (idempotent; f->fd becomes −1). Every completed iotsec_counter_next was
- * already flushed, so nothing is lost. */
-IOTSEC_API void iotsec_counter_file_close(iotsec_counter_file *f);
 
 #ifdef __cplusplus
 }

@@ -192,7 +192,8 @@ IOTSEC_API const iotsec_crypto *iotsec_crypto_openssl(void);
 /* The libsodium adapter, or NULL if this build has no libsodium backend. On first use it
  * calls sodium_init(); if that fails every operation returns IOTSEC_E_BACKEND. */
 IOTSEC_API const iotsec_crypto *iotsec_crypto_sodium(void);
-/* The most capable backend built: OpenSSL if present, else libsodium. Never NULL. */
+/* The most capable backend built: OpenSSL if present, else libsodium. Never NULL: a build
+ * without any backend is refused at compile time (libiotsec/crypto/registry.c). */
 IOTSEC_API const iotsec_crypto *iotsec_crypto_default(void);
 /* The backend called name ("openssl", "sodium"), or NULL if it is not built. */
 IOTSEC_API const iotsec_crypto *iotsec_crypto_by_name(const char *name);

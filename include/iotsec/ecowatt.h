@@ -37,6 +37,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iotsec/config.h"
+#if IOTSEC_NO_ECOWATT || IOTSEC_NO_JSON
+#error "iotsec/ecowatt.h: this libiotsec build has the EcoWatt legacy profile compiled out (IOTSEC_NO_ECOWATT or IOTSEC_NO_JSON in iotsec/config.h)"
+#endif
 #include "iotsec/crypto.h"
 #include "iotsec/export.h"
 #include "iotsec/replay.h"

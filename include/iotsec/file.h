@@ -8,6 +8,11 @@
 #ifndef IOTSEC_FILE_H
 #define IOTSEC_FILE_H
 
+#include "iotsec/config.h"
+#if !IOTSEC_HAVE_POSIX
+#error "iotsec/file.h: this libiotsec build does not have the POSIX port (libiotsec/port/posix/) (IOTSEC_HAVE_POSIX is 0 in iotsec/config.h)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 

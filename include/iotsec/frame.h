@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iotsec/config.h"
 #include "iotsec/crypto.h"
 #include "iotsec/export.h"
 #include "iotsec/replay.h"
@@ -256,6 +257,9 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_stored(
     size_t *out_len);
 
 /* ---- JSON frames ----------------------------------------------------------------------- */
+/* Compiled out when the build sets IOTSEC_NO_JSON (iotsec/config.h): a firmware that only
+ * speaks the binary encoding drops the JSON reader and writer. */
+#if !IOTSEC_NO_JSON
 
 /*
  * Seal like iotsec_frame_seal, written as the JSON encoding: one object, no whitespace,
@@ -346,6 +350,8 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_json_checked(
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_json_stored(
     iotsec_frame_keys *keys, iotsec_replay_store *store, const char *json, size_t json_len,
     iotsec_frame_header *hdr, uint8_t *out, size_t out_cap, size_t *out_len);
+
+#endif /* !IOTSEC_NO_JSON */
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,11 @@
 #ifndef IOTSEC_TLS_H
 #define IOTSEC_TLS_H
 
+#include "iotsec/config.h"
+#if !IOTSEC_HAVE_X509
+#error "iotsec/tls.h: this libiotsec build does not have the OpenSSL X.509 part (libiotsec/x509/) (IOTSEC_HAVE_X509 is 0 in iotsec/config.h)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 

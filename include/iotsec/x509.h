@@ -23,6 +23,11 @@
 #ifndef IOTSEC_X509_H
 #define IOTSEC_X509_H
 
+#include "iotsec/config.h"
+#if !IOTSEC_HAVE_X509
+#error "iotsec/x509.h: this libiotsec build does not have the OpenSSL X.509 part (libiotsec/x509/) (IOTSEC_HAVE_X509 is 0 in iotsec/config.h)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 

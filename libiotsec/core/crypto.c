@@ -1,7 +1,8 @@
 /*
  * libiotsec — the checked front of the backend table (include/iotsec/crypto.h):
  * argument and capability checks, HKDF, key ids. The core never includes a crypto
- * library's header; it only calls through struct iotsec_crypto.
+ * library's header and names no backend; it only calls through struct iotsec_crypto.
+ * Which backends exist is the registry's business (libiotsec/crypto/registry.c).
  */
 #include "iotsec/crypto.h"
 
@@ -9,52 +10,6 @@
 
 #include "iotsec/error.h"
 #include "iotsec/util.h"
-
-#if IOTSEC_HAVE_OPENSSL
-extern const iotsec_crypto iotsec_backend_openssl;
-#endif
-#if IOTSEC_HAVE_SODIUM
-extern const iotsec_crypto iotsec_backend_sodium;
-#endif
-
-const iotsec_crypto *iotsec_crypto_openssl(void)
-{
-#if IOTSEC_HAVE_OPENSSL
-    return &iotsec_backend_openssl;
-#else
-    return NULL;
-#endif
-}
-
-const iotsec_crypto *iotsec_crypto_sodium(void)
-{
-#if IOTSEC_HAVE_SODIUM
-    return &iotsec_backend_sodium;
-#else
-    return NULL;
-#endif
-}
-
-const iotsec_crypto *iotsec_crypto_default(void)
-{
-    const iotsec_crypto *c = iotsec_crypto_openssl();
-    return c != NULL ? c : iotsec_crypto_sodium();
-}
-
-const iotsec_crypto *iotsec_crypto_by_name(const char *name)
-{
-    const iotsec_crypto *c;
-
-    if (name == NULL)
-        return NULL;
-    c = iotsec_crypto_openssl();
-    if (c != NULL && strcmp(c->name, name) == 0)
-        return c;
-    c = iotsec_crypto_sodium();
-    if (c != NULL && strcmp(c->name, name) == 0)
-        return c;
-    return NULL;
-}
 
 int iotsec_crypto_has(const iotsec_crypto *crypto, uint32_t caps)
 {

@@ -3,6 +3,10 @@
  * §4 and §8). Same strict JSON reader as the v1 JSON frames (frame_json.c); the MAC input
  * is the seed's: ascii_decimal(nonce) || payload base64 text, under the raw key.
  */
+#include "iotsec/config.h"
+
+#if !IOTSEC_NO_ECOWATT && !IOTSEC_NO_JSON /* the whole file; compiled out by IOTSEC_NO_ECOWATT */
+
 #include "iotsec/ecowatt.h"
 
 #include <string.h>
@@ -327,3 +331,8 @@ int iotsec_ecowatt_seal(iotsec_ecowatt_keys *keys, const char *device_id, size_t
     }
     return rc;
 }
+
+#else
+/* ISO C wants at least one declaration in a translation unit */
+typedef int iotsec__ecowatt_compiled_out;
+#endif

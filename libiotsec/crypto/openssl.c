@@ -18,6 +18,8 @@
 #include <openssl/x509.h>
 
 #include "iotsec/crypto.h"
+
+#include "backends.h"
 #include "iotsec/error.h"
 #include "iotsec/util.h"
 
@@ -493,27 +495,27 @@ static int o_random(uint8_t *out, size_t len)
 }
 
 const iotsec_crypto iotsec_backend_openssl = {
-    "openssl",
-    IOTSEC_CAP_SHA256 | IOTSEC_CAP_HMAC_SHA256 | IOTSEC_CAP_AES_CBC | IOTSEC_CAP_ED25519 |
-        IOTSEC_CAP_ECDSA_P256 | IOTSEC_CAP_RSA_PSS | IOTSEC_CAP_RANDOM,
-    o_sha256_init,
-    o_sha256_update,
-    o_sha256_final,
-    o_sha256_cleanup,
-    o_hmac_setkey,
-    o_hmac_init,
-    o_hmac_update,
-    o_hmac_final,
-    o_hmac_cleanup,
-    o_aes_cbc_init,
-    o_aes_cbc_update,
-    o_aes_cbc_cleanup,
-    o_pubkey_load,
-    o_pubkey_free,
-    o_privkey_load,
-    o_privkey_public,
-    o_privkey_free,
-    o_verify,
-    o_sign,
-    o_random,
+    .name = "openssl",
+    .caps = IOTSEC_CAP_SHA256 | IOTSEC_CAP_HMAC_SHA256 | IOTSEC_CAP_AES_CBC | IOTSEC_CAP_ED25519 |
+            IOTSEC_CAP_ECDSA_P256 | IOTSEC_CAP_RSA_PSS | IOTSEC_CAP_RANDOM,
+    .sha256_init = o_sha256_init,
+    .sha256_update = o_sha256_update,
+    .sha256_final = o_sha256_final,
+    .sha256_cleanup = o_sha256_cleanup,
+    .hmac_setkey = o_hmac_setkey,
+    .hmac_init = o_hmac_init,
+    .hmac_update = o_hmac_update,
+    .hmac_final = o_hmac_final,
+    .hmac_cleanup = o_hmac_cleanup,
+    .aes_cbc_init = o_aes_cbc_init,
+    .aes_cbc_update = o_aes_cbc_update,
+    .aes_cbc_cleanup = o_aes_cbc_cleanup,
+    .pubkey_load = o_pubkey_load,
+    .pubkey_free = o_pubkey_free,
+    .privkey_load = o_privkey_load,
+    .privkey_public = o_privkey_public,
+    .privkey_free = o_privkey_free,
+    .verify = o_verify,
+    .sign = o_sign,
+    .random = o_random,
 };

@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "iotsec/crypto.h"
+
+#include "backends.h"
 #include "iotsec/error.h"
 #include "iotsec/reader.h"
 #include "iotsec/util.h"
@@ -302,26 +304,26 @@ static int s_random(uint8_t *out, size_t len)
 }
 
 const iotsec_crypto iotsec_backend_sodium = {
-    "sodium",
-    IOTSEC_CAP_SHA256 | IOTSEC_CAP_HMAC_SHA256 | IOTSEC_CAP_ED25519 | IOTSEC_CAP_RANDOM,
-    s_sha256_init,
-    s_sha256_update,
-    s_sha256_final,
-    s_sha256_cleanup,
-    s_hmac_setkey,
-    s_hmac_init,
-    s_hmac_update,
-    s_hmac_final,
-    s_hmac_cleanup,
-    s_aes_cbc_init,
-    s_aes_cbc_update,
-    s_aes_cbc_cleanup,
-    s_pubkey_load,
-    s_pubkey_free,
-    s_privkey_load,
-    s_privkey_public,
-    s_privkey_free,
-    s_verify,
-    s_sign,
-    s_random,
+    .name = "sodium",
+    .caps = IOTSEC_CAP_SHA256 | IOTSEC_CAP_HMAC_SHA256 | IOTSEC_CAP_ED25519 | IOTSEC_CAP_RANDOM,
+    .sha256_init = s_sha256_init,
+    .sha256_update = s_sha256_update,
+    .sha256_final = s_sha256_final,
+    .sha256_cleanup = s_sha256_cleanup,
+    .hmac_setkey = s_hmac_setkey,
+    .hmac_init = s_hmac_init,
+    .hmac_update = s_hmac_update,
+    .hmac_final = s_hmac_final,
+    .hmac_cleanup = s_hmac_cleanup,
+    .aes_cbc_init = s_aes_cbc_init,
+    .aes_cbc_update = s_aes_cbc_update,
+    .aes_cbc_cleanup = s_aes_cbc_cleanup,
+    .pubkey_load = s_pubkey_load,
+    .pubkey_free = s_pubkey_free,
+    .privkey_load = s_privkey_load,
+    .privkey_public = s_privkey_public,
+    .privkey_free = s_privkey_free,
+    .verify = s_verify,
+    .sign = s_sign,
+    .random = s_random,
 };

@@ -18,7 +18,7 @@
 #include "iotsec/file.h"
 #include "iotsec/util.h"
 #include "x509_internal.h"
-#include "../posix/keyfile_int.h"
+#include "keyfile_int.h"
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 

@@ -1,4 +1,4 @@
-/* Fuzz target: the SQLite replay store's row decoding (libiotsec/posix/replay_sqlite.c). The
+/* Fuzz target: the SQLite replay store's row decoding (libiotsec/store/sqlite.c). The
  * input becomes the stored state of one (device, kid) row — written straight into the
  * table through the store's own connection, as a damaged or foreign file would hold it —
  * and the store, opened with one of several windows W, answers for counters around the
@@ -26,7 +26,7 @@
 
 #include "iotsec/error.h"
 #include "iotsec/replay.h"
-#include "iotsec/replay_store.h"
+#include "iotsec/replay_sqlite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -59,6 +59,6 @@ int main(void)
     return 0;
 }
 C
-${CC:-cc} -std=c99 -Wall -Wextra -Werror -Iinclude -o "$T/fw" "$T/fw.c" "$T/b/libiotsec.a" \
+${CC:-cc} -std=c99 -Wall -Wextra -Werror -I"$T/b/include" -Iinclude -o "$T/fw" "$T/fw.c" "$T/b/libiotsec.a" \
     $(pkg-config --libs libsodium) || fail "link against the sodium-only library"
 "$T/fw" || fail "the sodium-only program failed (exit $?)"

@@ -1,4 +1,4 @@
-/* libiotsec — internal helpers of libiotsec/posix/keyfile.c shared with libiotsec/x509/
+/* libiotsec — internal helpers of libiotsec/x509/keyfile.c shared with libiotsec/x509/
  * (not installed, not exported: the library is built with -fvisibility=hidden). */
 #ifndef IOTSEC_POSIX_KEYFILE_INT_H
 #define IOTSEC_POSIX_KEYFILE_INT_H

@@ -1,5 +1,5 @@
 /* libiotsec — POSIX file port for the sender counter (include/iotsec/counter.h). */
-#include "iotsec/counter.h"
+#include "iotsec/counter_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

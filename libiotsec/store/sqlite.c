@@ -1,5 +1,5 @@
 /* libiotsec — replay state in SQLite (include/iotsec/replay_store.h). */
-#include "iotsec/replay_store.h"
+#include "iotsec/replay_sqlite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "iotsec/error.h"
-#include "sync_dir.h"
+#include "../port/posix/sync_dir.h"
 
 /* One namespace of the database: a table of (device_id, kid) → window, its two statements,
  * and the interface handle whose ctx is this struct. */
