@@ -261,6 +261,10 @@ run 0 "$IOTSEC" ca server --dir "$CA" --name localhost --out-key "$T/srv.key" --
     openssl x509 -in "$T/out" -noout 2>/dev/null || fail "ca server --out-cert -"
 run 2 "$IOTSEC" ca issue --dir "$CA" --device-id dev-3 --out-key - --out-cert - &&
     err_has "both write standard output"
+# a CA directory is not a stream
+run 2 "$IOTSEC" ca init --dir - && err_has "a CA directory cannot be"
+run 2 "$IOTSEC" ca crl --dir - --out "$T/x.crl"
+[ -e - ] && fail "ca init --dir - created a directory named '-'"
 if command -v script >/dev/null; then
     on_tty "$IOTSEC" ca issue --dir "$CA" --device-id dev-4 --out-key - --out-cert "$T/d4.pem"
     [ $? = 2 ] || fail "ca issue --out-key - to a terminal: not refused"

@@ -26,6 +26,8 @@
 #define INDEX_MAX (64u << 20)
 #define INDEX_LINE_MAX 256u
 #define MAX_DAYS 36500u
+/* A CA directory is not a stream: "-" is refused rather than taken as a directory name. */
+#define DIR_DASH "--dir -: a CA directory cannot be standard input or output"
 #define BACKDATE 300 /* seconds: notBefore lies this far in the past, for clock skew */
 
 static const char ca_usage[] =
@@ -366,6 +368,8 @@ static int ca_init(int argc, char **argv)
         return cli_usage_error("ca init", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL)
         return cli_usage_error("ca init", "--dir is required");
+    if (cli_is_dash(dir))
+        return cli_usage_error("ca init", DIR_DASH);
     if (strcmp(alg, "p256") == 0) {
         sig = IOTSEC_SIG_ECDSA_P256;
     } else if (strcmp(alg, "rsa2048") == 0) {
@@ -468,6 +472,8 @@ static int ca_issue_common(int argc, char **argv, int server)
                                            : "--device-id is required (not --name or --ip)");
     if (dir == NULL || out_key == NULL || out_cert == NULL)
         return cli_usage_error(cmd, "--dir, --out-key and --out-cert are required");
+    if (cli_is_dash(dir))
+        return cli_usage_error(cmd, DIR_DASH);
     if (server)
         id = name;
     if (iotsec_device_id_check(id, strlen(id)) != IOTSEC_OK)
@@ -579,6 +585,8 @@ static int ca_revoke(int argc, char **argv)
         return cli_usage_error("ca revoke", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL || (cert_path == NULL) == (serial_text == NULL))
         return cli_usage_error("ca revoke", "--dir and one of C.pem or --serial are required");
+    if (cli_is_dash(dir))
+        return cli_usage_error("ca revoke", DIR_DASH);
     memset(serial, 0, sizeof serial);
     if (serial_text != NULL) {
         size_t len = strlen(serial_text);
@@ -669,6 +677,8 @@ static int ca_crl(int argc, char **argv)
         return cli_usage_error("ca crl", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL || out == NULL)
         return cli_usage_error("ca crl", "--dir and --out are required");
+    if (cli_is_dash(dir))
+        return cli_usage_error("ca crl", DIR_DASH);
     (void)cli_claim_stdout("ca crl", &io, "--out", out);
     memset(&sp, 0, sizeof sp);
     if ((rc = ca_open(&ca, dir, 1)) != CLI_OK) {
