@@ -146,6 +146,15 @@ run 2 --in "$T/s.bin" "$IOTSEC" "${ECO[@]}" --mac-key "$T/mac.bin" --enc-key - "
 head -c 2000000 /dev/zero >"$T/huge"
 run 1 --in "$T/huge" "$IOTSEC" frame open --secret "$T/s.bin" - && err_has "standard input: larger than"
 run 1 "$IOTSEC" frame open --secret "$T/s.bin" "$T/huge" && err_has "huge: larger than"
+head -c 1048576 /dev/zero >"$T/limit"      # exactly the bound: read, then found malformed
+run 1 --in "$T/limit" "$IOTSEC" frame open --secret "$T/s.bin" - && err_has IOTSEC_E_ &&
+    grep -q "larger than" "$T/err" && fail "open -: an input of exactly 1 MiB is refused as too large"
+head -c 1048577 /dev/zero >"$T/limit1"
+run 1 --in "$T/limit1" "$IOTSEC" frame open --secret "$T/s.bin" - && err_has "larger than 1048576 bytes"
+# a large payload through standard input (the buffer grows) is the same as from a file
+head -c 65536 /dev/urandom >"$T/max"
+run 0 "$IOTSEC" "${SEAL[@]}" --secret "$T/s.bin" "$T/max" && keep sealmax
+run 0 --in "$T/max" "$IOTSEC" "${SEAL[@]}" --secret "$T/s.bin" - && same "$T/out" "$T/sealmax.out" "seal - (64 KiB)"
 
 # ---- two '-' inputs (or outputs) are a usage error ---------------------------------------------
 dup_in() { err_has "both read standard input"; }
