@@ -16,8 +16,8 @@
 
 static const char manifest_usage[] =
     "Usage: iotsec manifest sign|verify|show [options]\n"
-    "Firmware manifests v1 (DESIGN.md section 6). 'iotsec manifest <cmd> --help' for each.\n"
-    "Exit status: 0 success/accepted, 1 rejected, 2 usage, 3 I/O.\n";
+    "Exit status: 0 success/accepted, 1 rejected, 2 usage, 3 I/O.\n"
+    "Firmware manifests v1 (DESIGN.md section 6). 'iotsec manifest <cmd> --help' for each.\n";
 
 static const char sign_usage[] =
     "Usage: iotsec manifest sign --key KEY.pem --image FW.bin --version V\n"
