@@ -8,7 +8,7 @@
 
 #include "app.h"
 
-/* The firmware version this build reports (`--version`). The demo builds the simulator twice
+/* The firmware version this build reports (`-V`, `--version`). The demo builds the simulator twice
  * with different values (examples/device-sim/build.mk, $(BUILD)/firmware/) to get two real
  * firmware images. */
 #ifndef SIM_FIRMWARE_VERSION
@@ -65,6 +65,8 @@ static const struct optdef optdefs[] = {
 
 static const char usage_text[] =
     "Usage: iotsec-device-sim <command> --state DIR [options]\n"
+    "       iotsec-device-sim -V|--version\n"
+    "       iotsec-device-sim -h|--help\n"
     "\n"
     "A simulated ESP32-class device over a state directory: A/B slots with a secure-boot\n"
     "check, over-the-air updates with rollback, mTLS telemetry. Every security decision\n"
@@ -80,17 +82,39 @@ static const char usage_text[] =
     "      secure boot: verify the active slot; confirm or roll back a pending image\n"
     "  run       --state DIR --server https://HOST:PORT [--frames N] [--interval-ms MS]\n"
     "            [--format binary|json|ecowatt] [--encrypt]\n"
-    "      boot, then send N telemetry frames (default 1) and print each answer\n"
+    "      boot, then send N telemetry frames and print each answer\n"
     "  update    --state DIR --server https://HOST:PORT [--self-test-fail]\n"
     "      fetch, verify and install the class's firmware, then reboot into it\n"
     "  status    --state DIR [--json]\n"
     "      active slot, versions, counters, pending flag\n"
-    "  --version\n"
-    "      the firmware version of this build\n"
     "\n"
-    "Fault injection: --power-loss-after-writes N ends the process abruptly at the Nth\n"
-    "storage write (slot data, boot record, NVS counter), as a power cut would.\n"
-    "--boot-attempts N: starts of a pending image before rollback (1-255, default 3).\n"
+    "Options:\n"
+    "  --state DIR          the device's state directory (created by provision, mode 0700)\n"
+    "  --device-id D        provision: the device id, at most 64 characters\n"
+    "  --cert C.pem, --key K.pem   provision: the device's TLS client certificate and key\n"
+    "  --ca CA.pem          provision: the CA pinned for the server (the only one trusted)\n"
+    "  --secret S.bin       provision: the 32-byte frame master secret\n"
+    "  --trust PUB.pem      provision: a trusted firmware signing key (up to 8)\n"
+    "  --fw-key FW.key      provision: the 32-byte firmware decryption key; a device that\n"
+    "                       has one refuses plaintext firmware (default: none)\n"
+    "  --legacy-mac-key K.bin, --legacy-enc-key E.bin   provision: the legacy EcoWatt keys\n"
+    "                       (32 and 16 bytes; default: none)\n"
+    "  --class C            provision: the device class, at most 64 characters\n"
+    "  --image FW.bin, --manifest M   provision: the first image and its signed manifest\n"
+    "  --server URL         run, update: the backend, https:// only\n"
+    "  --frames N           run: frames to send, 0-1000000 (default 1)\n"
+    "  --interval-ms MS     run: pause between frames, 0-3600000 (default 0)\n"
+    "  --format F           run: binary, json or ecowatt (default binary)\n"
+    "  --encrypt            run: encrypt the payloads (ecowatt: needs --legacy-enc-key)\n"
+    "  --json               status: one JSON object instead of text\n"
+    "  --self-test-fail     boot, run, update: the new image's self-test fails (a bad build)\n"
+    "  --boot-attempts N    boot, run, update: starts of a pending image before rollback,\n"
+    "                       1-255 (default 3)\n"
+    "  --power-loss-after-writes N   provision, boot, run, update: end the process abruptly\n"
+    "                       at the Nth storage write (slot data, boot record, NVS counter),\n"
+    "                       as a power cut would\n"
+    "  -V, --version        print the firmware version of this build and exit\n"
+    "  -h, --help           print this help and exit\n"
     "\n"
     "Exit status: 0 success, 1 rejected by the library, 2 usage, 3 local I/O, 4 network or\n"
     "TLS failure, 5 secure boot halted, 6 non-https URL refused, 7 telemetry rejected by\n"
@@ -272,7 +296,9 @@ int main(int argc, char **argv)
         fputs(usage_text, stdout);
         return SIM_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        if (argc > 2)
+            return usage_error("%s takes no arguments", argv[1]);
         printf("iotsec-device-sim firmware %s (libiotsec %s)\n", SIM_FIRMWARE_VERSION,
                IOTSEC_VERSION_STRING);
         return SIM_OK;

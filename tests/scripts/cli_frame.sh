@@ -181,7 +181,10 @@ expect 2 $IOTSEC frame seal --format ecowatt --secret "$T/s.bin" --device-id d -
 expect 2 $IOTSEC frame seal --format ecowatt --mac-key "$T/mac.bin" --device-id d --nonce 1 \
     --direction down
 expect 2 $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1 --bogus
-expect 2 $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1 extra
+# one file argument is the input (tests/scripts/cli_stdio.sh); a second is a usage error
+expect 2 $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1 "$T/payload" extra
+expect 2 $IOTSEC frame open --secret "$T/s.bin" "$T/payload" extra
+expect 3 $IOTSEC frame seal --secret "$T/s.bin" --device-id d --ctr 1 "$T/nonexistent"
 expect 2 $IOTSEC frame open --secret "$T/s.bin" --ctr 1
 expect 2 $IOTSEC frame open
 # a secret of the wrong length is a usage error; a missing one is I/O

@@ -26,51 +26,89 @@
 #define INDEX_MAX (64u << 20)
 #define INDEX_LINE_MAX 256u
 #define MAX_DAYS 36500u
+/* A CA directory is not a stream: "-" is refused rather than taken as a directory name. */
+#define DIR_DASH "--dir -: a CA directory cannot be standard input or output"
 #define BACKDATE 300 /* seconds: notBefore lies this far in the past, for clock skew */
 
 static const char ca_usage[] =
     "Usage: iotsec ca <command> [options]   (a small private device CA)\n"
-    "  iotsec ca init   --dir CA_DIR [--alg p256|rsa2048] [--name CN] [--days N]\n"
-    "  iotsec ca issue  --dir CA_DIR --device-id ID --out-key K.pem --out-cert C.pem [--days N]\n"
+    "  iotsec ca init   --dir CA_DIR [--alg p256|rsa2048] [--name CN] [--days N] [--force]\n"
+    "  iotsec ca issue  --dir CA_DIR --device-id ID --out-key K.pem --out-cert C.pem\n"
+    "                   [--days N] [--force]\n"
     "  iotsec ca server --dir CA_DIR --name NAME [--ip IP] --out-key K.pem --out-cert C.pem\n"
-    "                   [--days N]\n"
+    "                   [--days N] [--force]\n"
     "  iotsec ca revoke --dir CA_DIR (C.pem | --serial HEX)\n"
     "  iotsec ca crl    --dir CA_DIR --out CRL.pem [--days N] [--der]\n"
-    "Run 'iotsec ca <command> --help' for details.\n";
+    "Run 'iotsec ca <command> --help' for details. Exit status: 0 done, 1 rejected (e.g. a\n"
+    "certificate not in the CA's records, damaged records), 2 usage, 3 I/O.\n";
 
 static const char init_usage[] =
     "Usage: iotsec ca init --dir CA_DIR [--alg p256|rsa2048] [--name CN] [--days N] [--force]\n"
-    "Create a device CA in CA_DIR (created with mode 0700 if missing): a key (--alg, default\n"
-    "p256) in CA_DIR/ca.key (PKCS#8 PEM, mode 0600) and a self-signed certificate CA_DIR/ca.pem\n"
-    "(CN --name, default \"iotsec device CA\"; basicConstraints CA:TRUE pathlen:0 critical;\n"
-    "keyUsage keyCertSign, cRLSign critical; valid --days, default 3650), plus its records.\n"
-    "An existing CA is never replaced unless --force is given.\n";
+    "Create a device CA in CA_DIR (created with mode 0700 if missing): a key in CA_DIR/ca.key\n"
+    "(PKCS#8 PEM, mode 0600), a self-signed certificate CA_DIR/ca.pem (basicConstraints\n"
+    "CA:TRUE pathlen:0 critical; keyUsage keyCertSign, cRLSign critical) and its records\n"
+    "(CA_DIR/index, CA_DIR/crlnumber).\n"
+    "  --dir CA_DIR      the CA directory (required)\n"
+    "  --alg p256|rsa2048  the CA key (default p256)\n"
+    "  --name CN         the CA certificate's common name, 1-64 bytes (default\n"
+    "                    \"iotsec device CA\")\n"
+    "  --days N          validity in days, 1-36500 (default 3650)\n"
+    "  --force           replace an existing CA (default: never replaced, exit 3)\n"
+    "Exit status: 0 created; 2 usage; 3 I/O (including an existing CA).\n";
 
 static const char issue_usage[] =
     "Usage: iotsec ca issue --dir CA_DIR --device-id ID --out-key K.pem --out-cert C.pem\n"
     "                       [--days N] [--force]\n"
-    "Generate a P-256 device key (K.pem, PKCS#8 PEM, mode 0600) and a certificate C.pem with\n"
-    "CN = SAN dNSName = ID, a random positive 128-bit serial, extendedKeyUsage clientAuth,\n"
-    "keyUsage digitalSignature, valid --days (default 365). ID is 1-64 bytes of\n"
-    "[A-Za-z0-9._:@-]. The serial is recorded in CA_DIR/index.\n";
+    "Generate a P-256 device key and a certificate issued by the CA in CA_DIR: CN = SAN\n"
+    "dNSName = ID, a random positive 128-bit serial, extendedKeyUsage clientAuth, keyUsage\n"
+    "digitalSignature. The serial is recorded in CA_DIR/index.\n"
+    "  --dir CA_DIR      the CA directory (required)\n"
+    "  --device-id ID    the device id, 1-64 bytes of [A-Za-z0-9._:@-] (required)\n"
+    "  --out-key K.pem   the device key, PKCS#8 PEM, mode 0600 (required); '-': standard\n"
+    "                    output (refused when that is a terminal)\n"
+    "  --out-cert C.pem  the certificate, PEM, mode 0644 (required); '-': standard output\n"
+    "  --days N          validity in days, 1-36500 (default 365)\n"
+    "  --force           replace existing output files (default: exit 3 if one exists)\n"
+    "One of --out-key and --out-cert at most may be '-'; the summary line then goes to\n"
+    "standard error. Exit status: 0 issued; 1 damaged CA records; 2 usage; 3 I/O.\n";
 
 static const char server_usage[] =
     "Usage: iotsec ca server --dir CA_DIR --name NAME [--ip IP] --out-key K.pem\n"
     "                        --out-cert C.pem [--days N] [--force]\n"
-    "Generate a P-256 server key and certificate: CN = SAN dNSName = NAME, SAN iPAddress = IP\n"
-    "(IPv4 or IPv6, optional), extendedKeyUsage serverAuth, valid --days (default 365).\n";
+    "Generate a P-256 server key and a certificate issued by the CA in CA_DIR: CN = SAN\n"
+    "dNSName = NAME, extendedKeyUsage serverAuth. The serial is recorded in CA_DIR/index.\n"
+    "  --dir CA_DIR      the CA directory (required)\n"
+    "  --name NAME       the server's DNS name, 1-64 bytes of [A-Za-z0-9._:@-] (required)\n"
+    "  --ip IP           also a SAN iPAddress, IPv4 or IPv6 (default: none)\n"
+    "  --out-key K.pem   the server key, PKCS#8 PEM, mode 0600 (required); '-': standard\n"
+    "                    output (refused when that is a terminal)\n"
+    "  --out-cert C.pem  the certificate, PEM, mode 0644 (required); '-': standard output\n"
+    "  --days N          validity in days, 1-36500 (default 365)\n"
+    "  --force           replace existing output files (default: exit 3 if one exists)\n"
+    "One of --out-key and --out-cert at most may be '-'; the summary line then goes to\n"
+    "standard error. Exit status: 0 issued; 1 damaged CA records; 2 usage; 3 I/O.\n";
 
 static const char revoke_usage[] =
     "Usage: iotsec ca revoke --dir CA_DIR (C.pem | --serial HEX)\n"
     "Mark a certificate issued by this CA as revoked (now) in CA_DIR/index; 'iotsec ca crl'\n"
-    "then publishes it. Revoking an already revoked certificate changes nothing. Exit 1 if\n"
-    "the certificate is not in this CA's records.\n";
+    "then publishes it. Revoking an already revoked certificate changes nothing.\n"
+    "  --dir CA_DIR      the CA directory (required)\n"
+    "  C.pem             the certificate, PEM or DER; '-': standard input\n"
+    "  --serial HEX      or its serial number, up to 40 hex digits\n"
+    "Exit status: 0 revoked (or already revoked); 1 the certificate is not in this CA's\n"
+    "records or was issued by another CA; 2 usage; 3 I/O.\n";
 
 static const char crl_usage[] =
     "Usage: iotsec ca crl --dir CA_DIR --out CRL.pem [--days N] [--der]\n"
     "Write a v2 CRL (RFC 5280) of every certificate revoked in CA_DIR/index, signed by the\n"
-    "CA: thisUpdate now, nextUpdate now + --days (default 30), the next cRLNumber and the\n"
-    "authorityKeyIdentifier. PEM unless --der.\n";
+    "CA: thisUpdate now, nextUpdate now + --days, the next cRLNumber (CA_DIR/crlnumber) and\n"
+    "the authorityKeyIdentifier.\n"
+    "  --dir CA_DIR      the CA directory (required)\n"
+    "  --out CRL.pem     the CRL, mode 0644 (required); '-': standard output (the summary\n"
+    "                    line then goes to standard error)\n"
+    "  --days N          days until nextUpdate, 1-36500 (default 30)\n"
+    "  --der             write DER instead of PEM\n"
+    "Exit status: 0 written; 1 damaged CA records; 2 usage; 3 I/O.\n";
 
 /* ---- the CA directory ---------------------------------------------------------------- */
 
@@ -330,6 +368,8 @@ static int ca_init(int argc, char **argv)
         return cli_usage_error("ca init", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL)
         return cli_usage_error("ca init", "--dir is required");
+    if (cli_is_dash(dir))
+        return cli_usage_error("ca init", DIR_DASH);
     if (strcmp(alg, "p256") == 0) {
         sig = IOTSEC_SIG_ECDSA_P256;
     } else if (strcmp(alg, "rsa2048") == 0) {
@@ -403,6 +443,9 @@ static int ca_issue_common(int argc, char **argv, int server)
     X509 *cert = NULL;
     char hex[2 * IOTSEC_SERIAL_LEN + 1];
     int64_t now = (int64_t)time(NULL);
+    cli_stdio io = {NULL, NULL};
+    cli_spool key_sp, cert_sp;
+    const char *key_path, *cert_path;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -429,6 +472,8 @@ static int ca_issue_common(int argc, char **argv, int server)
                                            : "--device-id is required (not --name or --ip)");
     if (dir == NULL || out_key == NULL || out_cert == NULL)
         return cli_usage_error(cmd, "--dir, --out-key and --out-cert are required");
+    if (cli_is_dash(dir))
+        return cli_usage_error(cmd, DIR_DASH);
     if (server)
         id = name;
     if (iotsec_device_id_check(id, strlen(id)) != IOTSEC_OK)
@@ -439,12 +484,25 @@ static int ca_issue_common(int argc, char **argv, int server)
         if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
             return cli_usage_error(cmd, "--ip '%s': not an IPv4 or IPv6 address", ip);
     }
+    if ((rc = cli_claim_stdout(cmd, &io, "--out-key", out_key)) != CLI_OK ||
+        (rc = cli_claim_stdout(cmd, &io, "--out-cert", out_cert)) != CLI_OK ||
+        (rc = cli_refuse_terminal(cmd, "--out-key", out_key)) != CLI_OK)
+        return rc;
     if ((rc = cli_check_overwrite(out_key, force)) != CLI_OK ||
         (rc = cli_check_overwrite(out_cert, force)) != CLI_OK)
         return rc;
     if ((rc = ca_open(&ca, dir, 1)) != CLI_OK) {
         ca_close(&ca);
         return rc;
+    }
+    if ((key_path = cli_spool_path(&key_sp, out_key, "key.pem")) == NULL) {
+        ca_close(&ca);
+        return CLI_IO;
+    }
+    if ((cert_path = cli_spool_path(&cert_sp, out_cert, "cert.pem")) == NULL) {
+        (void)cli_spool_finish(&key_sp, 0);
+        ca_close(&ca);
+        return CLI_IO;
     }
     memset(&p, 0, sizeof p);
     p.profile = server ? IOTSEC_X509_PROFILE_SERVER : IOTSEC_X509_PROFILE_DEVICE;
@@ -453,9 +511,9 @@ static int ca_issue_common(int argc, char **argv, int server)
     p.san_ip = ip;
     p.not_before = now - BACKDATE;
     p.not_after = now + (int64_t)days * 86400;
-    rc = iotsec_keygen_files(IOTSEC_SIG_ECDSA_P256, 0, out_key, NULL);
+    rc = iotsec_keygen_files(IOTSEC_SIG_ECDSA_P256, 0, key_path, NULL);
     if (rc == IOTSEC_OK)
-        rc = iotsec_x509_key_load_file(out_key, &key);
+        rc = iotsec_x509_key_load_file(key_path, &key);
     if (rc == IOTSEC_OK)
         rc = iotsec_x509_ca_issue(ca.cert, ca.key, key, &p, &cert);
     if (rc == IOTSEC_OK)
@@ -472,16 +530,24 @@ static int ca_issue_common(int argc, char **argv, int server)
     memcpy(rec.name, id, strlen(id));
     if ((rc = add_record(&ca, &rec)) != CLI_OK || (rc = save_index(&ca)) != CLI_OK)
         goto out;
-    rc = iotsec_x509_cert_write_file(cert, out_cert);
+    rc = iotsec_x509_cert_write_file(cert, cert_path);
     if (rc != IOTSEC_OK) {
-        rc = cli_fail(rc, "%s: writing %s", cmd, out_cert);
+        rc = cli_fail(rc, "%s: writing %s", cmd, cli_out(out_cert));
         goto out;
     }
-    serial_hex(rec.serial, hex);
-    printf("issued %s certificate for '%s', serial %s, valid %llu days\n",
-           server ? "server" : "device", id, hex, (unsigned long long)days);
     rc = CLI_OK;
 out:
+    c = cli_spool_finish(&key_sp, rc == CLI_OK);
+    if (rc == CLI_OK)
+        rc = c;
+    c = cli_spool_finish(&cert_sp, rc == CLI_OK);
+    if (rc == CLI_OK)
+        rc = c;
+    if (rc == CLI_OK) {
+        serial_hex(rec.serial, hex);
+        fprintf(cli_info(&io), "issued %s certificate for '%s', serial %s, valid %llu days\n",
+                server ? "server" : "device", id, hex, (unsigned long long)days);
+    }
     EVP_PKEY_free(key);
     X509_free(cert);
     ca_close(&ca);
@@ -519,6 +585,8 @@ static int ca_revoke(int argc, char **argv)
         return cli_usage_error("ca revoke", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL || (cert_path == NULL) == (serial_text == NULL))
         return cli_usage_error("ca revoke", "--dir and one of C.pem or --serial are required");
+    if (cli_is_dash(dir))
+        return cli_usage_error("ca revoke", DIR_DASH);
     memset(serial, 0, sizeof serial);
     if (serial_text != NULL) {
         size_t len = strlen(serial_text);
@@ -532,7 +600,7 @@ static int ca_revoke(int argc, char **argv)
         return rc;
     }
     if (cert_path != NULL) {
-        rc = iotsec_x509_cert_load_file(cert_path, &cert);
+        rc = cli_cert_load(cert_path, &cert);
         if (rc == IOTSEC_OK &&
             X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(ca.cert)) != 0)
             rc = IOTSEC_E_UNTRUSTED;
@@ -541,7 +609,7 @@ static int ca_revoke(int argc, char **argv)
         X509_free(cert);
         if (rc != IOTSEC_OK) {
             ca_close(&ca);
-            return cli_fail(rc, "ca revoke %s", cert_path);
+            return cli_fail(rc, "ca revoke %s", cli_in(cert_path));
         }
     }
     serial_hex(serial, hex);
@@ -587,6 +655,9 @@ static int ca_crl(int argc, char **argv)
     size_t i, n = 0;
     char path[4096], num[24];
     int64_t now = (int64_t)time(NULL);
+    cli_stdio io = {NULL, NULL};
+    cli_spool sp;
+    const char *out_path;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -606,6 +677,10 @@ static int ca_crl(int argc, char **argv)
         return cli_usage_error("ca crl", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL || out == NULL)
         return cli_usage_error("ca crl", "--dir and --out are required");
+    if (cli_is_dash(dir))
+        return cli_usage_error("ca crl", DIR_DASH);
+    (void)cli_claim_stdout("ca crl", &io, "--out", out);
+    memset(&sp, 0, sizeof sp);
     if ((rc = ca_open(&ca, dir, 1)) != CLI_OK) {
         ca_close(&ca);
         return rc;
@@ -634,12 +709,18 @@ static int ca_crl(int argc, char **argv)
         rc = iotsec_x509_crl_create(ca.cert, ca.key, entries, n, ca.crl_number, now,
                                     now + (int64_t)days * 86400, &crl);
         if (rc == IOTSEC_OK)
-            rc = iotsec_x509_crl_write_file(crl, out, der ? IOTSEC_X509_DER : IOTSEC_X509_PEM);
-        rc = rc == IOTSEC_OK ? CLI_OK : cli_fail(rc, "ca crl %s", out);
+            rc = (out_path = cli_spool_path(&sp, out, "crl")) == NULL
+                     ? IOTSEC_E_IO
+                     : iotsec_x509_crl_write_file(crl, out_path,
+                                                  der ? IOTSEC_X509_DER : IOTSEC_X509_PEM);
+        rc = rc == IOTSEC_OK ? cli_spool_finish(&sp, 1) : cli_fail(rc, "ca crl %s", cli_out(out));
+        if (rc != CLI_OK)
+            (void)cli_spool_finish(&sp, 0);
     }
     if (rc == CLI_OK)
-        printf("wrote CRL number %llu to %s: %zu revoked, next update in %llu days\n",
-               (unsigned long long)ca.crl_number, out, n, (unsigned long long)days);
+        fprintf(cli_info(&io), "wrote CRL number %llu to %s: %zu revoked, next update in %llu "
+                               "days\n",
+                (unsigned long long)ca.crl_number, cli_out(out), n, (unsigned long long)days);
     X509_CRL_free(crl);
     free(entries);
     ca_close(&ca);

@@ -17,16 +17,24 @@ static const char crl_usage[] =
     "                        [--id-source cn|uri|dns] [--trust-domain TD]\n"
     "                        [--grace SECONDS] [--now UNIX] CERT.pem\n"
     "Check a device certificate as the mTLS server does: issued directly by the device CA\n"
-    "(CA.pem, the only trust anchor), within its validity, usable for TLS client\n"
-    "authentication, with a valid device identity (--id-source, default cn: the subject CN;\n"
-    "uri: one SAN URI spiffe://TD/device/ID; dns: one SAN dNSName), and not revoked: its\n"
-    "serial on no CRL (each CRL, PEM or DER, must be signed by the CA and current: thisUpdate\n"
-    "<= now <= nextUpdate + --grace, default 0) and neither its SHA-256 fingerprint nor its\n"
-    "device id on the denylist (lines 'sha256:<64 hex>', 'id:<device id>', '#' comments).\n"
-    "--now defaults to the system clock. Up to 16 --crl options.\n"
-    "Exit 0: accepted (identity on stdout); 1: rejected, the IOTSEC_E_* code on stderr\n"
-    "(revoked, untrusted, expired certificate or stale CRL, bad CRL or denylist line); 2: usage;\n"
-    "3: I/O.\n";
+    "(the only trust anchor), within its validity, usable for TLS client authentication,\n"
+    "with a valid device identity, and not revoked.\n"
+    "  --ca CA.pem          the device CA certificate, PEM or DER (required)\n"
+    "  --crl CRL.pem        a CRL, PEM or DER, signed by the CA and current: thisUpdate <=\n"
+    "                       now <= nextUpdate + --grace; the certificate's serial must be on\n"
+    "                       none (up to 16 --crl options; default: none)\n"
+    "  --denylist FILE      neither the certificate's SHA-256 fingerprint nor its device id\n"
+    "                       may be listed (lines 'sha256:<64 hex>', 'id:<device id>', '#'\n"
+    "                       comments; default: none)\n"
+    "  --id-source cn|uri|dns  where the device identity is: cn, the subject CN (default);\n"
+    "                       uri, one SAN URI spiffe://TD/device/ID; dns, one SAN dNSName\n"
+    "  --trust-domain TD    the SPIFFE trust domain for --id-source uri\n"
+    "  --grace SECONDS      how long a CRL stays usable after its nextUpdate (default 0)\n"
+    "  --now UNIX           the time of the check (default: the system clock)\n"
+    "Any one input (--ca, a --crl, --denylist or CERT.pem) may be '-' for standard input.\n"
+    "Exit status: 0 accepted ('ok: device ID sha256:FINGERPRINT ...' on stdout); 1 rejected,\n"
+    "the IOTSEC_E_* code on stderr (revoked, untrusted, expired certificate or stale CRL, bad\n"
+    "CRL or denylist line); 2 usage; 3 I/O.\n";
 
 static int crl_check(int argc, char **argv)
 {
@@ -50,6 +58,7 @@ static int crl_check(int argc, char **argv)
     X509 *ca = NULL, *cert = NULL;
     int64_t now;
     char fp_hex[2 * IOTSEC_FINGERPRINT_LEN + 1];
+    cli_stdio io = {NULL, NULL};
 
     memset(&policy, 0, sizeof policy);
     policy.identity.source = IOTSEC_ID_CN;
@@ -93,29 +102,38 @@ static int crl_check(int argc, char **argv)
     cert_path = argv[optind];
     if (ca_path == NULL)
         return cli_usage_error("crl check", "--ca is required");
+    if ((rc = cli_claim_stdin("crl check", &io, "--ca", ca_path)) != CLI_OK)
+        return rc;
+    for (i = 0; i < n_crls; i++) {
+        if ((rc = cli_claim_stdin("crl check", &io, "--crl", crls[i])) != CLI_OK)
+            return rc;
+    }
+    if ((rc = cli_claim_stdin("crl check", &io, "--denylist", deny_path)) != CLI_OK ||
+        (rc = cli_claim_stdin("crl check", &io, "CERT.pem", cert_path)) != CLI_OK)
+        return rc;
     now = have_now ? (int64_t)now_arg : (int64_t)time(NULL);
 
-    rc = iotsec_x509_cert_load_file(ca_path, &ca);
+    rc = cli_cert_load(ca_path, &ca);
     if (rc != IOTSEC_OK)
-        return cli_fail(rc, "%s", ca_path);
-    rc = iotsec_x509_cert_load_file(cert_path, &cert);
+        return cli_fail(rc, "%s", cli_in(ca_path));
+    rc = cli_cert_load(cert_path, &cert);
     if (rc != IOTSEC_OK) {
-        rc = cli_fail(rc, "%s", cert_path);
+        rc = cli_fail(rc, "%s", cli_in(cert_path));
         goto out;
     }
     rc = iotsec_revocation_new(&rs, ca, (uint32_t)grace);
     for (i = 0; rc == IOTSEC_OK && i < n_crls; i++) {
-        rc = iotsec_revocation_add_crl_file(rs, crls[i], now);
+        rc = cli_crl_add(rs, crls[i], now);
         if (rc != IOTSEC_OK) {
-            rc = cli_fail(rc, "CRL %s", crls[i]);
+            rc = cli_fail(rc, "CRL %s", cli_in(crls[i]));
             goto out;
         }
     }
     if (rc == IOTSEC_OK && deny_path != NULL) {
-        rc = iotsec_revocation_add_denylist_file(rs, deny_path, &line);
+        rc = cli_denylist_add(rs, deny_path, &line);
         if (rc != IOTSEC_OK) {
-            rc = line > 0 ? cli_fail(rc, "denylist %s:%zu", deny_path, line)
-                          : cli_fail(rc, "denylist %s", deny_path);
+            rc = line > 0 ? cli_fail(rc, "denylist %s:%zu", cli_in(deny_path), line)
+                          : cli_fail(rc, "denylist %s", cli_in(deny_path));
             goto out;
         }
     }
@@ -131,7 +149,8 @@ static int crl_check(int argc, char **argv)
     policy.revocation = holder;
     rc = iotsec_tls_check_cert(&policy, cert, now, &v);
     if (rc != IOTSEC_OK) {
-        rc = cli_error(cli_exit_code(rc), "%s: %s", cert_path, v.detail); /* names the code */
+        rc = cli_error(cli_exit_code(rc), "%s: %s", cli_in(cert_path),
+                       v.detail); /* names the code */
         goto out;
     }
     (void)iotsec_hex_encode(v.identity.fingerprint, sizeof v.identity.fingerprint, fp_hex,

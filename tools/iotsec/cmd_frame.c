@@ -1,5 +1,6 @@
 /* iotsec frame seal | open — telemetry frames v1 (binary, JSON) and the legacy EcoWatt
  * profile (DESIGN.md §4, §9). Every decision is a libiotsec call; this file moves bytes. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #include "cli.h"
 
 static const char frame_usage[] =
-    "Usage: iotsec frame seal|open [options]   (iotsec frame seal --help, frame open --help)\n"
+    "Usage: iotsec frame seal|open [options] [FILE]   (iotsec frame seal --help, open --help)\n"
     "Seal a payload into an authenticated telemetry frame (v1 binary or JSON, or the legacy\n"
     "EcoWatt JSON profile), or authenticate and open one. Exit status: 0 accepted, 1 rejected\n"
     "(malformed, bad MAC, wrong direction or device), 2 usage, 3 I/O.\n";
@@ -16,10 +17,11 @@ static const char frame_usage[] =
 static const char seal_usage[] =
     "Usage: iotsec frame seal --secret S.bin --device-id D [--kid K] --ctr N [--encrypt]\n"
     "                         [--direction up|down] [--format binary|json] [--iv HEX]\n"
-    "                         < payload > frame\n"
+    "                         [--out FRAME] [PAYLOAD]\n"
     "       iotsec frame seal --format ecowatt --mac-key K.bin [--enc-key E.bin]\n"
-    "                         --device-id D --nonce N [--iv HEX] < payload > frame\n"
-    "Read the payload (at most 65536 bytes) from stdin and write the frame to stdout.\n"
+    "                         --device-id D --nonce N [--iv HEX] [--out FRAME] [PAYLOAD]\n"
+    "Read the payload (at most 65536 bytes) from the file PAYLOAD (default, or '-':\n"
+    "standard input) and write the frame to --out (default, or '-': standard output).\n"
     "  --secret S.bin     the device's 32-byte frame master secret (keys: HKDF-SHA256 per\n"
     "                     device, kid and direction)\n"
     "  --device-id D      1-64 characters of [A-Za-z0-9._:@-]\n"
@@ -32,28 +34,50 @@ static const char seal_usage[] =
     "                     (needs --encrypt or --enc-key; otherwise the IV is random)\n"
     "  --mac-key K.bin    ecowatt: the raw 32-byte HMAC key\n"
     "  --enc-key E.bin    ecowatt: the raw 16-byte AES-128 key; turns encryption on\n"
-    "  --nonce N          ecowatt: nonce 1 .. 2^53-1, strictly increasing\n";
+    "  --nonce N          ecowatt: nonce 1 .. 2^53-1, strictly increasing\n"
+    "  --out FRAME        write the frame to FRAME (mode 0644, replaced atomically)\n"
+    "                     instead of standard output\n"
+    "Any secret file may be '-' (standard input) if the payload is then a named file: one\n"
+    "argument at most reads standard input (exit 2 otherwise). Exit status: 0 sealed;\n"
+    "1 rejected (a payload over 65536 bytes); 2 usage, including a secret of the wrong\n"
+    "length; 3 I/O.\n";
 
 static const char open_usage[] =
     "Usage: iotsec frame open --secret S.bin [--direction up|down] [--format binary|json]\n"
-    "                         < frame > payload\n"
+    "                         [--json --out PAYLOAD | --out PAYLOAD] [FRAME]\n"
     "       iotsec frame open --format ecowatt --mac-key K.bin [--enc-key E.bin]\n"
-    "                         < frame > payload\n"
-    "Authenticate a frame read from stdin and write its payload to stdout; the header goes\n"
-    "to stderr as one JSON line: {\"v\",\"device_id\",\"kid\",\"ctr\",\"dir\",\"encrypted\"}\n"
-    "(ecowatt: {\"format\":\"ecowatt\",\"device_id\",\"nonce\",\"encrypted\"}). Stateless: no\n"
-    "replay window is kept. The keys are derived from the secret and the device id and kid\n"
-    "the frame names; the frame must have the direction given (default up).\n"
-    "Rejected (exit 1, stderr names the IOTSEC_E_* code): malformed input (the message says\n"
-    "which field and at which byte or character), a bad MAC, a frame of the other\n"
-    "direction, a bad padding. A secret file of the wrong length is a usage error (exit 2).\n";
+    "                         [--json --out PAYLOAD | --out PAYLOAD] [FRAME]\n"
+    "Authenticate the frame read from the file FRAME (default, or '-': standard input) and\n"
+    "write its payload to standard output; the header goes to standard error as one JSON\n"
+    "line: {\"v\",\"device_id\",\"kid\",\"ctr\",\"dir\",\"encrypted\"} (ecowatt:\n"
+    "{\"format\":\"ecowatt\",\"device_id\",\"nonce\",\"encrypted\"}). Stateless: no replay\n"
+    "window is kept. The keys are derived from the secret and the device id and kid the\n"
+    "frame names; the frame must have the direction given.\n"
+    "  --secret S.bin     the 32-byte frame master secret (v1 frames)\n"
+    "  --direction up|down  the direction the frame must have (default up)\n"
+    "  --format binary|json|ecowatt   default binary\n"
+    "  --mac-key K.bin    ecowatt: the raw 32-byte HMAC key\n"
+    "  --enc-key E.bin    ecowatt: the raw 16-byte AES-128 key (needed for an encrypted frame)\n"
+    "  --out PAYLOAD      write the payload to PAYLOAD (mode 0600, replaced atomically; a\n"
+    "                     device such as /dev/null is written in place) instead of standard\n"
+    "                     output\n"
+    "  --json             print the header JSON line on standard output instead of standard\n"
+    "                     error; needs --out PAYLOAD with a file name (not '-')\n"
+    "Any secret file may be '-' (standard input) if the frame is then a named file: one\n"
+    "argument at most reads standard input (exit 2 otherwise).\n"
+    "Exit status: 0 accepted; 1 rejected, stderr names the IOTSEC_E_* code: malformed input\n"
+    "(the message says which field and at which byte or character), a bad MAC, a frame of\n"
+    "the other direction, a bad padding, a frame over 1 MiB; 2 usage, including a secret of\n"
+    "the wrong length; 3 I/O. Nothing is written when the frame is rejected.\n";
 
 enum fmt { FMT_BINARY, FMT_JSON, FMT_ECOWATT };
 
 struct frame_opts {
     const char *secret, *mac_key, *enc_key, *device_id, *iv_hex, *ctr_s, *nonce_s;
+    const char *in;  /* the FILE argument, or NULL (standard input) */
+    const char *out; /* --out, or NULL (standard output) */
     uint64_t kid;
-    int encrypt, downlink, fmt;
+    int encrypt, downlink, fmt, json;
 };
 
 static int parse_opts(const char *cmd, const char *usage, int argc, char **argv,
@@ -70,6 +94,8 @@ static int parse_opts(const char *cmd, const char *usage, int argc, char **argv,
                                          {"direction", required_argument, NULL, 'D'},
                                          {"format", required_argument, NULL, 'f'},
                                          {"iv", required_argument, NULL, 'i'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c, rc;
@@ -110,15 +136,37 @@ static int parse_opts(const char *cmd, const char *usage, int argc, char **argv,
                                        optarg);
             break;
         case 'i': o->iv_hex = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'j': o->json = 1; break;
         case 'h': fputs(usage, stdout); return -1;
         default:
             return cli_usage_error(cmd, "invalid option '%s'",
                                    optind > 0 && optind <= argc ? argv[optind - 1] : "?");
         }
     }
+    if (optind < argc)
+        o->in = argv[optind++];
     if (optind != argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return CLI_OK;
+}
+
+/* Claim standard input and output for the "-" arguments and the implicit streams. */
+static int claim_stdio(const char *cmd, const struct frame_opts *o, const char *input,
+                       const char *output, cli_stdio *io)
+{
+    int rc;
+
+    if ((rc = cli_claim_stdin(cmd, io, "--secret", o->secret)) != CLI_OK ||
+        (rc = cli_claim_stdin(cmd, io, "--mac-key", o->mac_key)) != CLI_OK ||
+        (rc = cli_claim_stdin(cmd, io, "--enc-key", o->enc_key)) != CLI_OK ||
+        (rc = cli_claim_stdin(cmd, io, o->in != NULL ? input : "the input (no file argument)",
+                              o->in != NULL ? o->in : "-")) != CLI_OK)
+        return rc;
+    if (o->json && (rc = cli_claim_stdout(cmd, io, "--json", "-")) != CLI_OK)
+        return rc;
+    return cli_claim_stdout(cmd, io, o->out != NULL ? "--out" : output,
+                            o->out != NULL ? o->out : "-");
 }
 
 /* Options that belong to the other profile are usage errors, not silently ignored. */
@@ -197,11 +245,17 @@ static int frame_seal(int argc, char **argv)
     size_t payload_len = 0, out_cap, out_len = 0, id_len;
     uint64_t ctr = 0;
     int rc, have_iv = 0, encrypt;
+    cli_stdio io = {NULL, NULL};
 
     rc = parse_opts(cmd, seal_usage, argc, argv, &o);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     if ((rc = check_profile(cmd, &o, direction_given(argc, argv))) != CLI_OK)
+        return rc;
+    if (o.json)
+        return cli_usage_error(cmd, "--json is an option of 'frame open'");
+    if ((rc = claim_stdio(cmd, &o, "the PAYLOAD argument", "the frame (no --out)", &io)) !=
+        CLI_OK)
         return rc;
     if (o.device_id == NULL)
         return cli_usage_error(cmd, "--device-id is required");
@@ -239,7 +293,7 @@ static int frame_seal(int argc, char **argv)
         return CLI_USAGE;
     if ((rc = read_secrets(&o, &sec)) != CLI_OK)
         return rc;
-    rc = cli_read_stdin(&payload, &payload_len, CLI_INPUT_MAX);
+    rc = cli_read_file(o.in != NULL ? o.in : "-", CLI_INPUT_MAX, &payload, &payload_len);
     if (rc == CLI_OK && payload_len > IOTSEC_FRAME_PLAIN_MAX)
         rc = cli_error(CLI_REJECTED,
                        "frame seal: the payload has %zu bytes; a frame carries at most %u",
@@ -279,7 +333,7 @@ static int frame_seal(int argc, char **argv)
             rc = cli_fail(lrc, "frame seal");
     }
     if (rc == CLI_OK)
-        rc = cli_write_stdout(out, out_len);
+        rc = cli_write_output(o.out != NULL ? o.out : "-", out, out_len, 0644);
     iotsec_zeroize(&sec, sizeof sec);
     if (payload != NULL)
         iotsec_zeroize(payload, payload_len);
@@ -297,9 +351,13 @@ static int malformed(int lrc, const char *what, const char *field, size_t off, c
                     field != NULL ? field : "?", unit, off);
 }
 
+/* The header JSON line of an opened frame: device id ≤ 64 characters of a JSON-safe
+ * alphabet, so it always fits. */
+#define HEADER_MAX 256
+
 static int open_v1(const struct frame_opts *o, const iotsec_crypto *crypto,
                    const uint8_t master[32], const uint8_t *in, size_t in_len, uint8_t **out,
-                   size_t *out_len)
+                   size_t *out_len, char header[HEADER_MAX])
 {
     iotsec_frame_header h;
     iotsec_frame_keys keys;
@@ -331,7 +389,7 @@ static int open_v1(const struct frame_opts *o, const iotsec_crypto *crypto,
     if (lrc != IOTSEC_OK)
         return cli_fail(lrc, "frame open: %s from device '%s', kid %u, ctr %llu", kind,
                         h.device_id, (unsigned)h.kid, (unsigned long long)h.ctr);
-    fprintf(stderr,
+    snprintf(header, HEADER_MAX,
             "{\"v\":%u,\"device_id\":\"%s\",\"kid\":%u,\"ctr\":%llu,\"dir\":\"%s\","
             "\"encrypted\":%s}\n",
             (unsigned)h.version, h.device_id, (unsigned)h.kid, (unsigned long long)h.ctr,
@@ -341,7 +399,7 @@ static int open_v1(const struct frame_opts *o, const iotsec_crypto *crypto,
 
 static int open_ecowatt(const iotsec_crypto *crypto, const uint8_t mac_key[32],
                         const uint8_t *enc_key, const uint8_t *in, size_t in_len,
-                        uint8_t **out, size_t *out_len)
+                        uint8_t **out, size_t *out_len, char header[HEADER_MAX])
 {
     iotsec_ecowatt_header h;
     iotsec_ecowatt_keys keys;
@@ -365,7 +423,8 @@ static int open_ecowatt(const iotsec_crypto *crypto, const uint8_t mac_key[32],
     if (lrc != IOTSEC_OK)
         return cli_fail(lrc, "frame open: ecowatt frame from device '%s', nonce %llu",
                         h.device_id, (unsigned long long)h.nonce);
-    fprintf(stderr, "{\"format\":\"ecowatt\",\"device_id\":\"%s\",\"nonce\":%llu,\"encrypted\":%s}\n",
+    snprintf(header, HEADER_MAX,
+             "{\"format\":\"ecowatt\",\"device_id\":\"%s\",\"nonce\":%llu,\"encrypted\":%s}\n",
             h.device_id, (unsigned long long)h.nonce, h.encrypted ? "true" : "false");
     return CLI_OK;
 }
@@ -378,7 +437,9 @@ static int frame_open(int argc, char **argv)
     struct frame_secrets sec;
     uint8_t *in = NULL, *out = NULL;
     size_t in_len = 0, out_len = 0;
+    char header[HEADER_MAX] = "";
     int rc;
+    cli_stdio io = {NULL, NULL};
 
     rc = parse_opts(cmd, open_usage, argc, argv, &o);
     if (rc != CLI_OK)
@@ -389,18 +450,32 @@ static int frame_open(int argc, char **argv)
         o.encrypt || o.iv_hex != NULL)
         return cli_usage_error(cmd, "--device-id, --kid, --ctr, --nonce, --encrypt and --iv are "
                                     "seal options (open reads them from the frame)");
+    if (o.json && (o.out == NULL || cli_is_dash(o.out)))
+        return cli_usage_error(cmd, "--json prints the header on standard output: give the "
+                                    "payload a file with --out PAYLOAD (not '-'; /dev/null "
+                                    "discards it)");
+    if ((rc = claim_stdio(cmd, &o, "the FRAME argument", "the payload (no --out)", &io)) !=
+        CLI_OK)
+        return rc;
     if ((crypto = cli_crypto()) == NULL)
         return CLI_USAGE;
     if ((rc = read_secrets(&o, &sec)) != CLI_OK)
         return rc;
-    rc = cli_read_stdin(&in, &in_len, CLI_INPUT_MAX);
+    rc = cli_read_file(o.in != NULL ? o.in : "-", CLI_INPUT_MAX, &in, &in_len);
     if (rc == CLI_OK)
         rc = o.fmt == FMT_ECOWATT
                  ? open_ecowatt(crypto, sec.mac_key, o.enc_key ? sec.enc_key : NULL, in, in_len,
-                                &out, &out_len)
-                 : open_v1(&o, crypto, sec.master, in, in_len, &out, &out_len);
+                                &out, &out_len, header)
+                 : open_v1(&o, crypto, sec.master, in, in_len, &out, &out_len, header);
     if (rc == CLI_OK)
-        rc = cli_write_stdout(out, out_len);
+        rc = cli_write_output(o.out != NULL ? o.out : "-", out, out_len, 0600);
+    if (rc == CLI_OK) {
+        /* the header after the payload is stored: --json output means "opened and written" */
+        FILE *hf = o.json ? stdout : stderr;
+        if (fputs(header, hf) < 0 || fflush(hf) != 0)
+            rc = cli_error(CLI_IO, "writing %s: %s", o.json ? "standard output" : "standard error",
+                           strerror(errno));
+    }
     iotsec_zeroize(&sec, sizeof sec);
     if (out != NULL)
         iotsec_zeroize(out, out_len);

@@ -16,6 +16,7 @@
 
 static const char manifest_usage[] =
     "Usage: iotsec manifest sign|verify|show [options]\n"
+    "Exit status: 0 success/accepted, 1 rejected, 2 usage, 3 I/O.\n"
     "Firmware manifests v1 (DESIGN.md section 6). 'iotsec manifest <cmd> --help' for each.\n";
 
 static const char sign_usage[] =
@@ -24,36 +25,65 @@ static const char sign_usage[] =
     "                            [--not-after UNIX] [--chunk-size N] [--uri U]\n"
     "                            [--description TEXT]\n"
     "                            [--encrypt-key FWKEY.bin --payload-out FW.enc] --out M\n"
-    "Sign a manifest for FW.bin with KEY.pem (Ed25519, ECDSA P-256 or RSA-PSS; the key\n"
-    "decides the algorithm). With --encrypt-key (a raw 32-byte AES-256 key) the image is\n"
-    "encrypted with AES-256-CBC/PKCS#7 under a random IV into --payload-out, and the\n"
-    "manifest carries the encryption, payload size and payload digest. The image is\n"
-    "streamed (1 byte to 4 GiB). Exit: 0 signed; 2 usage, including field values the\n"
-    "manifest format refuses (e.g. --chunk-size outside 256-65536, an empty image) and a\n"
-    "key file of the wrong length; 1 an unusable signing key; 3 I/O.\n";
+    "Sign a manifest for the image FW.bin with KEY.pem and write it to M.\n"
+    "  --key KEY.pem          the signing key, PEM or DER, PKCS#8 or traditional: Ed25519,\n"
+    "                         ECDSA P-256 or RSA (signs RSA-PSS); the key decides the algorithm\n"
+    "  --image FW.bin         the firmware image, streamed (1 byte to 4 GiB)\n"
+    "  --version V            the version string, 1-32 bytes of UTF-8\n"
+    "  --security-counter N   anti-rollback counter, 0 .. 2^64-2\n"
+    "  --class C              the device class, 1-64 bytes\n"
+    "  --device-id D          bind the manifest to one device, 1-64 bytes (default: unbound)\n"
+    "  --not-after UNIX       expiry in Unix seconds (default: none)\n"
+    "  --chunk-size N         download chunk size hint, 256-65536 (default: none)\n"
+    "  --uri U                where the payload is published, 1-256 bytes (default: none)\n"
+    "  --description TEXT     free text, not critical (default: none; the whole body must\n"
+    "                         stay within 3072 bytes)\n"
+    "  --encrypt-key FWKEY.bin  a raw 32-byte AES-256 key: encrypt the image with\n"
+    "                         AES-256-CBC/PKCS#7 under a random IV; the manifest carries the\n"
+    "                         encryption, the payload size and the payload digest\n"
+    "  --payload-out FW.enc   where the encrypted payload goes (needs --encrypt-key; mode 0644,\n"
+    "                         written to a temporary file and renamed)\n"
+    "  --out M                the signed manifest (mode 0644, replaced atomically)\n"
+    "Inputs (--key, --image, --encrypt-key) may be '-' for standard input and outputs\n"
+    "(--out, --payload-out) '-' for standard output, one of each at most; the summary line\n"
+    "then goes to standard error. A payload streamed to standard output may be incomplete\n"
+    "when the exit status is not 0.\n"
+    "Exit status: 0 signed; 2 usage, including field values the manifest format refuses\n"
+    "(e.g. --chunk-size outside 256-65536, an empty image) and a key file of the wrong\n"
+    "length; 1 an unusable signing key; 3 I/O.\n";
 
 static const char verify_usage[] =
     "Usage: iotsec manifest verify --trust PUB.pem [--trust PUB2.pem ...]\n"
     "                              (--image FW.bin | --payload FW.enc --decrypt-key FWKEY.bin)\n"
     "                              [--class C] [--device-id D] [--min-counter N]\n"
     "                              [--now UNIX] M\n"
-    "Verify manifest M against the trusted keys (several allow key rotation), check the\n"
-    "policy, then stream the image (plain manifest: --image) or the encrypted payload\n"
-    "(encrypted manifest: --payload and --decrypt-key) and compare sizes and digests.\n"
-    "Class and security counter are checked only when --class / --min-counter are given\n"
-    "(stderr says which checks were skipped). A manifest bound to a device_id is refused\n"
-    "unless --device-id names that device. Expiry (not_after) is checked against --now,\n"
-    "by default the system clock. Exit: 0 accepted; 1 rejected (stderr names the\n"
-    "IOTSEC_E_* code); 2 usage; 3 I/O.\n";
+    "Verify manifest M against the trusted keys, check the policy, then stream the image\n"
+    "or the encrypted payload and compare sizes and digests.\n"
+    "  --trust PUB.pem        a trusted public key, PEM or DER (SPKI, PKCS#1 or a certificate);\n"
+    "                         up to 16, which allows key rotation (required)\n"
+    "  --image FW.bin         the plain image (a manifest without encryption)\n"
+    "  --payload FW.enc       the encrypted payload (an encrypted manifest), with\n"
+    "  --decrypt-key FWKEY.bin  the raw 32-byte AES-256 firmware key\n"
+    "  --class C              require this device class (default: not checked)\n"
+    "  --device-id D          the device verifying; a manifest bound to another device, or\n"
+    "                         bound to any device when this is absent, is refused\n"
+    "  --min-counter N        require security_counter >= N (default: not checked)\n"
+    "  --now UNIX             the time for the not_after check (default: the system clock)\n"
+    "Skipped policy checks are named on standard error. Any one input (a --trust key,\n"
+    "--image, --payload, --decrypt-key or M) may be '-' for standard input.\n"
+    "Exit status: 0 accepted; 1 rejected (stderr names the IOTSEC_E_* code: signature,\n"
+    "unknown key, policy, expired, digest or size mismatch, malformed manifest); 2 usage;\n"
+    "3 I/O.\n";
 
 static const char show_usage[] =
     "Usage: iotsec manifest show M\n"
-    "Print the fields of manifest M as one JSON object on stdout: format, sig_alg, key_id,\n"
-    "security_counter, version, device_class, image_size, image_digest and, when present,\n"
-    "device_id, not_after (Unix seconds) with not_after_iso (ISO 8601 UTC), encryption\n"
-    "{alg, key_id, iv}, payload_size, payload_digest, chunk_size, uri, description.\n"
-    "Digests, key ids and the IV are lowercase hex. The signature is NOT checked (use\n"
-    "'iotsec manifest verify'); the format rules are. Exit: 0; 1 malformed; 2 usage; 3 I/O.\n";
+    "Print the fields of manifest M ('-': standard input) as one JSON object on stdout:\n"
+    "format, sig_alg, key_id, security_counter, version, device_class, image_size,\n"
+    "image_digest and, when present, device_id, not_after (Unix seconds) with not_after_iso\n"
+    "(ISO 8601 UTC), encryption {alg, key_id, iv}, payload_size, payload_digest, chunk_size,\n"
+    "uri, description. Digests, key ids and the IV are lowercase hex. The signature is NOT\n"
+    "checked (use 'iotsec manifest verify'); the format rules are.\n"
+    "Exit status: 0 shown; 1 malformed; 2 usage; 3 I/O.\n";
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -99,11 +129,12 @@ typedef int (*chunk_fn)(void *arg, const uint8_t *data, size_t len);
 static int stream_file(const char *path, chunk_fn fn, void *arg)
 {
     uint8_t *buf = malloc(IO_CHUNK);
-    FILE *f = fopen(path, "rb");
+    FILE *f = cli_stream_open(path);
     int rc = CLI_OK;
 
     if (buf == NULL || f == NULL) {
-        rc = cli_error(CLI_IO, "%s: %s", path, buf == NULL ? "out of memory" : strerror(errno));
+        rc = cli_error(CLI_IO, "%s: %s", cli_in(path),
+                       buf == NULL ? "out of memory" : strerror(errno));
         goto out;
     }
     for (;;) {
@@ -112,13 +143,12 @@ static int stream_file(const char *path, chunk_fn fn, void *arg)
             break;
         if (n < IO_CHUNK) {
             if (ferror(f))
-                rc = cli_error(CLI_IO, "reading %s: %s", path, strerror(errno));
+                rc = cli_error(CLI_IO, "reading %s: %s", cli_in(path), strerror(errno));
             break;
         }
     }
 out:
-    if (f != NULL)
-        fclose(f);
+    cli_stream_close(f);
     free(buf);
     return rc;
 }
@@ -149,7 +179,7 @@ static int sign_chunk(void *arg, const uint8_t *data, size_t len)
     }
     rc = iotsec_image_encrypt_update(&s->enc, data, len, s->out, IO_CHUNK + 16u, &got);
     if (rc == IOTSEC_OK && got > 0 && fwrite(s->out, 1, got, s->payload) != got)
-        return cli_error(CLI_IO, "writing %s: %s", s->payload_path, strerror(errno));
+        return cli_error(CLI_IO, "writing %s: %s", cli_out(s->payload_path), strerror(errno));
     return rc;
 }
 
@@ -213,6 +243,8 @@ static int manifest_sign(int argc, char **argv)
     uint8_t mbuf[IOTSEC_MANIFEST_MAX_LEN], key_id[IOTSEC_KEY_ID_LEN];
     size_t mlen = 0, got = 0;
     char tmp[4096];
+    cli_stdio io = {NULL, NULL};
+    FILE *info;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -257,6 +289,12 @@ static int manifest_sign(int argc, char **argv)
                                                 "--class and --out are required");
     if ((enc_key == NULL) != (payload_out == NULL))
         return cli_usage_error("manifest sign", "--encrypt-key and --payload-out go together");
+    if ((rc = cli_claim_stdin("manifest sign", &io, "--key", key)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest sign", &io, "--image", image)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest sign", &io, "--encrypt-key", enc_key)) != CLI_OK ||
+        (rc = cli_claim_stdout("manifest sign", &io, "--payload-out", payload_out)) != CLI_OK ||
+        (rc = cli_claim_stdout("manifest sign", &io, "--out", out)) != CLI_OK)
+        return rc;
     if ((crypto = cli_crypto()) == NULL)
         return CLI_USAGE;
 
@@ -308,10 +346,10 @@ static int manifest_sign(int argc, char **argv)
     if (enc_key != NULL && (rc = cli_read_secret(enc_key, fw_key, sizeof fw_key)) != CLI_OK)
         return rc;
 
-    rc = iotsec_privkey_load_file(&sk, crypto, key);
+    rc = cli_privkey_load(&sk, crypto, key);
     if (rc != IOTSEC_OK) {
         iotsec_zeroize(fw_key, sizeof fw_key);
-        return cli_fail(rc, "manifest sign: signing key %s", key);
+        return cli_fail(rc, "manifest sign: signing key %s", cli_in(key));
     }
 
     /* stream the image: hash it, or encrypt it into a temporary payload file */
@@ -324,7 +362,10 @@ static int manifest_sign(int argc, char **argv)
         if (rc == IOTSEC_OK)
             rc = iotsec_image_encrypt_init(&st.enc, crypto, fw_key, iv);
         iotsec_zeroize(fw_key, sizeof fw_key);
-        if (rc == IOTSEC_OK && (st.payload = open_temp(payload_out, tmp, sizeof tmp)) == NULL)
+        if (rc == IOTSEC_OK && cli_is_dash(payload_out))
+            st.payload = stdout; /* streamed: no temporary file */
+        else if (rc == IOTSEC_OK &&
+                 (st.payload = open_temp(payload_out, tmp, sizeof tmp)) == NULL)
             rc = cli_error(CLI_IO, "%s: cannot create a temporary file: %s", payload_out,
                            strerror(errno));
     } else {
@@ -335,7 +376,7 @@ static int manifest_sign(int argc, char **argv)
     if (rc == IOTSEC_OK && st.encrypt) {
         rc = iotsec_image_encrypt_final(&st.enc, st.out, IO_CHUNK + 16u, &got, &er);
         if (rc == IOTSEC_OK && fwrite(st.out, 1, got, st.payload) != got)
-            rc = cli_error(CLI_IO, "writing %s: %s", payload_out, strerror(errno));
+            rc = cli_error(CLI_IO, "writing %s: %s", cli_out(payload_out), strerror(errno));
         if (rc == IOTSEC_OK) {
             f.present |= IOTSEC_MF_ENCRYPTION;
             f.image_size = er.image_size;
@@ -359,7 +400,10 @@ static int manifest_sign(int argc, char **argv)
     iotsec_image_encrypt_cleanup(&st.enc);
     free(st.out);
 
-    if (st.payload != NULL) {
+    if (st.payload == stdout) {
+        if (fflush(stdout) != 0 && rc == IOTSEC_OK)
+            rc = cli_error(CLI_IO, "writing standard output: %s", strerror(errno));
+    } else if (st.payload != NULL) {
         if (rc == IOTSEC_OK) {
             rc = commit_temp(st.payload, tmp, payload_out);
         } else {
@@ -369,24 +413,24 @@ static int manifest_sign(int argc, char **argv)
     }
     /* the options passed the field check: only the image size can be out of range now */
     if (rc == IOTSEC_E_BAD_VALUE || rc == IOTSEC_E_BAD_LENGTH) {
-        cli_fail(rc, "manifest sign: %s: an image must have 1 to 2^32 bytes", image);
+        cli_fail(rc, "manifest sign: %s: an image must have 1 to 2^32 bytes", cli_in(image));
         return CLI_USAGE;
     }
     if (rc < 0)
         return cli_fail(rc, "manifest sign");
     if (rc != CLI_OK)
         return rc;
-    rc = iotsec_file_write_atomic(out, mbuf, mlen, 0644);
-    if (rc != IOTSEC_OK)
-        return cli_error(CLI_IO, "writing %s: %s", out, strerror(errno));
-    printf("signed %s: %s, key_id ", out, iotsec_sig_alg_name(mbuf[5]));
-    hex_print(stdout, key_id, sizeof key_id);
-    printf(", version %s, security_counter %llu, image_size %llu", version,
-           (unsigned long long)counter, (unsigned long long)f.image_size);
+    if ((rc = cli_write_output(out, mbuf, mlen, 0644)) != CLI_OK)
+        return rc;
+    info = cli_info(&io);
+    fprintf(info, "signed %s: %s, key_id ", cli_out(out), iotsec_sig_alg_name(mbuf[5]));
+    hex_print(info, key_id, sizeof key_id);
+    fprintf(info, ", version %s, security_counter %llu, image_size %llu", version,
+            (unsigned long long)counter, (unsigned long long)f.image_size);
     if (st.encrypt)
-        printf(", payload %s (%llu bytes, aes-256-cbc)", payload_out,
-               (unsigned long long)f.payload_size);
-    printf("\n");
+        fprintf(info, ", payload %s (%llu bytes, aes-256-cbc)", cli_out(payload_out),
+                (unsigned long long)f.payload_size);
+    fprintf(info, "\n");
     return CLI_OK;
 }
 
@@ -427,6 +471,7 @@ static int manifest_verify(int argc, char **argv)
     size_t mlen = 0, got = 0;
     const uint8_t *data_key = NULL;
     const char *data_path;
+    cli_stdio io = {NULL, NULL};
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -469,6 +514,15 @@ static int manifest_verify(int argc, char **argv)
     if (cls != NULL && (strlen(cls) < 1 || strlen(cls) > IOTSEC_MANIFEST_CLASS_MAX))
         return cli_usage_error("manifest verify", "--class: 1 to %u bytes",
                                IOTSEC_MANIFEST_CLASS_MAX);
+    for (i = 0; i < ntrust; i++) {
+        if ((rc = cli_claim_stdin("manifest verify", &io, "--trust", trust[i])) != CLI_OK)
+            return rc;
+    }
+    if ((rc = cli_claim_stdin("manifest verify", &io, "--image", image)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest verify", &io, "--payload", payload)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest verify", &io, "--decrypt-key", dec_key)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest verify", &io, "the manifest M", mpath)) != CLI_OK)
+        return rc;
     if ((crypto = cli_crypto()) == NULL)
         return CLI_USAGE;
     if (dec_key != NULL) {
@@ -478,9 +532,9 @@ static int manifest_verify(int argc, char **argv)
     }
 
     for (i = 0; i < ntrust; i++) {
-        rc = iotsec_pubkey_load_file(&keys[i], crypto, trust[i]);
+        rc = cli_pubkey_load(&keys[i], crypto, trust[i]);
         if (rc != IOTSEC_OK) {
-            rc = cli_fail(rc, "manifest verify: trusted key %s", trust[i]);
+            rc = cli_fail(rc, "manifest verify: trusted key %s", cli_in(trust[i]));
             goto out;
         }
         nloaded++;
@@ -496,7 +550,7 @@ static int manifest_verify(int argc, char **argv)
     /* 1. signature, then the body */
     rc = iotsec_manifest_verify(&ts, mbuf, mlen, &m);
     if (rc != IOTSEC_OK) {
-        rc = cli_fail(rc, "manifest verify: %s", mpath);
+        rc = cli_fail(rc, "manifest verify: %s", cli_in(mpath));
         goto out;
     }
     /* 2. policy */
@@ -526,7 +580,7 @@ static int manifest_verify(int argc, char **argv)
                         "refused\n");
     rc = iotsec_manifest_check_policy(&m, &pol);
     if (rc != IOTSEC_OK) {
-        rc = cli_fail(rc, "manifest verify: %s: policy", mpath);
+        rc = cli_fail(rc, "manifest verify: %s: policy", cli_in(mpath));
         goto out;
     }
     /* 3. the image or payload, streamed */
@@ -536,16 +590,16 @@ static int manifest_verify(int argc, char **argv)
                                   data_key != NULL ? sizeof fw_key : 0);
     if (rc == IOTSEC_E_UNKNOWN_KEY && data_key == NULL) {
         rc = cli_fail(rc, "manifest verify: %s is encrypted: give --payload and --decrypt-key, "
-                          "not --image", mpath);
+                          "not --image", cli_in(mpath));
         goto out;
     }
     if (rc == IOTSEC_E_POLICY) {
         rc = cli_fail(rc, "manifest verify: %s is not encrypted: give --image, not --payload",
-                      mpath);
+                      cli_in(mpath));
         goto out;
     }
     if (rc != IOTSEC_OK) {
-        rc = cli_fail(rc, "manifest verify: %s", data_key != NULL ? dec_key : mpath);
+        rc = cli_fail(rc, "manifest verify: %s", cli_in(data_key != NULL ? dec_key : mpath));
         goto out;
     }
     vs.out = malloc(IO_CHUNK + 16u);
@@ -556,12 +610,13 @@ static int manifest_verify(int argc, char **argv)
     iotsec_image_verify_cleanup(&vs.ctx);
     free(vs.out);
     if (rc < 0) {
-        rc = cli_fail(rc, "manifest verify: %s does not match the manifest", data_path);
+        rc = cli_fail(rc, "manifest verify: %s does not match the manifest",
+                      cli_in(data_path));
         goto out;
     }
     if (rc != CLI_OK)
         goto out;
-    printf("verified %s: %s, key_id ", mpath, iotsec_sig_alg_name((int)m.sig_alg));
+    printf("verified %s: %s, key_id ", cli_in(mpath), iotsec_sig_alg_name((int)m.sig_alg));
     hex_print(stdout, m.key_id, IOTSEC_KEY_ID_LEN);
     printf(", version %.*s, security_counter %llu, image_size %llu%s\n", (int)m.f.version_len,
            (const char *)m.f.version, (unsigned long long)m.f.security_counter,
@@ -601,7 +656,7 @@ static int manifest_show(int argc, char **argv)
     rc = iotsec_manifest_parse_unverified(buf, len, &m);
     if (rc != IOTSEC_OK) {
         free(buf);
-        return cli_fail(rc, "manifest show: %s", argv[optind]);
+        return cli_fail(rc, "manifest show: %s", cli_in(argv[optind]));
     }
     f = &m.f;
     printf("{\"format\": %u, \"sig_alg\": \"%s\"", (unsigned)m.format,

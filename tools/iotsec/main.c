@@ -25,11 +25,17 @@ static void usage(FILE *out)
 {
     size_t i;
 
-    fprintf(out, "Usage: iotsec <command> [options]\n\nCommands:\n");
+    fprintf(out, "Usage: iotsec <command> [options]\n"
+                 "       iotsec -V|--version\n"
+                 "       iotsec -h|--help\n\nCommands:\n");
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\nRun 'iotsec <command> --help' for a command's options.\n"
+            "  -V, --version  print the version (as 'iotsec version') and exit\n"
+            "  -h, --help     print this help and exit\n"
+            "A file argument '-' means standard input (or standard output for an output);\n"
+            "one argument at most may read standard input, and one write standard output.\n"
             "Exit status: 0 success/accepted, 1 rejected input, 2 usage, 3 I/O.\n"
             "Environment: IOTSEC_BACKEND=openssl|sodium selects the crypto backend.\n");
 }
@@ -47,8 +53,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    if (strcmp(argv[1], "--version") == 0)
-        return cmd_version(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "iotsec: %s takes no arguments\n", argv[1]);
+            return CLI_USAGE;
+        }
+        return cmd_version(1, argv + 1);
+    }
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
