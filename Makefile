@@ -6,7 +6,7 @@
 #   make demo               the end-to-end demo (scripts/demo)
 #   make bench              benchmarks (bench/), ratios against raw OpenSSL in the same run
 #   make fuzz               libFuzzer targets for FUZZ_SECONDS each (clang)
-#   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR
+#   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR MANDIR
 #
 # Variables: BACKENDS (default "openssl sodium"), BUILD (output dir, default build),
 # SANITIZE=1 (ASan+UBSan), WERROR=1 (warnings are errors; CI sets it), CC, CFLAGS, LDFLAGS.
@@ -22,6 +22,7 @@ BINDIR ?= $(EXEC_PREFIX)/bin
 LIBDIR ?= $(EXEC_PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
 BACKENDS ?= openssl sodium
@@ -125,7 +126,7 @@ PROGRAMS :=
 -include $(sort $(wildcard examples/*/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
-        install-lib install-includes install-pc install-bin clean demo bench fuzz FORCE
+        install-lib install-includes install-pc install-bin install-man clean demo bench fuzz FORCE
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -224,7 +225,7 @@ demo: deps
 test: all tests
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) FUZZ_REPLAY="$(FUZZ_REPLAY_BIN)" scripts/run-tests $(TEST_BIN)
 
-install: install-lib install-includes install-pc install-bin
+install: install-lib install-includes install-pc install-bin install-man
 
 install-lib: lib
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)
@@ -245,10 +246,19 @@ install-bin: cli
 	$(if $(HAVE_OPENSSL),$(INSTALL) -d $(DESTDIR)$(BINDIR))
 	$(if $(HAVE_OPENSSL),$(INSTALL) -m 755 $(CLI) $(DESTDIR)$(BINDIR)/iotsec)
 
+# Manual pages, hand-written next to their programs (tests/scripts/man_pages.sh renders them
+# and checks every --help option is documented).
+MAN_PAGES := $(if $(HAVE_OPENSSL),$(wildcard tools/iotsec/iotsec.1 examples/backend/iotsec-backend.8 \
+    $(if $(filter $(DEVSIM_BIN),$(PROGRAMS)),examples/device-sim/iotsec-device-sim.1)))
+install-man:
+	$(foreach m,$(MAN_PAGES),$(INSTALL) -d $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m))) && \
+	    $(INSTALL) -m 644 $(m) $(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/ &&) true
+
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libiotsec.a $(DESTDIR)$(LIBDIR)/libiotsec.so \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libiotsec.so.$(VERSION) \
-	      $(DESTDIR)$(PKGCONFIGDIR)/libiotsec.pc $(DESTDIR)$(BINDIR)/iotsec
+	      $(DESTDIR)$(PKGCONFIGDIR)/libiotsec.pc $(DESTDIR)$(BINDIR)/iotsec \
+	      $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/iotsec
 
 clean:

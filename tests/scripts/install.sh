@@ -35,7 +35,8 @@ fi
 lib=$prefix/lib/libiotsec.so.$version
 for f in "$lib" "$prefix/lib/libiotsec.so.$major" "$prefix/lib/libiotsec.so" \
     "$prefix/lib/libiotsec.a" "$prefix/lib/pkgconfig/libiotsec.pc" \
-    "$prefix/include/iotsec/iotsec.h" "$prefix/bin/iotsec"; do
+    "$prefix/include/iotsec/iotsec.h" "$prefix/include/iotsec/config.h" "$prefix/bin/iotsec" \
+    "$prefix/share/man/man1/iotsec.1" "$prefix/share/man/man1/iotsec-device-sim.1"; do
     [ -e "$f" ] || fail "not installed: ${f#"$tmp"/}"
 done
 
