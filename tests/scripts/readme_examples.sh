@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 DRV
 
 mkdir -p "$T/inc"
-cflags="-std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -Iinclude"
+cflags="-std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror -I$BUILD/include -Iinclude"
 san=""
 [ "${SANITIZE:-}" = 1 ] && san="-fsanitize=address,undefined"
 libs=$(pkg-config --libs libcrypto libssl libsodium sqlite3)
