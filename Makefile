@@ -102,11 +102,19 @@ SONAME := libiotsec.so.$(VERSION_MAJOR)
 TOOL_SRC := $(sort $(wildcard tools/iotsec/*.c))
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 CLI := $(BUILD)/iotsec
+# the CLI's code without its main(), for the fuzz target of `iotsec ca`'s records
+CLI_INTERNAL_LIB := $(BUILD)/internal/libiotsec-cli.a
 
 TEST_UTIL_SRC := $(sort $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
 TEST_UTIL_OBJ := $(TEST_UTIL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Internal libraries ($(BUILD)/internal/lib*.a, not installed): code of tools/ and examples/
+# that tests need is linked from these, never #included as a .c file
+# (tests/scripts/no_c_includes.sh). Every Check suite is linked with those the makefile
+# fragments add here (an archive contributes only the members a suite uses); a fuzz target
+# names what it links in tests/fuzz/build.mk.
+TEST_INTERNAL_LIBS :=
 
 # Benchmarks: bench/bench_*.c, each a program printing its figures (make bench).
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
@@ -123,7 +131,7 @@ FUZZ_RUN := $(if $(FUZZ_TARGETS),$(FUZZ_TARGETS:%=tests/fuzz/fuzz_%.c),$(FUZZ_SR
 
 # Front-ends and extra programs register themselves in their own makefile fragments.
 PROGRAMS :=
--include $(sort $(wildcard examples/*/build.mk tests/*/build.mk bench/build.mk))
+-include $(sort $(wildcard tools/*/build.mk examples/*/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
         install-lib install-includes install-pc install-bin install-man clean demo bench fuzz FORCE
@@ -179,21 +187,36 @@ $(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD
 $(CLI): $(TOOL_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
+$(CLI_INTERNAL_LIB): $(filter-out %/main.o,$(TOOL_OBJ))
+
+# An internal library holds the objects its rule lists as prerequisites.
+$(BUILD)/internal/%.a:
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_UTIL_OBJ) $(STATIC_LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_UTIL_OBJ) $(TEST_INTERNAL_LIBS) $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(STATIC_LIB) $(PKG_LIBS) $(CHECK_LIBS) -lpthread
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(TEST_UTIL_OBJ) $(TEST_INTERNAL_LIBS) $(STATIC_LIB) \
+	    $(PKG_LIBS) $(CHECK_LIBS) -lpthread
 
 $(BUILD)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# A fuzz target also links what tests/fuzz/build.mk names for it (FUZZ_LINK_<target>, paths
+# under $(BUILD)); scripts/run-fuzz reads the same table for the libFuzzer binaries.
+fuzz_link = $(addprefix $(BUILD)/,$(FUZZ_LINK_$(1)))
+$(foreach t,$(FUZZ_SRC:tests/fuzz/%.c=%),$(eval $(BUILD)/fuzz-replay/$(t): $(call fuzz_link,$(t))))
+
 $(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(STATIC_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(STATIC_LIB) $(PKG_LIBS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o \
+	    $(call fuzz_link,$*) $(STATIC_LIB) $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(STATIC_LIB) | $(CONFIG_H)
 	@mkdir -p $(@D)
@@ -203,9 +226,12 @@ bench: deps
 	$(MAKE) BUILD=build/bench-build CFLAGS="-O2 -g -DNDEBUG" all $(BENCH_BIN:$(BUILD)/%=build/bench-build/%)
 	@BUILD=build/bench-build scripts/run-bench
 
-# libFuzzer build: everything recompiled by clang with coverage instrumentation.
+# libFuzzer build: everything recompiled by clang with coverage instrumentation, the library
+# and what the targets run link besides it (tests/fuzz/build.mk).
+FUZZ_RUN_LINK = $(sort $(foreach s,$(FUZZ_RUN),$(FUZZ_LINK_$(basename $(notdir $(s))))))
 fuzz: deps
-	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" lib
+	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" lib \
+	    $(addprefix build/fuzz/,$(FUZZ_RUN_LINK))
 	@BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz $(FUZZ_RUN)
 
 # ---- tests ------------------------------------------------------------------------------

@@ -16,4 +16,10 @@ $(BUILD)/obj/examples/backend/%.o: examples/backend/%.c | $(CONFIG_H)
 $(BACKEND_BIN): $(BACKEND_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(BACKEND_OBJ) $(STATIC_LIB) $(BACKEND_EVENT_LIBS) $(PKG_LIBS)
 
+# The HTTP parsers (httpparse.h: no libevent) as an internal library for the Check suite and
+# the fuzz target that test them.
+BACKEND_HTTP_LIB := $(BUILD)/internal/libbackend-http.a
+TEST_INTERNAL_LIBS += $(BACKEND_HTTP_LIB)
+$(BACKEND_HTTP_LIB): $(BUILD)/obj/examples/backend/httpparse.o
+
 -include $(BACKEND_OBJ:.o=.d)

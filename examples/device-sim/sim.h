@@ -109,6 +109,19 @@ int sim_boot_write(const sim_state *st, sim_boot_record *rec);
 /* Create a fresh boot record file holding rec (seq 1) in copy 0: provisioning. */
 int sim_boot_create(const sim_state *st, sim_boot_record *rec);
 
+/* The state files' names and sizes, and two helpers of state.c the fuzz target
+ * tests/fuzz/fuzz_devicesim_state.c uses too. */
+#define SIM_CONFIG_FILE "device.conf" /* configuration: device_id=... and class=... lines */
+#define SIM_CONFIG_MAX 1024u          /* longest configuration file */
+#define SIM_BOOT_FILE "boot"          /* boot record: two copies, one per sector */
+#define SIM_BOOT_REC_LEN 24u          /* one copy (format: state.c) */
+#define SIM_BOOT_SECTOR 512           /* copy i is at offset i * SIM_BOOT_SECTOR */
+/* An empty state rooted at root; nothing is read or created. Returns SIM_OK, or SIM_IO with
+ * a message when root is too long. */
+int sim_state_init(sim_state *st, const char *root);
+/* Encode rec as one copy of the boot record, its CRC included. */
+void sim_boot_encode(const sim_boot_record *rec, uint8_t out[SIM_BOOT_REC_LEN]);
+
 /* Write a whole file atomically (one storage write). Returns IOTSEC_OK or IOTSEC_E_IO. */
 int sim_store_file(const char *path, const void *data, size_t len, unsigned mode);
 /* Remove a file (one storage write; a missing file is fine). */

@@ -125,9 +125,6 @@ int sim_slot_path(const sim_state *st, int slot, int manifest, char *out)
     return sim_path(st, rel, out);
 }
 
-#define CONFIG_FILE "device.conf"
-#define CONFIG_MAX 1024u
-
 /* a configuration value: printable ASCII without '=' */
 static int config_value_ok(const uint8_t *v, size_t len, size_t max)
 {
@@ -142,7 +139,7 @@ static int config_value_ok(const uint8_t *v, size_t len, size_t max)
 }
 
 /* an empty state rooted at root (room is left for the longest relative path) */
-static int state_init(sim_state *st, const char *root)
+int sim_state_init(sim_state *st, const char *root)
 {
     memset(st, 0, sizeof *st);
     if (strlen(root) >= sizeof st->root - 32)
@@ -160,17 +157,17 @@ int sim_state_open(sim_state *st, const char *root)
     iotsec_reader r;
     int rc, bad = 0;
 
-    if ((rc = state_init(st, root)) != SIM_OK ||
-        (rc = sim_path(st, CONFIG_FILE, path)) != SIM_OK)
+    if ((rc = sim_state_init(st, root)) != SIM_OK ||
+        (rc = sim_path(st, SIM_CONFIG_FILE, path)) != SIM_OK)
         return rc;
-    rc = iotsec_file_read(path, CONFIG_MAX, &buf, &len);
+    rc = iotsec_file_read(path, SIM_CONFIG_MAX, &buf, &len);
     if (rc != IOTSEC_OK)
         return sim_error(SIM_IO, "%s: not a provisioned device state (%s)", root,
                          rc == IOTSEC_E_IO ? strerror(errno) : iotsec_strerror(rc));
     iotsec_reader_init(&r, buf, len);
     /* every line must be valid: the line refused has been consumed already, so a damaged
      * last line would otherwise go unnoticed */
-    while (!bad && (line = iotsec_reader_line(&r, CONFIG_MAX, &line_len)) != NULL) {
+    while (!bad && (line = iotsec_reader_line(&r, SIM_CONFIG_MAX, &line_len)) != NULL) {
         const uint8_t *eq = memchr(line, '=', line_len);
         size_t klen, vlen;
         char *dst;
@@ -219,7 +216,7 @@ int sim_state_write_config(const sim_state *st)
                          SIM_CLASS_MAX);
     n = snprintf(text, sizeof text, "device_id=%s\nclass=%s\n", st->device_id,
                  st->device_class);
-    if ((rc = sim_path(st, CONFIG_FILE, path)) != SIM_OK)
+    if ((rc = sim_path(st, SIM_CONFIG_FILE, path)) != SIM_OK)
         return rc;
     if (sim_store_file(path, text, (size_t)n, 0600) != IOTSEC_OK)
         return sim_error(SIM_IO, "%s: %s", path, strerror(errno));
@@ -243,7 +240,7 @@ int sim_state_create(sim_state *st, const char *root)
     size_t i;
     int rc;
 
-    if ((rc = state_init(st, root)) != SIM_OK || (rc = make_dir(root)) != SIM_OK)
+    if ((rc = sim_state_init(st, root)) != SIM_OK || (rc = make_dir(root)) != SIM_OK)
         return rc;
     if ((rc = sim_path(st, "boot", path)) != SIM_OK)
         return rc;
@@ -345,16 +342,13 @@ static int pread_full(int fd, uint8_t *p, size_t len, off_t off)
  * record takes seq + 1 and goes to the copy not holding the current one, so a write torn
  * by power loss leaves the previous record intact. */
 
-#define BOOT_FILE "boot"
-#define BOOT_REC_LEN 24u
-#define BOOT_SECTOR 512
 static const uint8_t boot_magic[4] = {'I', 'O', 'T', 'B'};
 
-static void boot_encode(const sim_boot_record *rec, uint8_t out[BOOT_REC_LEN])
+void sim_boot_encode(const sim_boot_record *rec, uint8_t out[SIM_BOOT_REC_LEN])
 {
     iotsec_writer w;
 
-    iotsec_writer_init(&w, out, BOOT_REC_LEN);
+    iotsec_writer_init(&w, out, SIM_BOOT_REC_LEN);
     iotsec_writer_bytes(&w, boot_magic, sizeof boot_magic);
     iotsec_writer_u8(&w, 1);
     iotsec_writer_u8(&w, rec->active);
@@ -362,18 +356,18 @@ static void boot_encode(const sim_boot_record *rec, uint8_t out[BOOT_REC_LEN])
     iotsec_writer_u8(&w, rec->attempts);
     iotsec_writer_u32(&w, rec->seq);
     iotsec_writer_u64(&w, rec->counter);
-    iotsec_writer_u32(&w, iotsec_crc32(0, out, BOOT_REC_LEN - 4u));
+    iotsec_writer_u32(&w, iotsec_crc32(0, out, SIM_BOOT_REC_LEN - 4u));
 }
 
 /* 1 when buf holds a valid record (then decoded into rec) */
-static int boot_decode(const uint8_t buf[BOOT_REC_LEN], sim_boot_record *rec)
+static int boot_decode(const uint8_t buf[SIM_BOOT_REC_LEN], sim_boot_record *rec)
 {
     iotsec_reader r;
     const uint8_t *magic;
     uint8_t format;
     uint32_t crc;
 
-    iotsec_reader_init(&r, buf, BOOT_REC_LEN);
+    iotsec_reader_init(&r, buf, SIM_BOOT_REC_LEN);
     magic = iotsec_reader_bytes(&r, sizeof boot_magic);
     format = iotsec_reader_u8(&r);
     rec->active = iotsec_reader_u8(&r);
@@ -385,18 +379,18 @@ static int boot_decode(const uint8_t buf[BOOT_REC_LEN], sim_boot_record *rec)
     return iotsec_reader_finish(&r) == IOTSEC_OK && magic != NULL &&
            memcmp(magic, boot_magic, sizeof boot_magic) == 0 && format == 1 &&
            rec->active < SIM_SLOTS && rec->pending <= 1 &&
-           crc == iotsec_crc32(0, buf, BOOT_REC_LEN - 4u);
+           crc == iotsec_crc32(0, buf, SIM_BOOT_REC_LEN - 4u);
 }
 
 /* read both copies; *which gets the index of the current one */
 static int boot_load(int fd, sim_boot_record *rec, int *which)
 {
-    uint8_t buf[2][BOOT_REC_LEN];
+    uint8_t buf[2][SIM_BOOT_REC_LEN];
     sim_boot_record r[2];
     int ok[2], i;
 
     for (i = 0; i < 2; i++) {
-        if (pread_full(fd, buf[i], BOOT_REC_LEN, (off_t)i * BOOT_SECTOR) != IOTSEC_OK)
+        if (pread_full(fd, buf[i], SIM_BOOT_REC_LEN, (off_t)i * SIM_BOOT_SECTOR) != IOTSEC_OK)
             return IOTSEC_E_IO;
         ok[i] = boot_decode(buf[i], &r[i]);
     }
@@ -416,7 +410,7 @@ int sim_boot_read(const sim_state *st, sim_boot_record *rec)
     char path[SIM_PATH_MAX];
     int fd, rc, which;
 
-    if (sim_path(st, BOOT_FILE, path) != SIM_OK)
+    if (sim_path(st, SIM_BOOT_FILE, path) != SIM_OK)
         return IOTSEC_E_IO;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -429,11 +423,11 @@ int sim_boot_read(const sim_state *st, sim_boot_record *rec)
 int sim_boot_write(const sim_state *st, sim_boot_record *rec)
 {
     char path[SIM_PATH_MAX];
-    uint8_t buf[BOOT_REC_LEN];
+    uint8_t buf[SIM_BOOT_REC_LEN];
     sim_boot_record cur;
     int fd, rc, which, target;
 
-    if (sim_path(st, BOOT_FILE, path) != SIM_OK)
+    if (sim_path(st, SIM_BOOT_FILE, path) != SIM_OK)
         return IOTSEC_E_IO;
     fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -448,9 +442,9 @@ int sim_boot_write(const sim_state *st, sim_boot_record *rec)
         rc = IOTSEC_OK;
     }
     if (rc == IOTSEC_OK) {
-        boot_encode(rec, buf);
-        sim_power_tick("boot record", fd, buf, sizeof buf, (long long)target * BOOT_SECTOR);
-        rc = pwrite_full(fd, buf, sizeof buf, (off_t)target * BOOT_SECTOR);
+        sim_boot_encode(rec, buf);
+        sim_power_tick("boot record", fd, buf, sizeof buf, (long long)target * SIM_BOOT_SECTOR);
+        rc = pwrite_full(fd, buf, sizeof buf, (off_t)target * SIM_BOOT_SECTOR);
         if (rc == IOTSEC_OK && fsync(fd) != 0)
             rc = IOTSEC_E_IO;
     }
@@ -462,13 +456,13 @@ int sim_boot_write(const sim_state *st, sim_boot_record *rec)
 int sim_boot_create(const sim_state *st, sim_boot_record *rec)
 {
     char path[SIM_PATH_MAX];
-    uint8_t file[2 * BOOT_SECTOR];
+    uint8_t file[2 * SIM_BOOT_SECTOR];
 
-    if (sim_path(st, BOOT_FILE, path) != SIM_OK)
+    if (sim_path(st, SIM_BOOT_FILE, path) != SIM_OK)
         return IOTSEC_E_IO;
     memset(file, 0xff, sizeof file); /* erased flash */
     rec->seq = 1;
-    boot_encode(rec, file);
+    sim_boot_encode(rec, file);
     return sim_store_file(path, file, sizeof file, 0600);
 }
 

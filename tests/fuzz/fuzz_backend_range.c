@@ -1,7 +1,7 @@
 /* Fuzz target: the backend's HTTP parsers (examples/backend/httpparse.c) — the Range header,
- * the manifest query, the payload path and the Content-Type. The parser file is compiled
- * into this target by #include, because the fuzz rules link a target with the static library
- * only and httpparse.c has no dependency beyond it (no libevent).
+ * the manifest query, the payload path and the Content-Type. httpparse.c has no dependency
+ * beyond the static library (no libevent); this target links it from the internal library
+ * $(BUILD)/internal/libbackend-http.a (tests/fuzz/build.mk).
  *
  * Coverage of httpparse.c from the corpus: every line but the NULL-argument checks (unit
  * tests, tests/unit/test_backend_httpparse.c) and one unreachable defensive return.
@@ -12,9 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../examples/backend/httpparse.c"
+#include "iotsec/iotsec.h"
+
+#include "../../examples/backend/httpparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* the path backend_payload_path accepts: this prefix and 64 hex digits (httpparse.h) */
+#define PAYLOAD_PREFIX "/v1/firmware/payload/"
 
 static void check_range(const char *text, size_t len, uint64_t rep)
 {

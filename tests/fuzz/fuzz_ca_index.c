@@ -1,9 +1,10 @@
 /* Fuzz target: the records file of `iotsec ca` (CA_DIR/index, tools/iotsec/cmd_ca.c) — the
  * CA's persisted state, one line per issued certificate:
  *     <serial: 40 hex> <notAfter> <revoked at> <kind: d|s> <name>
- * cmd_ca.c and the CLI helpers (cli.c) are compiled into this target by #include; the file
- * is read by the tool's own load_index from a scratch directory (in /dev/shm when there is
- * one). The tool's messages about damaged records go to a null stream while it runs.
+ * The tool's code is linked from $(BUILD)/internal/libiotsec-cli.a (tests/fuzz/build.mk;
+ * declarations in tools/iotsec/cli.h); the file is read by the tool's own load_index from a
+ * scratch directory (in /dev/shm when there is one). The tool's messages about damaged
+ * records go to a null stream while it runs.
  *
  * Invariants checked: a file that loads holds one record per line that is neither empty nor
  * a comment, each with a 20-byte serial, times ≤ INT64_MAX, kind 'd' or 's' and a name that
@@ -15,8 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../tools/iotsec/cli.c"
-#include "../../tools/iotsec/cmd_ca.c"
+#include "../../tools/iotsec/cli.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

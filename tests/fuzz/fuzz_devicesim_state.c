@@ -1,8 +1,8 @@
 /* Fuzz target: the device simulator's persisted state (examples/device-sim/state.c) — the
- * two-copy boot record and the device.conf configuration file. state.c is compiled into this
- * target by #include (it needs only libc and the library; the fuzz rules link a target with
- * the static library only); its files live in a scratch directory (in /dev/shm when there
- * is one) made once per process.
+ * two-copy boot record and the device.conf configuration file. state.c needs only libc and
+ * the library (no libcurl): this target links its object alone (tests/fuzz/build.mk;
+ * declarations in examples/device-sim/sim.h). Its files live in a scratch directory (in
+ * /dev/shm when there is one) made once per process.
  *
  * Input: byte 0 bit 0 chooses the part; the rest is the file.
  *   Boot record: bytes 0–23 are copy 0 (at offset 0 of the file), bytes 24–47 copy 1 (at
@@ -20,12 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "../../examples/device-sim/state.c"
+#include "../../examples/device-sim/sim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REC BOOT_REC_LEN
+#define REC SIM_BOOT_REC_LEN
 
 static char root[64];
 static sim_state st;
@@ -40,8 +41,8 @@ static void rm(const char *rel)
 static void cleanup(void)
 {
     sim_state_sweep(&st);
-    rm(BOOT_FILE);
-    rm(CONFIG_FILE);
+    rm(SIM_BOOT_FILE);
+    rm(SIM_CONFIG_FILE);
     rmdir(root);
 }
 
@@ -50,7 +51,7 @@ static void setup(void)
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
     snprintf(root, sizeof root, "%s/iotsec-fuzz-XXXXXX", base);
-    if (mkdtemp(root) == NULL || state_init(&st, root) != SIM_OK)
+    if (mkdtemp(root) == NULL || sim_state_init(&st, root) != SIM_OK)
         abort();
     sim_errors_mute(1);
     atexit(cleanup);
@@ -91,7 +92,7 @@ static int model_valid(const uint8_t *c)
 
 static void boot_part(const uint8_t *data, size_t size)
 {
-    uint8_t file[2 * BOOT_SECTOR], after[2 * BOOT_SECTOR + 1], enc[REC];
+    uint8_t file[2 * SIM_BOOT_SECTOR], after[2 * SIM_BOOT_SECTOR + 1], enc[REC];
     const uint8_t *copy[2];
     size_t flen, alen = 0;
     sim_boot_record rec, next, back;
@@ -104,12 +105,12 @@ static void boot_part(const uint8_t *data, size_t size)
     } else {
         size_t second = size - REC < REC ? size - REC : REC;
         memcpy(file, data, REC);
-        memcpy(file + BOOT_SECTOR, data + REC, second);
-        flen = BOOT_SECTOR + second;
+        memcpy(file + SIM_BOOT_SECTOR, data + REC, second);
+        flen = SIM_BOOT_SECTOR + second;
     }
-    write_file(BOOT_FILE, file, flen);
+    write_file(SIM_BOOT_FILE, file, flen);
     copy[0] = file;
-    copy[1] = file + BOOT_SECTOR;
+    copy[1] = file + SIM_BOOT_SECTOR;
     ok[0] = model_valid(copy[0]);
     ok[1] = model_valid(copy[1]);
 
@@ -123,7 +124,7 @@ static void boot_part(const uint8_t *data, size_t size)
             which = (int32_t)(be32(copy[1] + 8) - be32(copy[0] + 8)) > 0 ? 1 : 0;
         else
             which = ok[0] ? 0 : 1;
-        boot_encode(&rec, enc);
+        sim_boot_encode(&rec, enc);
         if (rc != IOTSEC_OK || memcmp(enc, copy[which], REC) != 0)
             abort();
     }
@@ -138,14 +139,14 @@ static void boot_part(const uint8_t *data, size_t size)
         abort();
     if (next.seq != (which >= 0 ? rec.seq + 1u : 1u))
         abort();
-    read_file(BOOT_FILE, after, sizeof after, &alen);
-    if (which >= 0 && memcmp(after + (size_t)which * BOOT_SECTOR, copy[which], REC) != 0)
+    read_file(SIM_BOOT_FILE, after, sizeof after, &alen);
+    if (which >= 0 && memcmp(after + (size_t)which * SIM_BOOT_SECTOR, copy[which], REC) != 0)
         abort();
-    boot_encode(&next, enc);
+    sim_boot_encode(&next, enc);
     {
         size_t target = which >= 0 ? (size_t)(1 - which) : 0;
-        if (alen < target * BOOT_SECTOR + REC ||
-            memcmp(after + target * BOOT_SECTOR, enc, REC) != 0)
+        if (alen < target * SIM_BOOT_SECTOR + REC ||
+            memcmp(after + target * SIM_BOOT_SECTOR, enc, REC) != 0)
             abort();
     }
     if (sim_boot_read(&st, &back) != IOTSEC_OK || back.seq != next.seq ||
@@ -172,7 +173,7 @@ static void config_part(const uint8_t *data, size_t size)
     const uint8_t *id = NULL, *cls = NULL, *p = data, *end = data + size;
     size_t id_len = 0, cls_len = 0;
     sim_state got, again;
-    int want = size <= CONFIG_MAX, rc;
+    int want = size <= SIM_CONFIG_MAX, rc;
 
     /* the model */
     while (want && p < end) {
@@ -197,7 +198,7 @@ static void config_part(const uint8_t *data, size_t size)
     }
     want = want && id != NULL && cls != NULL;
 
-    write_file(CONFIG_FILE, data, size);
+    write_file(SIM_CONFIG_FILE, data, size);
     rc = sim_state_open(&got, root);
     if (rc != (want ? SIM_OK : SIM_IO))
         abort();

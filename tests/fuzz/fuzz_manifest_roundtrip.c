@@ -1,12 +1,13 @@
 /* Fuzz target: build → sign → verify round trip. The input chooses a field set (counter,
  * sizes, optional fields, string lengths and bytes); whatever the builder accepts must
  * verify and parse back to the same fields, and whatever it refuses must be refused with
- * one of its documented errors. */
+ * one of its documented errors. The field comparison is the unit tests' fx_fields_equal,
+ * linked from tests/unit/fixture_manifest.o (tests/fuzz/build.mk). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/fixture_manifest.c"
+#include "../unit/fixture_manifest.h"
 #include "manifest_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,11 +1,11 @@
 /* Check suite: the backend's HTTP parsers (examples/backend/httpparse.c, RFC 9110 §14 for
- * Range). The parser file is compiled in by #include, as in its fuzz target, because it
- * belongs to the example program, not to the library. */
+ * Range). They belong to the example program, not to the library: the suite links them from
+ * the internal library $(BUILD)/internal/libbackend-http.a, as their fuzz target does. */
 #include "testutil.h"
 
 #include <string.h>
 
-#include "../../examples/backend/httpparse.c"
+#include "../../examples/backend/httpparse.h"
 
 static int range(const char *v, uint64_t size, uint64_t *a, uint64_t *b)
 {

@@ -11,8 +11,7 @@
 
 #include "testutil.h"
 
-#define IOTSEC_GEN_NO_MAIN
-#include "../../tools/gen-vectors/gen_frames.c"
+#include "../../tools/gen-vectors/gen_vectors.h"
 
 static const uint8_t master[32] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
@@ -331,7 +330,7 @@ START_TEST(test_vectors_reproduced)
 
     if (iotsec_crypto_openssl() == NULL)
         return; /* the vectors need AES-CBC: generated with the OpenSSL backend */
-    for (i = 0; i < GEN_NFILES; i++) {
+    for (i = 0; i < gen_nfiles; i++) {
         char path[256];
         char *mem = NULL;
         size_t mlen = 0, flen = 0;
@@ -361,15 +360,15 @@ START_TEST(test_vectors_every_backend)
 
     if (iotsec_crypto_openssl() == NULL)
         return;
-    for (i = 0; i < GEN_NVECS; i++) {
+    for (i = 0; i < gen_nvecs; i++) {
         const struct gen_vec *v = &gen_vecs[i];
         iotsec_frame_keys k;
         uint8_t ref[512], fr[512], out[256];
         size_t n, rn, pn, m;
-        const uint8_t *p = vec_payload(v, &pn);
+        const uint8_t *p = gen_vec_payload(v, &pn);
         int rc;
 
-        rn = seal_vec(v, ref, sizeof ref);
+        rn = gen_vec_seal(v, ref, sizeof ref);
         ck_assert_int_eq(iotsec_frame_keys_derive(&k, c, gen_master, v->device_id,
                                                   strlen(v->device_id), v->kid,
                                                   (iotsec_frame_direction)v->dir),
@@ -402,14 +401,14 @@ START_TEST(test_vector_tags_openssl_cli)
     if (iotsec_crypto_openssl() == NULL)
         return;
     tu_tmpdir(dir, sizeof dir);
-    for (i = 0; i < GEN_NVECS; i++) {
+    for (i = 0; i < gen_nvecs; i++) {
         const struct gen_vec *v = &gen_vecs[i];
         uint8_t fr[512], mk[32], ek[16];
         char path[512], hexkey[65], tag_hex[65], line[300];
-        size_t n = seal_vec(v, fr, sizeof fr), len = 0;
+        size_t n = gen_vec_seal(v, fr, sizeof fr), len = 0;
         uint8_t *got;
 
-        vec_raw_keys(v, mk, ek);
+        gen_vec_raw_keys(v, mk, ek);
         ck_assert_int_eq(iotsec_hex_encode(mk, 32, hexkey, sizeof hexkey), IOTSEC_OK);
         ck_assert_int_eq(iotsec_hex_encode(fr + n - 32, 32, tag_hex, sizeof tag_hex), IOTSEC_OK);
         tu_write_file(dir, "body.bin", fr, n - 32, path, sizeof path);

@@ -9,8 +9,7 @@
 
 #include "testutil.h"
 
-#define IOTSEC_GEN_NO_MAIN
-#include "../../tools/gen-vectors/gen_firmware.c"
+#include "../../tools/gen-vectors/gen_vectors.h"
 
 #define FIRMWARE_VECTORS "bindings-spec/vectors/firmware_image.json"
 
@@ -42,7 +41,7 @@ END_TEST
 START_TEST(test_firmware_images_every_backend)
 {
     const iotsec_crypto *c = tu_backend(_i);
-    fw_state *s;
+    gen_fw_state *s;
     iotsec_pubkey pk;
     iotsec_trust_store ts;
     uint8_t spki[IOTSEC_SPKI_MAX_LEN];
@@ -53,22 +52,22 @@ START_TEST(test_firmware_images_every_backend)
         return;
     s = calloc(1, sizeof *s);
     ck_assert_ptr_nonnull(s);
-    fw_setup(s);
+    gen_fw_setup(s);
     ck_assert_int_eq(iotsec_privkey_public_spki(&s->sk, spki, sizeof spki, &spki_len), IOTSEC_OK);
     ck_assert_int_eq(iotsec_pubkey_load(&pk, c, spki, spki_len), IOTSEC_OK);
     ck_assert_int_eq(iotsec_trust_store_init(&ts, &pk, 1), IOTSEC_OK);
-    for (k = 0; k < M_COUNT; k++) {
+    for (k = 0; k < GEN_FW_M_COUNT; k++) {
         iotsec_manifest m;
         ck_assert_int_eq(iotsec_manifest_verify(&ts, s->buf[k], s->len[k], &m), IOTSEC_OK);
         ck_assert_mem_eq(&m.f.security_counter, &s->m[k].f.security_counter, sizeof(uint64_t));
     }
-    for (i = 0; i < FW_NIMAGES; i++) {
-        const struct fw_image_case *v = &fw_image_cases[i];
+    for (i = 0; i < gen_fw_nimages; i++) {
+        const struct gen_fw_image_case *v = &gen_fw_image_cases[i];
         uint8_t out[512];
         size_t out_len = 0;
         const char *at = NULL;
-        int rc = fw_run(c, s, v, out, &out_len, &at);
-        int needs_aes = !v->plaintext_mode && v->key == KEY_FW &&
+        int rc = gen_fw_run(c, s, v, out, &out_len, &at);
+        int needs_aes = !v->plaintext_mode && v->key == GEN_FW_KEY_FW &&
                         (s->m[v->manifest].f.present & IOTSEC_MF_ENCRYPTION) != 0;
 
         if (needs_aes && !iotsec_crypto_has(c, IOTSEC_CAP_AES_CBC)) {
@@ -79,16 +78,17 @@ START_TEST(test_firmware_images_every_backend)
         ck_assert_msg(rc == v->want, "%s on %s: %s, want %s", v->name, c->name,
                       iotsec_error_name(rc), iotsec_error_name(v->want));
         if (rc == IOTSEC_OK) {
-            ck_assert_uint_eq(out_len, FW_IMAGE_LEN);
-            ck_assert_mem_eq(out, s->image, FW_IMAGE_LEN);
+            ck_assert_uint_eq(out_len, GEN_FW_IMAGE_LEN);
+            ck_assert_mem_eq(out, s->image, GEN_FW_IMAGE_LEN);
         } else {
             ck_assert_str_eq(at, v->fails_at);
         }
     }
-    for (i = 0; i < FW_NPOLICY; i++)
-        ck_assert_int_eq(fw_policy_run(s, &fw_policy_cases[i]), fw_policy_cases[i].want);
+    for (i = 0; i < gen_fw_npolicy; i++)
+        ck_assert_int_eq(gen_fw_policy_run(s, &gen_fw_policy_cases[i]),
+                         gen_fw_policy_cases[i].want);
     iotsec_pubkey_free(&pk);
-    fw_teardown(s);
+    gen_fw_teardown(s);
     free(s);
 }
 END_TEST

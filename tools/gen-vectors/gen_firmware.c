@@ -15,12 +15,12 @@
  *
  * Every input is fixed and Ed25519 signatures are deterministic, so the output is
  * reproducible byte for byte. Each vector is checked while it is written (any disagreement
- * with the library aborts); tests/unit/test_vectors.c includes this file (IOTSEC_GEN_NO_MAIN)
- * and fails when the committed file differs from a fresh run. To regenerate:
+ * with the library aborts). This file is part of $(BUILD)/internal/libgenvectors.a
+ * (declarations in gen_vectors.h; the program's main() is gen_firmware_main.c):
+ * tests/unit/test_vectors.c links it and fails when the committed file differs from a fresh
+ * run. To regenerate:
  *
- *   make && cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude tools/gen-vectors/gen_firmware.c \
- *       build/libiotsec.a $(pkg-config --libs libcrypto libsodium) -o build/gen_firmware \
- *       && build/gen_firmware bindings-spec/vectors
+ *   make build/gen_firmware && build/gen_firmware bindings-spec/vectors
  *
  * Needs the OpenSSL backend (AES-256-CBC).
  */
@@ -30,6 +30,8 @@
 #include <string.h>
 
 #include "iotsec/iotsec.h"
+
+#include "gen_vectors.h"
 
 /* ---- output helpers --------------------------------------------------------------------- */
 
@@ -77,38 +79,22 @@ static const uint8_t fw_key_other[32] = {0x60, 0x3d, 0xeb, 0x10, 0x15, 0xca, 0x7
                                          0x1f, 0x35, 0x2c, 0x07, 0x3b, 0x61, 0x08, 0xd7,
                                          0x2d, 0x98, 0x10, 0xa3, 0x09, 0x14, 0xdf, 0xf5};
 
-#define FW_IMAGE_LEN 100u  /* plaintext image: bytes i*7+3 (mod 256), as manifest_v1.json */
-#define FW_PAYLOAD_LEN 112u /* its AES-256-CBC/PKCS#7 encryption */
 #define FW_CLASS "ecowatt-esp32"
 #define FW_DEVICE "dev-0042"
 #define FW_NOT_AFTER 1900000000u
 #define FW_COUNTER 42u
 
-/* The manifests of the file. */
-enum { M_PLAIN, M_ENCRYPTED, M_UNBOUND, M_BAD_PADDING, M_COUNT };
-static const char *const fw_manifest_names[M_COUNT] = {"plain", "encrypted", "unbound",
-                                                       "encrypted-bad-padding"};
+static const char *const fw_manifest_names[GEN_FW_M_COUNT] = {"plain", "encrypted", "unbound",
+                                                              "encrypted-bad-padding"};
 
-typedef struct fw_state {
-    const iotsec_crypto *c;
-    iotsec_privkey sk;
-    iotsec_pubkey pk;
-    iotsec_trust_store ts;
-    uint8_t image[FW_IMAGE_LEN];
-    uint8_t payload[FW_PAYLOAD_LEN];     /* encryption of image */
-    uint8_t bad_payload[FW_PAYLOAD_LEN]; /* raw CBC of image + 12 bytes of 0x00 padding */
-    uint8_t buf[M_COUNT][IOTSEC_MANIFEST_MAX_LEN];
-    size_t len[M_COUNT];
-    iotsec_manifest m[M_COUNT];
-} fw_state;
-
-static void fw_setup(fw_state *s)
+void gen_fw_setup(gen_fw_state *s)
 {
     iotsec_manifest_fields f;
     iotsec_image_encrypt_ctx ec;
     iotsec_image_encrypt_result er;
     iotsec_aes_cbc_ctx aes;
-    uint8_t spki[IOTSEC_SPKI_MAX_LEN], digest[32], pdigest[32], key_id[8], padded[FW_PAYLOAD_LEN];
+    uint8_t spki[IOTSEC_SPKI_MAX_LEN], digest[32], pdigest[32], key_id[8],
+        padded[GEN_FW_PAYLOAD_LEN];
     size_t spki_len = 0, n = 0, n2 = 0, i;
     int k;
 
@@ -123,55 +109,55 @@ static void fw_setup(fw_state *s)
               "spki", "key");
     fw_expect(iotsec_pubkey_load(&s->pk, s->c, spki, spki_len), IOTSEC_OK, "pubkey", "key");
     fw_expect(iotsec_trust_store_init(&s->ts, &s->pk, 1), IOTSEC_OK, "store", "key");
-    for (i = 0; i < FW_IMAGE_LEN; i++)
+    for (i = 0; i < GEN_FW_IMAGE_LEN; i++)
         s->image[i] = (uint8_t)(i * 7u + 3u);
-    fw_expect(iotsec_sha256(s->c, s->image, FW_IMAGE_LEN, digest), IOTSEC_OK, "sha", "image");
+    fw_expect(iotsec_sha256(s->c, s->image, GEN_FW_IMAGE_LEN, digest), IOTSEC_OK, "sha", "image");
 
     /* the encrypted payload, and a payload of the same size whose padding is wrong */
     fw_expect(iotsec_image_encrypt_init(&ec, s->c, fw_key, fw_iv), IOTSEC_OK, "enc", "payload");
-    fw_expect(iotsec_image_encrypt_update(&ec, s->image, FW_IMAGE_LEN, s->payload,
+    fw_expect(iotsec_image_encrypt_update(&ec, s->image, GEN_FW_IMAGE_LEN, s->payload,
                                           sizeof s->payload, &n),
               IOTSEC_OK, "enc", "payload");
     fw_expect(iotsec_image_encrypt_final(&ec, s->payload + n, sizeof s->payload - n, &n2, &er),
               IOTSEC_OK, "enc", "payload");
-    if (n + n2 != FW_PAYLOAD_LEN || er.payload_size != FW_PAYLOAD_LEN)
+    if (n + n2 != GEN_FW_PAYLOAD_LEN || er.payload_size != GEN_FW_PAYLOAD_LEN)
         fw_die("payload size", "payload", 0, 0);
     memset(padded, 0, sizeof padded);
-    memcpy(padded, s->image, FW_IMAGE_LEN); /* 12 bytes of 0x00: not PKCS#7 */
+    memcpy(padded, s->image, GEN_FW_IMAGE_LEN); /* 12 bytes of 0x00: not PKCS#7 */
     fw_expect(iotsec_aes_cbc_init(&aes, s->c, IOTSEC_ENCRYPT, fw_key, sizeof fw_key, fw_iv),
               IOTSEC_OK, "aes", "bad padding");
     fw_expect(iotsec_aes_cbc_update(&aes, padded, s->bad_payload, sizeof padded), IOTSEC_OK,
               "aes", "bad padding");
     iotsec_aes_cbc_cleanup(&aes);
-    fw_expect(iotsec_sha256(s->c, s->bad_payload, FW_PAYLOAD_LEN, pdigest), IOTSEC_OK, "sha",
+    fw_expect(iotsec_sha256(s->c, s->bad_payload, GEN_FW_PAYLOAD_LEN, pdigest), IOTSEC_OK, "sha",
               "bad padding");
     fw_expect(iotsec_fw_key_id(s->c, fw_key, key_id), IOTSEC_OK, "key id", "firmware");
 
-    for (k = 0; k < M_COUNT; k++) {
+    for (k = 0; k < GEN_FW_M_COUNT; k++) {
         memset(&f, 0, sizeof f);
         f.security_counter = FW_COUNTER;
         f.version = (const uint8_t *)"2.0.0";
         f.version_len = 5;
         f.device_class = (const uint8_t *)FW_CLASS;
         f.device_class_len = strlen(FW_CLASS);
-        f.image_size = FW_IMAGE_LEN;
+        f.image_size = GEN_FW_IMAGE_LEN;
         f.image_digest = digest;
-        if (k != M_UNBOUND) {
+        if (k != GEN_FW_M_UNBOUND) {
             f.present |= IOTSEC_MF_DEVICE_ID | IOTSEC_MF_NOT_AFTER;
             f.device_id = (const uint8_t *)FW_DEVICE;
             f.device_id_len = strlen(FW_DEVICE);
             f.not_after = FW_NOT_AFTER;
         }
-        if (k == M_ENCRYPTED || k == M_BAD_PADDING) {
+        if (k == GEN_FW_M_ENCRYPTED || k == GEN_FW_M_BAD_PADDING) {
             f.present |= IOTSEC_MF_ENCRYPTION | IOTSEC_MF_CHUNK_SIZE;
             f.enc_alg = IOTSEC_ENC_AES256_CBC;
             f.enc_key_id = key_id;
             f.enc_iv = fw_iv;
-            f.payload_size = FW_PAYLOAD_LEN;
-            f.payload_digest = k == M_ENCRYPTED ? er.payload_digest : pdigest;
+            f.payload_size = GEN_FW_PAYLOAD_LEN;
+            f.payload_digest = k == GEN_FW_M_ENCRYPTED ? er.payload_digest : pdigest;
             f.chunk_size = 256;
         }
-        if (k == M_ENCRYPTED && memcmp(er.image_digest, digest, 32) != 0)
+        if (k == GEN_FW_M_ENCRYPTED && memcmp(er.image_digest, digest, 32) != 0)
             fw_die("image digest", "encrypted", 0, 0);
         fw_expect(iotsec_manifest_sign(&f, &s->sk, s->buf[k], sizeof s->buf[k], &s->len[k]),
                   IOTSEC_OK, "sign", fw_manifest_names[k]);
@@ -180,7 +166,7 @@ static void fw_setup(fw_state *s)
     }
 }
 
-static void fw_teardown(fw_state *s)
+void gen_fw_teardown(gen_fw_state *s)
 {
     iotsec_pubkey_free(&s->pk);
     iotsec_privkey_free(&s->sk);
@@ -188,83 +174,79 @@ static void fw_teardown(fw_state *s)
 
 /* ---- images ------------------------------------------------------------------------------- */
 
-enum { KEY_NONE, KEY_FW, KEY_OTHER, KEY_SHORT };
 static const char *const fw_key_names[] = {NULL, "firmware-aes256", "other-aes256",
                                            "firmware-aes256-first-31-bytes"};
-enum { SRC_IMAGE, SRC_PAYLOAD, SRC_BAD_PAYLOAD };
 
-struct fw_image_case {
-    const char *name;
-    const char *comment;
-    int manifest;
-    int plaintext_mode; /* 1: iotsec_image_verify_init_plaintext */
-    int key;            /* KEY_* */
-    size_t chunk;       /* bytes per update */
-    int src;            /* SRC_*: the bytes fed, */
-    size_t len;         /* this many of them (zeros past the end of src), */
-    int flip;           /* with byte flip ^= 0x01 (-1: none) */
-    int want;
-    const char *fails_at; /* "init", "update", "final"; NULL when accepted */
-};
-
-static const struct fw_image_case fw_image_cases[] = {
-    {"plain", "the plain image in one update", M_PLAIN, 0, KEY_NONE, 512, SRC_IMAGE,
-     FW_IMAGE_LEN, -1, IOTSEC_OK, NULL},
-    {"plain-1-byte-chunks", "the plain image one byte at a time", M_PLAIN, 0, KEY_NONE, 1,
-     SRC_IMAGE, FW_IMAGE_LEN, -1, IOTSEC_OK, NULL},
-    {"plain-one-byte-short", "99 of the 100 signed bytes", M_PLAIN, 0, KEY_NONE, 512, SRC_IMAGE,
-     FW_IMAGE_LEN - 1, -1, IOTSEC_E_DIGEST_MISMATCH, "final"},
+const struct gen_fw_image_case gen_fw_image_cases[] = {
+    {"plain", "the plain image in one update", GEN_FW_M_PLAIN, 0, GEN_FW_KEY_NONE, 512,
+     GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, -1, IOTSEC_OK, NULL},
+    {"plain-1-byte-chunks", "the plain image one byte at a time", GEN_FW_M_PLAIN, 0,
+     GEN_FW_KEY_NONE, 1, GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, -1, IOTSEC_OK, NULL},
+    {"plain-one-byte-short", "99 of the 100 signed bytes", GEN_FW_M_PLAIN, 0, GEN_FW_KEY_NONE, 512,
+     GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN - 1, -1, IOTSEC_E_DIGEST_MISMATCH, "final"},
     {"plain-one-byte-extra", "101 bytes: the first byte beyond image_size fails the update",
-     M_PLAIN, 0, KEY_NONE, 512, SRC_IMAGE, FW_IMAGE_LEN + 1, -1, IOTSEC_E_DIGEST_MISMATCH,
-     "update"},
-    {"plain-byte-flipped", "byte 50 changed", M_PLAIN, 0, KEY_NONE, 16, SRC_IMAGE, FW_IMAGE_LEN,
-     50, IOTSEC_E_DIGEST_MISMATCH, "final"},
-    {"plain-key-given", "a firmware key for an unencrypted manifest: a device expecting "
-     "confidential firmware refuses a plaintext one", M_PLAIN, 0, KEY_FW, 512, SRC_IMAGE,
-     FW_IMAGE_LEN, -1, IOTSEC_E_POLICY, "init"},
-    {"encrypted", "the ciphertext as transferred, in one update", M_ENCRYPTED, 0, KEY_FW, 512,
-     SRC_PAYLOAD, FW_PAYLOAD_LEN, -1, IOTSEC_OK, NULL},
-    {"encrypted-7-byte-chunks", "chunks that do not align with AES blocks", M_ENCRYPTED, 0,
-     KEY_FW, 7, SRC_PAYLOAD, FW_PAYLOAD_LEN, -1, IOTSEC_OK, NULL},
-    {"encrypted-no-key", "no firmware key for an encrypted manifest", M_ENCRYPTED, 0, KEY_NONE,
-     512, SRC_PAYLOAD, FW_PAYLOAD_LEN, -1, IOTSEC_E_UNKNOWN_KEY, "init"},
-    {"encrypted-other-key", "a key whose key id differs from the manifest's", M_ENCRYPTED, 0,
-     KEY_OTHER, 512, SRC_PAYLOAD, FW_PAYLOAD_LEN, -1, IOTSEC_E_UNKNOWN_KEY, "init"},
-    {"encrypted-key-31-bytes", "a firmware key of 31 bytes", M_ENCRYPTED, 0, KEY_SHORT, 512,
-     SRC_PAYLOAD, FW_PAYLOAD_LEN, -1, IOTSEC_E_BAD_KEY, "init"},
-    {"encrypted-last-block-missing", "96 of the 112 transferred bytes", M_ENCRYPTED, 0, KEY_FW,
-     512, SRC_PAYLOAD, FW_PAYLOAD_LEN - 16, -1, IOTSEC_E_DIGEST_MISMATCH, "final"},
-    {"encrypted-one-byte-extra", "113 bytes: fails as soon as the extra byte arrives",
-     M_ENCRYPTED, 0, KEY_FW, 512, SRC_PAYLOAD, FW_PAYLOAD_LEN + 1, -1, IOTSEC_E_DIGEST_MISMATCH,
-     "update"},
-    {"encrypted-last-byte-flipped", "the last ciphertext byte changed (it would break the "
-     "padding too: the digest is compared first, and every failure is one uniform error)",
-     M_ENCRYPTED, 0, KEY_FW, 512, SRC_PAYLOAD, FW_PAYLOAD_LEN, FW_PAYLOAD_LEN - 1,
-     IOTSEC_E_DIGEST_MISMATCH, "final"},
-    {"encrypted-first-byte-flipped", "the first ciphertext byte changed", M_ENCRYPTED, 0, KEY_FW,
-     512, SRC_PAYLOAD, FW_PAYLOAD_LEN, 0, IOTSEC_E_DIGEST_MISMATCH, "final"},
-    {"encrypted-plaintext-sent", "the plaintext image where the ciphertext is expected",
-     M_ENCRYPTED, 0, KEY_FW, 512, SRC_IMAGE, FW_IMAGE_LEN, -1, IOTSEC_E_DIGEST_MISMATCH,
+     GEN_FW_M_PLAIN, 0, GEN_FW_KEY_NONE, 512, GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN + 1, -1,
+     IOTSEC_E_DIGEST_MISMATCH, "update"},
+    {"plain-byte-flipped", "byte 50 changed", GEN_FW_M_PLAIN, 0, GEN_FW_KEY_NONE, 16,
+     GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, 50, IOTSEC_E_DIGEST_MISMATCH, "final"},
+    {"plain-key-given",
+     "a firmware key for an unencrypted manifest: a device expecting "
+     "confidential firmware refuses a plaintext one",
+     GEN_FW_M_PLAIN, 0, GEN_FW_KEY_FW, 512, GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, -1, IOTSEC_E_POLICY,
+     "init"},
+    {"encrypted", "the ciphertext as transferred, in one update", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_FW, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN, -1, IOTSEC_OK, NULL},
+    {"encrypted-7-byte-chunks", "chunks that do not align with AES blocks", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_FW, 7, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN, -1, IOTSEC_OK, NULL},
+    {"encrypted-no-key", "no firmware key for an encrypted manifest", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_NONE, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN, -1, IOTSEC_E_UNKNOWN_KEY,
+     "init"},
+    {"encrypted-other-key", "a key whose key id differs from the manifest's", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_OTHER, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN, -1, IOTSEC_E_UNKNOWN_KEY,
+     "init"},
+    {"encrypted-key-31-bytes", "a firmware key of 31 bytes", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_SHORT, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN, -1, IOTSEC_E_BAD_KEY, "init"},
+    {"encrypted-last-block-missing", "96 of the 112 transferred bytes", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_FW, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN - 16, -1, IOTSEC_E_DIGEST_MISMATCH,
      "final"},
-    {"encrypted-signed-bad-padding", "a payload whose size and digest are the signed ones but "
-     "whose last block has no valid PKCS#7 padding: the same uniform error", M_BAD_PADDING, 0,
-     KEY_FW, 512, SRC_BAD_PAYLOAD, FW_PAYLOAD_LEN, -1, IOTSEC_E_DIGEST_MISMATCH, "final"},
-    {"encrypted-plaintext-recheck", "secure boot: the decrypted image checked against "
-     "image_size and image_digest of the encrypted manifest", M_ENCRYPTED, 1, KEY_NONE, 512,
-     SRC_IMAGE, FW_IMAGE_LEN, -1, IOTSEC_OK, NULL},
-    {"encrypted-plaintext-recheck-flipped", "secure boot of a tampered slot", M_ENCRYPTED, 1,
-     KEY_NONE, 512, SRC_IMAGE, FW_IMAGE_LEN, 99, IOTSEC_E_DIGEST_MISMATCH, "final"},
+    {"encrypted-one-byte-extra", "113 bytes: fails as soon as the extra byte arrives",
+     GEN_FW_M_ENCRYPTED, 0, GEN_FW_KEY_FW, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN + 1, -1,
+     IOTSEC_E_DIGEST_MISMATCH, "update"},
+    {"encrypted-last-byte-flipped",
+     "the last ciphertext byte changed (it would break the "
+     "padding too: the digest is compared first, and every failure is one uniform error)",
+     GEN_FW_M_ENCRYPTED, 0, GEN_FW_KEY_FW, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN,
+     GEN_FW_PAYLOAD_LEN - 1, IOTSEC_E_DIGEST_MISMATCH, "final"},
+    {"encrypted-first-byte-flipped", "the first ciphertext byte changed", GEN_FW_M_ENCRYPTED, 0,
+     GEN_FW_KEY_FW, 512, GEN_FW_SRC_PAYLOAD, GEN_FW_PAYLOAD_LEN, 0, IOTSEC_E_DIGEST_MISMATCH,
+     "final"},
+    {"encrypted-plaintext-sent", "the plaintext image where the ciphertext is expected",
+     GEN_FW_M_ENCRYPTED, 0, GEN_FW_KEY_FW, 512, GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, -1,
+     IOTSEC_E_DIGEST_MISMATCH, "final"},
+    {"encrypted-signed-bad-padding",
+     "a payload whose size and digest are the signed ones but "
+     "whose last block has no valid PKCS#7 padding: the same uniform error",
+     GEN_FW_M_BAD_PADDING, 0, GEN_FW_KEY_FW, 512, GEN_FW_SRC_BAD_PAYLOAD, GEN_FW_PAYLOAD_LEN, -1,
+     IOTSEC_E_DIGEST_MISMATCH, "final"},
+    {"encrypted-plaintext-recheck",
+     "secure boot: the decrypted image checked against "
+     "image_size and image_digest of the encrypted manifest",
+     GEN_FW_M_ENCRYPTED, 1, GEN_FW_KEY_NONE, 512, GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, -1, IOTSEC_OK,
+     NULL},
+    {"encrypted-plaintext-recheck-flipped", "secure boot of a tampered slot", GEN_FW_M_ENCRYPTED, 1,
+     GEN_FW_KEY_NONE, 512, GEN_FW_SRC_IMAGE, GEN_FW_IMAGE_LEN, 99, IOTSEC_E_DIGEST_MISMATCH,
+     "final"},
 };
-#define FW_NIMAGES (sizeof fw_image_cases / sizeof fw_image_cases[0])
+const size_t gen_fw_nimages = sizeof gen_fw_image_cases / sizeof gen_fw_image_cases[0];
 
-/* The input bytes of case v into in (FW_PAYLOAD_LEN + 16 bytes); returns their length. */
-static size_t fw_input(const fw_state *s, const struct fw_image_case *v, uint8_t *in)
+/* The input bytes of case v into in (GEN_FW_PAYLOAD_LEN + 16 bytes); returns their length. */
+static size_t fw_input(const gen_fw_state *s, const struct gen_fw_image_case *v, uint8_t *in)
 {
-    const uint8_t *src = v->src == SRC_IMAGE ? s->image
-                         : v->src == SRC_PAYLOAD ? s->payload : s->bad_payload;
-    size_t src_len = v->src == SRC_IMAGE ? FW_IMAGE_LEN : FW_PAYLOAD_LEN;
+    const uint8_t *src = v->src == GEN_FW_SRC_IMAGE ? s->image
+                         : v->src == GEN_FW_SRC_PAYLOAD ? s->payload : s->bad_payload;
+    size_t src_len = v->src == GEN_FW_SRC_IMAGE ? GEN_FW_IMAGE_LEN : GEN_FW_PAYLOAD_LEN;
 
-    memset(in, 0, FW_PAYLOAD_LEN + 16u);
+    memset(in, 0, GEN_FW_PAYLOAD_LEN + 16u);
     memcpy(in, src, v->len < src_len ? v->len : src_len);
     if (v->flip >= 0)
         in[v->flip] ^= 0x01;
@@ -273,14 +255,16 @@ static size_t fw_input(const fw_state *s, const struct fw_image_case *v, uint8_t
 
 /* Run case v on backend c: init, updates of chunk bytes, final. Returns the first error, *at
  * the step that gave it, and the plaintext released in out (512 bytes). */
-static int fw_run(const iotsec_crypto *c, const fw_state *s, const struct fw_image_case *v,
-                  uint8_t *out, size_t *out_len, const char **at)
+int gen_fw_run(const iotsec_crypto *c, const gen_fw_state *s, const struct gen_fw_image_case *v,
+               uint8_t *out, size_t *out_len, const char **at)
 {
     iotsec_image_verify_ctx ctx;
     const iotsec_manifest *m = &s->m[v->manifest];
-    const uint8_t *key = v->key == KEY_OTHER ? fw_key_other : v->key == KEY_NONE ? NULL : fw_key;
-    size_t key_len = v->key == KEY_SHORT ? 31u : v->key == KEY_NONE ? 0u : 32u;
-    uint8_t in[FW_PAYLOAD_LEN + 16];
+    const uint8_t *key = v->key == GEN_FW_KEY_OTHER  ? fw_key_other
+                         : v->key == GEN_FW_KEY_NONE ? NULL
+                                                     : fw_key;
+    size_t key_len = v->key == GEN_FW_KEY_SHORT ? 31u : v->key == GEN_FW_KEY_NONE ? 0u : 32u;
+    uint8_t in[GEN_FW_PAYLOAD_LEN + 16];
     size_t in_len = fw_input(s, v, in), off = 0, o = 0, n = 0;
     int rc;
 
@@ -310,20 +294,20 @@ static int fw_run(const iotsec_crypto *c, const fw_state *s, const struct fw_ima
     return IOTSEC_OK;
 }
 
-static void fw_images(FILE *f, const fw_state *s)
+static void fw_images(FILE *f, const gen_fw_state *s)
 {
     size_t i;
 
     fprintf(f, "  \"images\": [");
-    for (i = 0; i < FW_NIMAGES; i++) {
-        const struct fw_image_case *v = &fw_image_cases[i];
-        uint8_t out[512], in[FW_PAYLOAD_LEN + 16];
+    for (i = 0; i < gen_fw_nimages; i++) {
+        const struct gen_fw_image_case *v = &gen_fw_image_cases[i];
+        uint8_t out[512], in[GEN_FW_PAYLOAD_LEN + 16];
         size_t out_len = 0, in_len = fw_input(s, v, in);
         const char *at = NULL;
-        int rc = fw_run(s->c, s, v, out, &out_len, &at);
+        int rc = gen_fw_run(s->c, s, v, out, &out_len, &at);
 
         fw_expect(rc, v->want, "image", v->name);
-        if (rc == IOTSEC_OK && (out_len != FW_IMAGE_LEN || memcmp(out, s->image, out_len) != 0))
+        if (rc == IOTSEC_OK && (out_len != GEN_FW_IMAGE_LEN || memcmp(out, s->image, out_len) != 0))
             fw_die("plaintext of", v->name, 0, 0);
         if (rc != IOTSEC_OK && strcmp(at, v->fails_at) != 0) {
             fprintf(stderr, "gen_firmware: %s fails at %s, want %s\n", v->name, at,
@@ -334,7 +318,7 @@ static void fw_images(FILE *f, const fw_state *s)
                    "\"mode\": \"%s\", \"key\": ",
                 i ? "," : "", v->name, v->comment, fw_manifest_names[v->manifest],
                 v->plaintext_mode ? "plaintext" : "payload");
-        if (v->key == KEY_NONE)
+        if (v->key == GEN_FW_KEY_NONE)
             fputs("null", f);
         else
             fprintf(f, "\"%s\"", fw_key_names[v->key]);
@@ -350,58 +334,47 @@ static void fw_images(FILE *f, const fw_state *s)
 
 /* ---- policy -------------------------------------------------------------------------------- */
 
-struct fw_policy_case {
-    const char *name;
-    int manifest;
-    const char *device_class; /* NULL: none given (only with IOTSEC_POLICY_SKIP_CLASS) */
-    const char *device_id;    /* NULL: the device has no id configured */
-    uint64_t now;
-    uint64_t stored;
-    uint32_t skip;
-    int want;
-};
-
-static const struct fw_policy_case fw_policy_cases[] = {
-    {"accepted", M_PLAIN, FW_CLASS, FW_DEVICE, 1700000000u, 41, 0, IOTSEC_OK},
-    {"now-equals-not-after", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER, 0, 0, IOTSEC_OK},
-    {"one-second-late", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u, 0, 0,
+const struct gen_fw_policy_case gen_fw_policy_cases[] = {
+    {"accepted", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 1700000000u, 41, 0, IOTSEC_OK},
+    {"now-equals-not-after", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER, 0, 0, IOTSEC_OK},
+    {"one-second-late", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u, 0, 0,
      IOTSEC_E_EXPIRED},
-    {"same-counter-reinstall", M_PLAIN, FW_CLASS, FW_DEVICE, 0, FW_COUNTER, 0, IOTSEC_OK},
-    {"rollback", M_PLAIN, FW_CLASS, FW_DEVICE, 0, FW_COUNTER + 1u, 0, IOTSEC_E_ROLLBACK},
-    {"stored-counter-exhausted", M_PLAIN, FW_CLASS, FW_DEVICE, 0, UINT64_MAX, 0,
+    {"same-counter-reinstall", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 0, FW_COUNTER, 0, IOTSEC_OK},
+    {"rollback", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 0, FW_COUNTER + 1u, 0, IOTSEC_E_ROLLBACK},
+    {"stored-counter-exhausted", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 0, UINT64_MAX, 0,
      IOTSEC_E_COUNTER_EXHAUSTED},
-    {"stored-counter-exhausted-even-skipped", M_PLAIN, FW_CLASS, FW_DEVICE, 0, UINT64_MAX,
+    {"stored-counter-exhausted-even-skipped", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 0, UINT64_MAX,
      IOTSEC_POLICY_SKIP_COUNTER, IOTSEC_E_COUNTER_EXHAUSTED},
-    {"rollback-skipped", M_PLAIN, FW_CLASS, FW_DEVICE, 0, 1000, IOTSEC_POLICY_SKIP_COUNTER,
+    {"rollback-skipped", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 0, 1000, IOTSEC_POLICY_SKIP_COUNTER,
      IOTSEC_OK},
-    {"other-class", M_PLAIN, "ecowatt-esp8266", FW_DEVICE, 0, 0, 0, IOTSEC_E_WRONG_TARGET},
-    {"class-prefix", M_PLAIN, "ecowatt-esp3", FW_DEVICE, 0, 0, 0, IOTSEC_E_WRONG_TARGET},
-    {"class-skipped", M_PLAIN, NULL, FW_DEVICE, 0, 0, IOTSEC_POLICY_SKIP_CLASS, IOTSEC_OK},
-    {"other-device", M_PLAIN, FW_CLASS, "dev-0043", 0, 0, 0, IOTSEC_E_WRONG_DEVICE},
-    {"no-device-id-configured", M_PLAIN, FW_CLASS, NULL, 0, 0, 0, IOTSEC_E_WRONG_DEVICE},
-    {"device-check-not-skippable", M_PLAIN, NULL, "dev-0043", 0, 0,
+    {"other-class", GEN_FW_M_PLAIN, "ecowatt-esp8266", FW_DEVICE, 0, 0, 0, IOTSEC_E_WRONG_TARGET},
+    {"class-prefix", GEN_FW_M_PLAIN, "ecowatt-esp3", FW_DEVICE, 0, 0, 0, IOTSEC_E_WRONG_TARGET},
+    {"class-skipped", GEN_FW_M_PLAIN, NULL, FW_DEVICE, 0, 0, IOTSEC_POLICY_SKIP_CLASS, IOTSEC_OK},
+    {"other-device", GEN_FW_M_PLAIN, FW_CLASS, "dev-0043", 0, 0, 0, IOTSEC_E_WRONG_DEVICE},
+    {"no-device-id-configured", GEN_FW_M_PLAIN, FW_CLASS, NULL, 0, 0, 0, IOTSEC_E_WRONG_DEVICE},
+    {"device-check-not-skippable", GEN_FW_M_PLAIN, NULL, "dev-0043", 0, 0,
      IOTSEC_POLICY_SKIP_CLASS | IOTSEC_POLICY_SKIP_COUNTER, IOTSEC_E_WRONG_DEVICE},
-    {"unbound-any-device", M_UNBOUND, FW_CLASS, "dev-9999", UINT64_MAX, 0, 0, IOTSEC_OK},
-    {"unbound-no-device-id", M_UNBOUND, FW_CLASS, NULL, 0, 0, 0, IOTSEC_OK},
-    {"order-class-before-device", M_PLAIN, "other", "dev-0043", FW_NOT_AFTER + 1u,
+    {"unbound-any-device", GEN_FW_M_UNBOUND, FW_CLASS, "dev-9999", UINT64_MAX, 0, 0, IOTSEC_OK},
+    {"unbound-no-device-id", GEN_FW_M_UNBOUND, FW_CLASS, NULL, 0, 0, 0, IOTSEC_OK},
+    {"order-class-before-device", GEN_FW_M_PLAIN, "other", "dev-0043", FW_NOT_AFTER + 1u,
      FW_COUNTER + 1u, 0, IOTSEC_E_WRONG_TARGET},
-    {"order-device-before-expiry", M_PLAIN, FW_CLASS, "dev-0043", FW_NOT_AFTER + 1u,
+    {"order-device-before-expiry", GEN_FW_M_PLAIN, FW_CLASS, "dev-0043", FW_NOT_AFTER + 1u,
      FW_COUNTER + 1u, 0, IOTSEC_E_WRONG_DEVICE},
-    {"order-expiry-before-counter", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u,
+    {"order-expiry-before-counter", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u,
      FW_COUNTER + 1u, 0, IOTSEC_E_EXPIRED},
-    {"expiry-skipped-boot-recheck", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u, FW_COUNTER,
-     IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_OK},
-    {"expiry-skipped-device-still-checked", M_PLAIN, FW_CLASS, "dev-0043", FW_NOT_AFTER + 1u, 0,
-     IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_E_WRONG_DEVICE},
-    {"expiry-skipped-rollback-still-checked", M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u,
-     FW_COUNTER + 1u, IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_E_ROLLBACK},
-    {"unknown-skip-bit", M_PLAIN, FW_CLASS, FW_DEVICE, 0, 0, 0x8u, IOTSEC_E_INVALID_ARG},
-    {"empty-class-not-skipped", M_PLAIN, "", FW_DEVICE, 0, 0, 0, IOTSEC_E_INVALID_ARG},
+    {"expiry-skipped-boot-recheck", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, FW_NOT_AFTER + 1u,
+     FW_COUNTER, IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_OK},
+    {"expiry-skipped-device-still-checked", GEN_FW_M_PLAIN, FW_CLASS, "dev-0043", FW_NOT_AFTER + 1u,
+     0, IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_E_WRONG_DEVICE},
+    {"expiry-skipped-rollback-still-checked", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE,
+     FW_NOT_AFTER + 1u, FW_COUNTER + 1u, IOTSEC_POLICY_SKIP_EXPIRY, IOTSEC_E_ROLLBACK},
+    {"unknown-skip-bit", GEN_FW_M_PLAIN, FW_CLASS, FW_DEVICE, 0, 0, 0x8u, IOTSEC_E_INVALID_ARG},
+    {"empty-class-not-skipped", GEN_FW_M_PLAIN, "", FW_DEVICE, 0, 0, 0, IOTSEC_E_INVALID_ARG},
 };
-#define FW_NPOLICY (sizeof fw_policy_cases / sizeof fw_policy_cases[0])
+const size_t gen_fw_npolicy = sizeof gen_fw_policy_cases / sizeof gen_fw_policy_cases[0];
 
 /* Check policy case v against the library; returns its result. */
-static int fw_policy_run(const fw_state *s, const struct fw_policy_case *v)
+int gen_fw_policy_run(const gen_fw_state *s, const struct gen_fw_policy_case *v)
 {
     iotsec_device_policy p;
 
@@ -416,14 +389,14 @@ static int fw_policy_run(const fw_state *s, const struct fw_policy_case *v)
     return iotsec_manifest_check_policy(&s->m[v->manifest], &p);
 }
 
-static void fw_policy(FILE *f, const fw_state *s)
+static void fw_policy(FILE *f, const gen_fw_state *s)
 {
     size_t i;
 
     fprintf(f, "  \"policy\": [");
-    for (i = 0; i < FW_NPOLICY; i++) {
-        const struct fw_policy_case *v = &fw_policy_cases[i];
-        int rc = fw_policy_run(s, v);
+    for (i = 0; i < gen_fw_npolicy; i++) {
+        const struct gen_fw_policy_case *v = &gen_fw_policy_cases[i];
+        int rc = gen_fw_policy_run(s, v);
 
         fw_expect(rc, v->want, "policy", v->name);
         fprintf(f, "%s\n    {\"name\": \"%s\", \"manifest\": \"%s\", \"device_class\": ",
@@ -447,16 +420,16 @@ static void fw_policy(FILE *f, const fw_state *s)
 
 /* ---- the file ------------------------------------------------------------------------------- */
 
-static void gen_firmware(FILE *f)
+void gen_firmware(FILE *f)
 {
-    fw_state *s = calloc(1, sizeof *s);
+    gen_fw_state *s = calloc(1, sizeof *s);
     uint8_t spki[IOTSEC_SPKI_MAX_LEN], key_id[8];
     size_t spki_len = 0;
     int k;
 
     if (s == NULL)
         abort();
-    fw_setup(s);
+    gen_fw_setup(s);
     fw_expect(iotsec_privkey_public_spki(&s->sk, spki, sizeof spki, &spki_len), IOTSEC_OK,
               "spki", "key");
     fprintf(f, "{\n  \"format\": \"iotsec firmware image verification and device policy\",\n"
@@ -488,9 +461,9 @@ static void gen_firmware(FILE *f)
     fputs("},\n    \"firmware-aes256-first-31-bytes\": {\"raw_hex\": ", f);
     fw_hex(f, fw_key, 31);
     fputs("}\n  },\n  \"image_hex\": ", f);
-    fw_hex(f, s->image, FW_IMAGE_LEN);
+    fw_hex(f, s->image, GEN_FW_IMAGE_LEN);
     fputs(",\n  \"manifests\": [", f);
-    for (k = 0; k < M_COUNT; k++) {
+    for (k = 0; k < GEN_FW_M_COUNT; k++) {
         fprintf(f, "%s\n    {\"name\": \"%s\", \"manifest_hex\": ", k ? "," : "",
                 fw_manifest_names[k]);
         fw_hex(f, s->buf[k], s->len[k]);
@@ -500,36 +473,6 @@ static void gen_firmware(FILE *f)
     fw_images(f, s);
     fw_policy(f, s);
     fputs("}\n", f);
-    fw_teardown(s);
+    gen_fw_teardown(s);
     free(s);
 }
-
-#ifndef IOTSEC_GEN_NO_MAIN
-int main(int argc, char **argv)
-{
-    char path[4096];
-    FILE *f;
-
-    if (argc != 2) {
-        fprintf(stderr, "usage: gen_firmware OUT_DIR   (e.g. bindings-spec/vectors)\n");
-        return 2;
-    }
-    if (iotsec_crypto_openssl() == NULL) {
-        fprintf(stderr, "gen_firmware: needs the OpenSSL backend\n");
-        return 2;
-    }
-    snprintf(path, sizeof path, "%s/firmware_image.json", argv[1]);
-    f = fopen(path, "w");
-    if (f == NULL) {
-        perror(path);
-        return 3;
-    }
-    gen_firmware(f);
-    if (fclose(f) != 0) {
-        perror(path);
-        return 3;
-    }
-    printf("wrote %s\n", path);
-    return 0;
-}
-#endif

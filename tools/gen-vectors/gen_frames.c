@@ -11,13 +11,13 @@
  * Every input is fixed (keys, IVs, counters), so the output is reproducible byte for byte.
  * While generating, every vector is checked: valid frames must open to their payload and
  * convert between encodings exactly, invalid ones must fail with the error written here by
- * hand; any disagreement aborts. tests/unit/test_frame.c includes this file
- * (IOTSEC_GEN_NO_MAIN) and fails when the committed files differ from a fresh run, so the
- * vectors can never drift from the library. To regenerate after an intended change:
+ * hand; any disagreement aborts. This file is part of $(BUILD)/internal/libgenvectors.a
+ * (declarations in gen_vectors.h; the program's main() is gen_frames_main.c):
+ * tests/unit/test_frame.c links it and fails when the committed files differ from a fresh
+ * run, so the vectors can never drift from the library. To regenerate after an intended
+ * change:
  *
- *   make && cc -std=c99 -D_POSIX_C_SOURCE=200809L -Iinclude tools/gen-vectors/gen_frames.c \
- *       build/libiotsec.a $(pkg-config --libs libcrypto libsodium) -o build/gen_frames \
- *       && build/gen_frames bindings-spec/vectors
+ *   make build/gen_frames && build/gen_frames bindings-spec/vectors
  *
  * The generator needs the OpenSSL backend (AES-128-CBC).
  */
@@ -27,6 +27,8 @@
 #include <string.h>
 
 #include "iotsec/iotsec.h"
+
+#include "gen_vectors.h"
 
 /* ---- output helpers --------------------------------------------------------------------- */
 
@@ -106,7 +108,7 @@ static const char *subst(const char *src, const char *from, const char *to, char
 
 /* ---- fixed inputs --------------------------------------------------------------------------- */
 
-static const uint8_t gen_master[32] = {
+const uint8_t gen_master[32] = {
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
     0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f};
 static const uint8_t gen_iv_a[16] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
@@ -116,22 +118,11 @@ static const uint8_t gen_iv_b[16] = {0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0
 
 #define GEN_ID64 "device-0123456789abcdef0123456789abcdef0123456789abcdef012345678"
 
-struct gen_vec {
-    const char *name;
-    const char *device_id;
-    uint8_t kid;
-    int dir;
-    uint64_t ctr;
-    int encrypt;
-    const uint8_t *iv;
-    const char *payload; /* text, or NULL for the 32-byte pattern below */
-};
-
 static const uint8_t gen_pattern[32] = {
     0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x02, 0x03, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80,
     0xff, 0xfe, 0xfd, 0xfc, 0x7f, 0x80, 0x81, 0x82, 0xa5, 0x5a, 0xa5, 0x5a, 0x0f, 0xf0, 0x0f, 0xf0};
 
-static const struct gen_vec gen_vecs[] = {
+const struct gen_vec gen_vecs[] = {
     {"plain-uplink", "sensor-0042", 0, IOTSEC_FRAME_UPLINK, 1, 0, NULL,
      "{\"temp_c\":21.5,\"rh\":40}"},
     {"plain-uplink-empty", "sensor-0042", 0, IOTSEC_FRAME_UPLINK, 2, 0, NULL, ""},
@@ -145,9 +136,9 @@ static const struct gen_vec gen_vecs[] = {
     {"plain-ctr-max-binary-only", "sensor-0042", 0, IOTSEC_FRAME_UPLINK, UINT64_MAX, 0, NULL,
      "last"},
 };
-#define GEN_NVECS (sizeof gen_vecs / sizeof gen_vecs[0])
+const size_t gen_nvecs = sizeof gen_vecs / sizeof gen_vecs[0];
 
-static const uint8_t *vec_payload(const struct gen_vec *v, size_t *len)
+const uint8_t *gen_vec_payload(const struct gen_vec *v, size_t *len)
 {
     if (v->payload == NULL) {
         *len = sizeof gen_pattern;
@@ -166,7 +157,7 @@ static void vec_keys(const struct gen_vec *v, iotsec_frame_keys *keys)
 }
 
 /* The derived keys, recomputed with HKDF directly for the vector file. */
-static void vec_raw_keys(const struct gen_vec *v, uint8_t mac_key[32], uint8_t enc_key[16])
+void gen_vec_raw_keys(const struct gen_vec *v, uint8_t mac_key[32], uint8_t enc_key[16])
 {
     uint8_t info[6 + 64];
     size_t n = strlen(v->device_id);
@@ -185,14 +176,14 @@ static void vec_raw_keys(const struct gen_vec *v, uint8_t mac_key[32], uint8_t e
                IOTSEC_OK, "hkdf", v->name);
 }
 
-static size_t seal_vec(const struct gen_vec *v, uint8_t *out, size_t cap)
+size_t gen_vec_seal(const struct gen_vec *v, uint8_t *out, size_t cap)
 {
     iotsec_frame_keys keys;
     const uint8_t *p;
     size_t n, len = 0;
 
     vec_keys(v, &keys);
-    p = vec_payload(v, &n);
+    p = gen_vec_payload(v, &n);
     gen_expect(iotsec_frame_seal(&keys, v->ctr, v->encrypt, v->iv, p, n, out, cap, &len),
                IOTSEC_OK, "seal", v->name);
     iotsec_frame_keys_cleanup(&keys);
@@ -211,7 +202,7 @@ static void check_open(const struct gen_vec *v, const uint8_t *frame, size_t len
     vec_keys(v, &keys);
     gen_expect(iotsec_frame_open(&keys, frame, len, NULL, out, sizeof out, &n), want, "open",
                name);
-    p = vec_payload(v, &pn);
+    p = gen_vec_payload(v, &pn);
     if (want == IOTSEC_OK && (n != pn || (n > 0 && memcmp(out, p, n) != 0)))
         gen_die("payload of", name, 0, 0);
     iotsec_frame_keys_cleanup(&keys);
@@ -283,12 +274,12 @@ static void gen_frame_v1(FILE *f)
                "'iotsec-frame-v1', info label || 0x00 || dir || kid || device_id); tag = "
                "HMAC-SHA256(mac_key, frame without tag); AES-128-CBC with PKCS#7\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_frames.c\",\n  \"vectors\": [");
-    for (i = 0; i < GEN_NVECS; i++) {
+    for (i = 0; i < gen_nvecs; i++) {
         const struct gen_vec *v = &gen_vecs[i];
-        const uint8_t *p = vec_payload(v, &pn);
-        n = seal_vec(v, fr, sizeof fr);
+        const uint8_t *p = gen_vec_payload(v, &pn);
+        n = gen_vec_seal(v, fr, sizeof fr);
         check_open(v, fr, n, IOTSEC_OK, v->name);
-        vec_raw_keys(v, mac_key, enc_key);
+        gen_vec_raw_keys(v, mac_key, enc_key);
         fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
         put_cstr(f, v->name);
         fprintf(f, ", \"master\": ");
@@ -317,7 +308,7 @@ static void gen_frame_v1(FILE *f)
     fprintf(f, "\n  ],\n  \"invalid\": [");
 
     /* malformed: built from the plain uplink frame (pv) and the encrypted one (ev) */
-    n = seal_vec(pv, fr, sizeof fr);
+    n = gen_vec_seal(pv, fr, sizeof fr);
     invalid_bin(f, &first, pv, "empty", fr, 0, IOTSEC_E_TRUNCATED);
     for (k = 1; k < n; k += (k < 16 ? 1 : 11)) {
         char name[40];
@@ -388,11 +379,11 @@ static void gen_frame_v1(FILE *f)
         /* a downlink frame of the same device and kid, sent to the uplink receiver */
         struct gen_vec d = *pv;
         d.dir = IOTSEC_FRAME_DOWNLINK;
-        n = seal_vec(&d, m, sizeof m);
+        n = gen_vec_seal(&d, m, sizeof m);
         invalid_bin(f, &first, pv, "downlink-frame-to-uplink-receiver", m, n, IOTSEC_E_BAD_MAC);
     }
 
-    n = seal_vec(ev, fr, sizeof fr); /* encrypted: 32-byte payload → 48-byte ciphertext */
+    n = gen_vec_seal(ev, fr, sizeof fr); /* encrypted: 32-byte payload → 48-byte ciphertext */
     memcpy(m, fr, n);
     m[26] = 47; /* 47 bytes: not a multiple of 16 */
     invalid_bin(f, &first, ev, "ciphertext-len-47", m, n, IOTSEC_E_BAD_LENGTH);
@@ -469,7 +460,7 @@ static size_t seal_vec_json(const struct gen_vec *v, char *out, size_t cap)
     size_t n, len = 0;
 
     vec_keys(v, &keys);
-    p = vec_payload(v, &n);
+    p = gen_vec_payload(v, &n);
     gen_expect(iotsec_frame_seal_json(&keys, v->ctr, v->encrypt, v->iv, p, n, out, cap, &len),
                IOTSEC_OK, "seal_json", v->name);
     iotsec_frame_keys_cleanup(&keys);
@@ -489,11 +480,11 @@ static void gen_frame_json(FILE *f)
                "  \"spec\": \"DESIGN.md section 4: the tag is computed over the binary layout "
                "rebuilt from the members; keys as in frame_v1.json (same names)\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_frames.c\",\n  \"vectors\": [");
-    for (i = 0; i < GEN_NVECS; i++) {
+    for (i = 0; i < gen_nvecs; i++) {
         const struct gen_vec *v = &gen_vecs[i];
         if (v->ctr > IOTSEC_FRAME_JSON_CTR_MAX)
             continue; /* not representable in JSON */
-        n = seal_vec(v, fr, sizeof fr);
+        n = gen_vec_seal(v, fr, sizeof fr);
         jl = seal_vec_json(v, js, sizeof js);
         /* both encodings carry the same frame */
         gen_expect(iotsec_frame_from_json(js, jl, fb, sizeof fb, &fl, &h), IOTSEC_OK,
@@ -516,7 +507,7 @@ static void gen_frame_json(FILE *f)
     fprintf(f, "\n  ],\n  \"equivalent\": [");
     /* other spellings of the plain-uplink frame: same binary frame, opens the same */
     seal_vec_json(pv, jp, sizeof jp);
-    n = seal_vec(pv, fr, sizeof fr);
+    n = gen_vec_seal(pv, fr, sizeof fr);
     {
         static const char *const names[] = {"whitespace", "reordered"};
         for (i = 0; i < 2; i++) {
@@ -1052,48 +1043,10 @@ static void gen_replay(FILE *f)
 
 /* ---- driver ------------------------------------------------------------------------------------ */
 
-struct gen_file {
-    const char *name;
-    void (*gen)(FILE *f);
-};
-
-static const struct gen_file gen_files[] = {
+const struct gen_file gen_files[] = {
     {"frame_v1.json", gen_frame_v1},
     {"frame_json.json", gen_frame_json},
     {"ecowatt.json", gen_ecowatt},
     {"replay_window.json", gen_replay},
 };
-#define GEN_NFILES (sizeof gen_files / sizeof gen_files[0])
-
-#ifndef IOTSEC_GEN_NO_MAIN
-int main(int argc, char **argv)
-{
-    size_t i;
-
-    if (argc != 2) {
-        fprintf(stderr, "usage: gen_frames OUT_DIR   (e.g. bindings-spec/vectors)\n");
-        return 2;
-    }
-    if (iotsec_crypto_openssl() == NULL) {
-        fprintf(stderr, "gen_frames: needs the OpenSSL backend\n");
-        return 2;
-    }
-    for (i = 0; i < GEN_NFILES; i++) {
-        char path[4096];
-        FILE *f;
-        snprintf(path, sizeof path, "%s/%s", argv[1], gen_files[i].name);
-        f = fopen(path, "w");
-        if (f == NULL) {
-            perror(path);
-            return 3;
-        }
-        gen_files[i].gen(f);
-        if (fclose(f) != 0) {
-            perror(path);
-            return 3;
-        }
-        printf("wrote %s\n", path);
-    }
-    return 0;
-}
-#endif
+const size_t gen_nfiles = sizeof gen_files / sizeof gen_files[0];

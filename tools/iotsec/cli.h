@@ -127,4 +127,31 @@ int cmd_manifest(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_crl(int argc, char **argv);
 
+/* ---- cmd_ca.c: the records of a CA directory (CA_DIR/index) ------------------------------
+ * Also linked by tests/fuzz/fuzz_ca_index.c (from $(BUILD)/internal/libiotsec-cli.a). */
+struct record {
+    uint8_t serial[IOTSEC_SERIAL_LEN];
+    uint64_t not_after;
+    uint64_t revoked_at; /* 0 = not revoked */
+    char kind;           /* 'd' device, 's' server */
+    char name[IOTSEC_DEVICE_ID_MAX + 1];
+};
+
+struct ca_dir {
+    const char *dir;
+    struct x509_st *cert;    /* X509 */
+    struct evp_pkey_st *key; /* EVP_PKEY */
+    struct record *recs;
+    size_t n, cap;
+    uint64_t crl_number;
+};
+
+/* Append the records of ca->dir/index to ca (a damaged record or line is rejected with a
+ * message naming it). Returns 0, 1 (rejected), 2 or 3. */
+int load_index(struct ca_dir *ca);
+/* Rewrite ca->dir/index atomically with ca's records. Returns 0, 2 or 3. */
+int save_index(const struct ca_dir *ca);
+/* Free what ca holds and clear it. */
+void ca_close(struct ca_dir *ca);
+
 #endif

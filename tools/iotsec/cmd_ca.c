@@ -110,24 +110,7 @@ static const char crl_usage[] =
     "  --der             write DER instead of PEM\n"
     "Exit status: 0 written; 1 damaged CA records; 2 usage; 3 I/O.\n";
 
-/* ---- the CA directory ---------------------------------------------------------------- */
-
-struct record {
-    uint8_t serial[IOTSEC_SERIAL_LEN];
-    uint64_t not_after;
-    uint64_t revoked_at; /* 0 = not revoked */
-    char kind;           /* 'd' device, 's' server */
-    char name[IOTSEC_DEVICE_ID_MAX + 1];
-};
-
-struct ca_dir {
-    const char *dir;
-    X509 *cert;
-    EVP_PKEY *key;
-    struct record *recs;
-    size_t n, cap;
-    uint64_t crl_number;
-};
+/* ---- the CA directory (struct record, struct ca_dir: cli.h) -------------------------- */
 
 static int dir_path(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -135,7 +118,7 @@ static int dir_path(char *out, size_t cap, const char *dir, const char *name)
     return n > 0 && (size_t)n < cap ? CLI_OK : cli_error(CLI_USAGE, "%s: path too long", dir);
 }
 
-static void ca_close(struct ca_dir *ca)
+void ca_close(struct ca_dir *ca)
 {
     X509_free(ca->cert);
     EVP_PKEY_free(ca->key);
@@ -201,7 +184,7 @@ static int parse_record(const uint8_t *line, size_t len, struct record *r)
     return IOTSEC_OK;
 }
 
-static int load_index(struct ca_dir *ca)
+int load_index(struct ca_dir *ca)
 {
     char path[4096];
     uint8_t *buf = NULL;
@@ -281,7 +264,7 @@ static int ca_open(struct ca_dir *ca, const char *dir, int need_key)
     return CLI_OK;
 }
 
-static int save_index(const struct ca_dir *ca)
+int save_index(const struct ca_dir *ca)
 {
     static const char header[] =
         "# iotsec ca index v1: serial not_after revoked_at kind(d|s) name\n";
