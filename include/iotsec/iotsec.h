@@ -3,7 +3,7 @@
  *
  * The library holds the security decisions of an IoT fleet: firmware manifests,
  * authenticated telemetry frames, replay protection, payload encryption and certificate
- * revocation (DESIGN.md). Start with error.h (return codes) and crypto.h (backends).
+ * revocation (docs/DESIGN.md). Start with error.h (return codes) and crypto.h (backends).
  */
 #ifndef IOTSEC_IOTSEC_H
 #define IOTSEC_IOTSEC_H
