@@ -1,5 +1,5 @@
 /*
- * Benchmark: a CRL with 1,000,000 revoked serials (DESIGN.md §7).
+ * Benchmark: a CRL with 1,000,000 revoked serials (docs/DESIGN.md §7).
  *
  * The CRL (DER) and its CA certificate are generated once with the OpenSSL API (the
  * library's CRL writer, iotsec_x509_crl_create) and cached out of the tree in

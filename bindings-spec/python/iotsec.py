@@ -2,16 +2,16 @@
 
 It loads the shared library named by the environment variable IOTSEC_LIB (default: the
 build tree's build/libiotsec.so.0) and exposes what a backend or a device written in Python
-needs, with the C library making every security decision:
+needs, with the C library making every security decision (formats: bindings-spec/SPEC.md):
 
-  frames (DESIGN.md §4)      FrameKeys: seal / seal_json / open / open_json / open_checked /
+  frames (§2, §3)            FrameKeys: seal / seal_json / open / open_json / open_checked /
                              open_json_checked; frame_peek, frame_peek_json, frame_from_json,
                              frame_to_json
   replay window (§5)         ReplayWindow: check / commit / encode / decode
-  legacy EcoWatt profile     EcowattKeys: seal / open / open_checked; ecowatt_peek
-  manifests (§6)             TrustStore (from SPKI DER key bytes): verify -> Manifest;
+  legacy profile (§4)        EcowattKeys: seal / open / open_checked; ecowatt_peek
+  manifests (§7)             TrustStore (from SPKI DER key bytes): verify -> Manifest;
                              Manifest.check_policy, Manifest.verify_image (ImageVerifier)
-  sender counter (§5)        counter_record_encode / _decode, counter_seq_newer, Counter over
+  sender counter (§6)        counter_record_encode / _decode, counter_seq_newer, Counter over
                              a Python storage port
   errors                     IotsecError (code, name = the IOTSEC_E_* identifier), the
                              IOTSEC_E_* constants, error_name, strerror

@@ -2,7 +2,7 @@
  * iotsec-backend — admin subcommands working on the database: add-device, disable-device,
  * publish-firmware, list. They open the same file as the server (WAL: safe while it runs).
  *
- * Exit codes as the iotsec CLI (DESIGN.md §9): 0 success; 1 refused (the manifest or
+ * Exit codes as the iotsec CLI (docs/DESIGN.md §9): 0 success; 1 refused (the manifest or
  * payload did not verify, the device or key already exists or is unknown); 2 usage,
  * including a secret file of the wrong length; 3 I/O.
  */

@@ -1,5 +1,5 @@
 /*
- * iotsec-backend — shared declarations of the example mTLS backend (DESIGN.md §10).
+ * iotsec-backend — shared declarations of the example mTLS backend (docs/DESIGN.md §10).
  *
  * The backend is thin: every security decision (frame authentication, replay window,
  * certificate identity and revocation, manifest signature, payload digest) is a libiotsec
@@ -155,7 +155,7 @@ int bk_cmd_list(int argc, char **argv);
 
 /* Print "iotsec-backend: <message>" on stderr; returns code. */
 int bk_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Exit codes (as the iotsec CLI, DESIGN.md §9). */
+/* Exit codes (as the iotsec CLI, docs/DESIGN.md §9). */
 enum { BK_EXIT_OK = 0, BK_EXIT_REJECTED = 1, BK_EXIT_USAGE = 2, BK_EXIT_IO = 3 };
 
 #endif

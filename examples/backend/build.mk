@@ -1,4 +1,4 @@
-# examples/backend: iotsec-backend, the example mTLS HTTPS server (DESIGN.md §10).
+# examples/backend: iotsec-backend, the example mTLS HTTPS server (docs/DESIGN.md §10).
 # libevent (evhttp over bufferevent_openssl) + OpenSSL + SQLite, linked with the static
 # library. Built only when the OpenSSL backend is (the server side needs libiotsec/x509/).
 BACKEND_BIN := $(BUILD)/iotsec-backend

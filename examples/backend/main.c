@@ -1,5 +1,5 @@
 /*
- * iotsec-backend — the example mTLS backend of libiotsec (DESIGN.md §10): one binary, the
+ * iotsec-backend — the example mTLS backend of libiotsec (docs/DESIGN.md §10): one binary, the
  * server (serve) and the admin subcommands that manage its database.
  */
 #include "backend.h"

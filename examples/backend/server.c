@@ -1,5 +1,5 @@
 /*
- * iotsec-backend serve — the mTLS HTTPS/1.1 server (DESIGN.md §10).
+ * iotsec-backend serve — the mTLS HTTPS/1.1 server (docs/DESIGN.md §10).
  *
  * libevent evhttp over bufferevent_openssl, one process, one thread, non-blocking. The TLS
  * context is configured by the library (iotsec_tls_server_setup: TLS 1.2+, client
@@ -691,7 +691,7 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg)
 }
 
 /* The library's handshake verdict (from its verify callback). The device id of a refused
- * certificate goes into its audit row's identity column (DESIGN.md §10: the certificate's
+ * certificate goes into its audit row's identity column (docs/DESIGN.md §10: the certificate's
  * identity), but it is a verified identity only when the refusal is a revocation: the
  * library checks revocation only for a leaf whose chain to the device CA verified. Any
  * other refusal (unknown CA, self-signed, …) names a device id nobody vouches for —
@@ -1923,7 +1923,7 @@ static void serve_usage(FILE *f)
           "         [--idle-timeout 60] [--drain-timeout 5] [--rate 50] [--burst 100]\n"
           "         [--max-conns 1024] [--max-conns-per-peer 128] [--crl-grace 0]\n"
           "         [--sync normal|full] [--audit-rate 20]\n"
-          "Serves DESIGN.md §10 over mTLS only. --listen HOST:0 picks a free port; the\n"
+          "Serves docs/DESIGN.md §10 over mTLS only. --listen HOST:0 picks a free port; the\n"
           "actual address is printed as 'listening on HOST:PORT'. --rate 0 disables the\n"
           "per-device token bucket. --audit-rate limits the audit rows of rejections per\n"
           "device (and for all peers without a verified identity together; burst 10 s\n"

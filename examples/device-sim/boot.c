@@ -1,4 +1,4 @@
-/* iotsec-device-sim — the secure-boot stand-in (DESIGN.md §6, §11).
+/* iotsec-device-sim — the secure-boot stand-in (docs/DESIGN.md §6, §11).
  *
  * Like a second-stage bootloader with ESP-IDF's app rollback: the boot record names the
  * active slot; its manifest and image are verified by the library before the image "runs"

@@ -1,4 +1,4 @@
-# iotsec-device-sim (DESIGN.md §11): the simulated ESP32-class device, a libcurl client.
+# iotsec-device-sim (docs/DESIGN.md §11): the simulated ESP32-class device, a libcurl client.
 # Included by the top-level Makefile; builds $(BUILD)/iotsec-device-sim when OpenSSL and
 # libcurl are available.
 DEVSIM_SRC := $(sort $(wildcard examples/device-sim/*.c))

@@ -1,5 +1,5 @@
 /* iotsec-device-sim — firmware trust: trusted keys, manifest acceptance, slot verification
- * (DESIGN.md §6). Every decision is a libiotsec call; these helpers only read files. */
+ * (docs/DESIGN.md §6). Every decision is a libiotsec call; these helpers only read files. */
 #ifndef IOTSEC_DEVICE_SIM_FW_H
 #define IOTSEC_DEVICE_SIM_FW_H
 

@@ -1,5 +1,5 @@
 /* iotsec-device-sim — a POSIX program that behaves as an ESP32-class device does
- * (DESIGN.md §11): A/B slots with a secure-boot check, OTA with rollback, mTLS telemetry.
+ * (docs/DESIGN.md §11): A/B slots with a secure-boot check, OTA with rollback, mTLS telemetry.
  * This file parses the command line and dispatches; see app.h for the subcommands. */
 #include <getopt.h>
 #include <stdio.h>

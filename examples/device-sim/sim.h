@@ -1,5 +1,5 @@
 /*
- * iotsec-device-sim — shared declarations (DESIGN.md §11).
+ * iotsec-device-sim — shared declarations (docs/DESIGN.md §11).
  *
  * The simulator behaves as an ESP32-class firmware does: A/B slots with a secure-boot check,
  * OTA with rollback, mTLS telemetry. Every security decision (manifest signature and policy,
@@ -34,8 +34,8 @@ enum sim_exit {
 #define SIM_PATH_MAX 4096
 #define SIM_MAX_TRUST 8              /* trusted firmware keys kept by a device */
 #define SIM_DEFAULT_ATTEMPTS 3       /* boots of a pending image before it is rolled back */
-#define SIM_FRAME_SECRET_LEN 32      /* frame master secret (DESIGN §4) */
-#define SIM_FW_KEY_LEN 32            /* firmware decryption key, AES-256 (DESIGN §6) */
+#define SIM_FRAME_SECRET_LEN 32      /* frame master secret (bindings-spec/SPEC.md §2.2) */
+#define SIM_FW_KEY_LEN 32            /* firmware decryption key (bindings-spec/SPEC.md §7.6) */
 
 /* Print "iotsec-device-sim: <message>" on stderr and return code. */
 int sim_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -65,7 +65,7 @@ void sim_power_fail(const char *what) __attribute__((noreturn));
  * leaves a torn record or chunk behind. Returns only when the write may go ahead. */
 void sim_power_tick(const char *what, int torn_fd, const void *data, size_t len, long long off);
 
-/* ---- state directory (DESIGN §11) ----------------------------------------------------- */
+/* ---- state directory (docs/DESIGN.md §11) --------------------------------------------- */
 
 typedef struct sim_state {
     char root[SIM_PATH_MAX];            /* the state directory */

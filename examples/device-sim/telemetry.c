@@ -1,4 +1,4 @@
-/* iotsec-device-sim — telemetry over mTLS (DESIGN.md §4, §5, §10, §11).
+/* iotsec-device-sim — telemetry over mTLS (docs/DESIGN.md §4, §5, §10, §11).
  *
  * Counters come from the library's sender counter store (two-slot reservation record in
  * nvs/, POSIX file port wrapped so the power-loss simulator sees its writes); frames are

@@ -1,4 +1,4 @@
-/* iotsec-device-sim — over-the-air update (DESIGN.md §6, §10, §11; seeds 001 and 002).
+/* iotsec-device-sim — over-the-air update (docs/DESIGN.md §6, §10, §11; seeds 001 and 002).
  *
  * Poll the manifest for this device's class, have the library verify it (signature with a
  * trusted key, class, device id, expiry, security counter ≥ stored), download the payload

@@ -1,5 +1,5 @@
 /*
- * libiotsec — sender counters that survive power loss (DESIGN.md §5; the reservation idea
+ * libiotsec — sender counters that survive power loss (bindings-spec/SPEC.md §6; the reservation idea
  * of OSCORE, RFC 8613 Appendix B.1.1).
  *
  * A sender (a device sealing uplink frames, or a server sealing downlink frames) must never

@@ -1,5 +1,5 @@
 /*
- * libiotsec — the crypto backend interface (DESIGN.md §2).
+ * libiotsec — the crypto backend interface (docs/DESIGN.md §2).
  *
  * A backend is a const table of functions (struct iotsec_crypto), chosen at run time and
  * passed explicitly to every function that needs cryptography; there is no global state,
@@ -49,7 +49,7 @@ extern "C" {
 #define IOTSEC_SIG_MAX_LEN 512u /* largest signature: RSA-4096 */
 #define IOTSEC_SPKI_MAX_LEN 600u /* largest canonical SPKI DER: RSA-4096 is 550 bytes */
 
-/* Signature algorithms; the values are the manifest sig_alg codes (DESIGN.md §6). */
+/* Signature algorithms; the values are the manifest sig_alg codes (bindings-spec/SPEC.md §7.1). */
 typedef enum iotsec_sig_alg {
     IOTSEC_SIG_ED25519 = 0x01,    /* 64-byte signature, pure Ed25519 over the message */
     IOTSEC_SIG_ECDSA_P256 = 0x02, /* 64-byte raw r||s over SHA-256(message) */

@@ -1,11 +1,11 @@
 /*
  * libiotsec — device ids and the revocation denylist (core: no allocation, no OS calls).
  *
- * A device id (DESIGN.md §4, §7) is 1–64 bytes of [A-Za-z0-9._:@-]. Frames, TLS identities
+ * A device id (bindings-spec/SPEC.md §1.2) is 1–64 bytes of [A-Za-z0-9._:@-]. Frames, TLS identities
  * and the denylist all use this one alphabet, so an id that passes here can be printed,
  * logged and compared byte for byte without escaping.
  *
- * The denylist file (DESIGN.md §7) is text, one entry a line:
+ * The denylist file (bindings-spec/SPEC.md §8) is text, one entry a line:
  *
  *     # comment (a line whose first byte is '#')
  *     sha256:<64 hex digits>     certificate fingerprint = SHA-256 of the certificate's DER

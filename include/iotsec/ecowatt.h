@@ -1,5 +1,5 @@
 /*
- * libiotsec — the legacy EcoWatt telemetry profile (DESIGN.md §4, "Legacy EcoWatt profile";
+ * libiotsec — the legacy EcoWatt telemetry profile (bindings-spec/SPEC.md §4;
  * compatibility with the EcoWatt server of seed 001_61558d4a4882d304).
  *
  * Wire format, one JSON object:
@@ -10,7 +10,7 @@
  * iv, PKCS#7(plaintext))) under the raw 16-byte enc_key. N is an integer 1 … 2^53 − 1.
  *
  * WEAKNESSES — this profile exists only to talk to devices already deployed with it
- * (DESIGN.md §8); new devices use frame.h. Accept it only for devices configured for it.
+ * (docs/DESIGN.md §8); new devices use frame.h. Accept it only for devices configured for it.
  *  - The MAC covers neither the device_id nor the IV nor any version or direction: a frame
  *    can be replayed under another device's name if two devices share a key, the IV can be
  *    altered (changing the first plaintext block; the padding check then fails or the
@@ -179,8 +179,8 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_ecowatt_open_checked(
  * iotsec_replay_sqlite_ecowatt_store(db) (same connection and transactions as the frame
  * store), in memory a separate iotsec_replay_mem made with window 0 (see replay_store.h).
  * device_id is not covered by the legacy MAC: look the keys up by hdr.device_id of a peek,
- * and bind the device to the transport's identity (DESIGN.md §7).
- * To store the frame in the same transaction as its nonce (DESIGN.md §10):
+ * and bind the device to the transport's identity (docs/DESIGN.md §7).
+ * To store the frame in the same transaction as its nonce (docs/DESIGN.md §10):
  * iotsec_replay_store_begin; open_stored; store the frame; iotsec_replay_store_commit — or
  * iotsec_replay_store_rollback, which also forgets the nonce.
  * out, out_cap, *out_len as for iotsec_ecowatt_open.

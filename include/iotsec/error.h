@@ -12,7 +12,7 @@
  *   -400 .. -499   backend and system: unsupported operation, crypto library, I/O, memory
  *
  * A function that fails with a malformed, authentication or policy error has changed no
- * state (DESIGN.md §3).
+ * state (docs/DESIGN.md §3).
  */
 #ifndef IOTSEC_ERROR_H
 #define IOTSEC_ERROR_H

@@ -1,5 +1,5 @@
 /*
- * libiotsec — authenticated telemetry frames v1, binary and JSON (DESIGN.md §4), with the
+ * libiotsec — authenticated telemetry frames v1, binary and JSON (bindings-spec/SPEC.md §2, §3), with the
  * receiver replay window of replay.h (§5).
  *
  * Binary layout (all integers big-endian):
@@ -137,7 +137,7 @@ typedef struct iotsec_frame_header {
 
 /*
  * Derive the keys of one (device, kid, direction) from the device's 32-byte master secret
- * per DESIGN.md §4 (RFC 5869 HKDF-SHA256, salt "iotsec-frame-v1", info "mac"/"enc" || 0x00
+ * per bindings-spec/SPEC.md §2.2 (RFC 5869 HKDF-SHA256, salt "iotsec-frame-v1", info "mac"/"enc" || 0x00
  * || dir || kid || device_id), and key the HMAC context once. Call once per device and keep
  * the object: sealing or opening a frame then costs one HMAC over the frame.
  * device_id: id_len bytes (1–64) of [A-Za-z0-9._:@-], not NUL-terminated.
@@ -243,7 +243,7 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_frame_open_checked(
  * iotsec_replay_store_check (refuses a replay before decrypting) → decrypt → the store's
  * atomic iotsec_replay_store_check_and_commit for (hdr.device_id, hdr.kid, hdr.ctr). Nothing
  * is recorded for a frame that fails any step. To store the frame in the same transaction
- * as its counter (DESIGN.md §10): iotsec_replay_store_begin; open_stored; store the frame;
+ * as its counter (docs/DESIGN.md §10): iotsec_replay_store_begin; open_stored; store the frame;
  * iotsec_replay_store_commit — or iotsec_replay_store_rollback, which also forgets the
  * counter. The legacy EcoWatt profile keeps its nonces in a store of its own, strict
  * (iotsec_ecowatt_open_stored, ecowatt.h): do not pass this store there.
@@ -280,7 +280,7 @@ IOTSEC_API int iotsec_frame_seal_json(iotsec_frame_keys *keys, uint64_t ctr, int
  * (the tag is carried over unchecked; open the result, or call iotsec_frame_open_json).
  * json: json_len bytes (≤ IOTSEC_FRAME_JSON_MAX_LEN), UTF-8, not NUL-terminated (a NUL byte
  * is an error). frame: frame_cap ≥ the binary length (≤ IOTSEC_FRAME_MAX_LEN).
- * Rules (DESIGN.md §4): exactly one JSON object, optionally surrounded by whitespace;
+ * Rules (bindings-spec/SPEC.md §3): exactly one JSON object, optionally surrounded by whitespace;
  * members v, device_id, kid, ctr, payload, mac required, dir, enc, iv optional; v the
  * integer 1; kid an integer 0–255; ctr an integer 1 … 2^53 − 1; integers as plain digits
  * (no sign, fraction, exponent or leading zero); enc "aes-128-cbc" exactly when iv is

@@ -1,5 +1,5 @@
 /*
- * libiotsec — streaming firmware image verification and encryption (DESIGN.md §6).
+ * libiotsec — streaming firmware image verification and encryption (docs/DESIGN.md §6).
  *
  * Verification takes the payload in chunks of any size (1 byte … 64 KiB and more) into a
  * context of fixed size (bounded RAM whatever the image size) and compares sizes and digests
@@ -101,7 +101,7 @@ IOTSEC_API int iotsec_image_verify_init_plaintext(iotsec_image_verify_ctx *ctx,
  *   m without encryption: image_size and image_digest — the bytes as transferred are the
  *     image, so this is exactly iotsec_image_verify_init(ctx, crypto, m, NULL, 0).
  * For a server or mirror that publishes encrypted firmware without holding the fleet's
- * firmware decryption key (DESIGN.md §6: payload_size and payload_digest are signed). Then
+ * firmware decryption key (bindings-spec/SPEC.md §7.5: payload_size and payload_digest are signed). Then
  * update and final behave as for a plain image, with its errors (no uniform-error rule: no
  * secret is involved): bounded RAM; the first byte beyond the signed size fails at once;
  * with out, update copies the input there (ciphertext for an encrypted manifest, never

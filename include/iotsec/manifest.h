@@ -1,5 +1,5 @@
 /*
- * libiotsec — firmware manifest v1 (DESIGN.md §6): builder/signer, verifier, device policy.
+ * libiotsec — firmware manifest v1 (bindings-spec/SPEC.md §7): builder/signer, verifier, device policy.
  *
  * Wire format (all integers big-endian):
  *
@@ -16,7 +16,7 @@
  * Nothing may follow the signature. The verifier reads only the 16-byte header and the
  * sig_len field before the signature has verified; the body is parsed only afterwards.
  *
- * Order of checks in a device (DESIGN.md §3, §6):
+ * Order of checks in a device (docs/DESIGN.md §3, §6):
  *   iotsec_manifest_verify          bounded header read → trusted key → signature → TLV parse
  *   iotsec_manifest_check_policy    class, device id, expiry, security counter
  *   iotsec_image_verify_*           (image.h) stream the payload; digests and sizes at the end
@@ -60,7 +60,7 @@ extern "C" {
 #define IOTSEC_FW_KEY_LEN 32u              /* firmware encryption key: raw AES-256 key */
 #define IOTSEC_ENC_AES256_CBC 0x01u        /* encryption alg: AES-256-CBC with PKCS#7 */
 
-/* TLV types (DESIGN.md §6). Types below 0x80 are critical: an unknown one is refused. */
+/* TLV types (bindings-spec/SPEC.md §7.2). Types below 0x80 are critical: an unknown one is refused. */
 #define IOTSEC_MTLV_SECURITY_COUNTER 0x01u /* u64, required, UINT64_MAX refused */
 #define IOTSEC_MTLV_VERSION 0x02u          /* UTF-8, 1–32 bytes, required */
 #define IOTSEC_MTLV_DEVICE_CLASS 0x03u     /* 1–64 bytes, required */
@@ -169,7 +169,7 @@ typedef struct iotsec_device_policy {
 /* ---- trust store ------------------------------------------------------------------------ */
 
 /* Make a trust store over keys[0..count) (count ≥ 1). Refuses a set in which two keys share
- * a key_id (DESIGN.md §6), because lookup by key_id would then be ambiguous.
+ * a key_id (bindings-spec/SPEC.md §7.3), because lookup by key_id would then be ambiguous.
  * Errors: IOTSEC_E_INVALID_ARG (NULL, count 0, a key not loaded), IOTSEC_E_BAD_KEY (two keys
  * with the same key_id). *store is left zeroed on error. */
 IOTSEC_API int iotsec_trust_store_init(iotsec_trust_store *store, const iotsec_pubkey *keys,
@@ -177,7 +177,7 @@ IOTSEC_API int iotsec_trust_store_init(iotsec_trust_store *store, const iotsec_p
 
 /* ---- builder and signer ------------------------------------------------------------------ */
 
-/* Check fields against every rule the verifier applies (DESIGN.md §6). Returns IOTSEC_OK or
+/* Check fields against every rule the verifier applies (bindings-spec/SPEC.md §7.2). Returns IOTSEC_OK or
  * the error the verifier would give: IOTSEC_E_MISSING_FIELD (NULL version, device_class,
  * image_digest, or with IOTSEC_MF_ENCRYPTION a NULL enc_key_id, enc_iv or payload_digest;
  * present bits outside IOTSEC_MF_ALL), IOTSEC_E_BAD_LENGTH (string lengths outside their
@@ -265,7 +265,7 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_manifest_parse_unverified(const uint8_t 
 /* ---- policy ------------------------------------------------------------------------------ */
 
 /*
- * Check a verified manifest against a device's policy (DESIGN.md §6), in this order:
+ * Check a verified manifest against a device's policy (bindings-spec/SPEC.md §7.4), in this order:
  *   IOTSEC_E_INVALID_ARG        NULL, unknown skip bits, or a class of length outside 1–64
  *                               when the class is checked
  *   IOTSEC_E_STATE              m was not produced by iotsec_manifest_verify

@@ -1,5 +1,5 @@
 /*
- * libiotsec — receiver replay window (DESIGN.md §5; RFC 4303 §3.4.3, RFC 6479).
+ * libiotsec — receiver replay window (bindings-spec/SPEC.md §5; RFC 4303 §3.4.3, RFC 6479).
  *
  * State per (device, kid): `highest` (0 = nothing seen) and a bitmap of W bits covering
  * `highest` and the W−1 counters below it. Counter 0 is never valid. A counter is fresh when

@@ -1,15 +1,15 @@
 /*
- * libiotsec — receiver replay state store (DESIGN.md §5): one replay window (replay.h) per
+ * libiotsec — receiver replay state store (docs/DESIGN.md §5): one replay window (replay.h) per
  * (device id, kid), behind an interface whose one essential operation is atomic
  * check-and-commit, so the state can live in memory, in SQLite (the embedded default, replay_sqlite.h)
  * or in a shared engine when several server instances serve one fleet.
  *
- * Order of use (DESIGN.md §3): parse → verify the frame's tag → check_and_commit(device,
+ * Order of use (docs/DESIGN.md §3): parse → verify the frame's tag → check_and_commit(device,
  * kid, ctr) → act on the frame. Never call check_and_commit for a frame whose tag did not
  * verify: a forged counter must not move the window.
  *
  * Transactions: a server that stores the frame must store it together with the new replay
- * state (DESIGN.md §10), so the interface has a transaction hook:
+ * state (docs/DESIGN.md §10), so the interface has a transaction hook:
  *
  *     iotsec_replay_store_begin(s);                 // SQLite: BEGIN IMMEDIATE
  *     rc = iotsec_replay_store_check_and_commit(s, id, id_len, kid, ctr);
@@ -61,7 +61,7 @@
 extern "C" {
 #endif
 
-#define IOTSEC_REPLAY_STORE_MAX_ID 64u /* longest device id, bytes (DESIGN.md §4) */
+#define IOTSEC_REPLAY_STORE_MAX_ID 64u /* longest device id, bytes (bindings-spec/SPEC.md §1.2) */
 
 /* ---- the interface ---------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 /*
  * libiotsec — revocation sets: X.509 CRLs plus the denylist, swapped atomically on reload
- * (libiotsec/x509/, OpenSSL). DESIGN.md §7.
+ * (libiotsec/x509/, OpenSSL). docs/DESIGN.md §7.
  *
  * A revocation set (iotsec_revocation) answers "is this certificate revoked?" for
  * certificates of one device CA. It is built once and then never changes:

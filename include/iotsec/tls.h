@@ -1,5 +1,5 @@
 /*
- * libiotsec — mTLS server policy for OpenSSL SSL_CTX (libiotsec/x509/). DESIGN.md §7, §10.
+ * libiotsec — mTLS server policy for OpenSSL SSL_CTX (libiotsec/x509/). docs/DESIGN.md §7, §10.
  *
  * iotsec_tls_server_setup() turns an SSL_CTX into a device-facing mTLS server context:
  *

@@ -70,7 +70,7 @@ IOTSEC_API size_t iotsec_format_u64_dec(uint64_t v, char buf[20]);
 
 #define IOTSEC_DEVICE_ID_MAX 64u /* longest device id, bytes (shortest: 1) */
 
-/* Check that id[0..len) is a device id (DESIGN.md §4): 1–64 bytes, each in [A-Za-z0-9._:@-]
+/* Check that id[0..len) is a device id (bindings-spec/SPEC.md §1.2): 1–64 bytes, each in [A-Za-z0-9._:@-]
  * (so no NUL, no space, no '/', nothing outside ASCII). The one definition used by frames,
  * the denylist, certificate identities and the CLI. Returns IOTSEC_OK; IOTSEC_E_BAD_LENGTH
  * (len 0 or over 64); IOTSEC_E_BAD_ENCODING (a byte outside the alphabet);

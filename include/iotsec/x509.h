@@ -1,7 +1,7 @@
 /*
  * libiotsec — X.509 for the server side and the small device CA (libiotsec/x509/, OpenSSL).
  *
- * DESIGN.md §7 and §9. This module reads certificates, keys and CRLs (PEM or DER), takes a
+ * docs/DESIGN.md §7 and §9. This module reads certificates, keys and CRLs (PEM or DER), takes a
  * device's identity out of its certificate, verifies a device certificate against the device
  * CA outside a TLS handshake, and — for the `iotsec ca` tool and for tests — issues
  * certificates and writes CRLs (RFC 5280).
@@ -50,7 +50,7 @@ struct X509_crl_st; /* OpenSSL X509_CRL */
  * (a CRL with a million entries is about 40 MB in DER). */
 #define IOTSEC_X509_FILE_MAX (256u * 1024u * 1024u)
 
-/* Where the device id is taken from (DESIGN.md §7). */
+/* Where the device id is taken from (docs/DESIGN.md §7). */
 typedef enum iotsec_id_source {
     /* The subject's commonName; the subject must hold exactly one. The seeds' default. */
     IOTSEC_ID_CN = 0,
@@ -99,7 +99,7 @@ IOTSEC_API IOTSEC_MUST_CHECK int iotsec_x509_identity(struct x509_st *cert,
                                                       iotsec_peer_identity *out);
 
 /* Bind a claimed device id — a frame's device_id, a request's — to the authenticated TLS
- * identity (DESIGN.md §7: the frame's device_id must equal the TLS identity). Byte-exact
+ * identity (docs/DESIGN.md §7: the frame's device_id must equal the TLS identity). Byte-exact
  * comparison of claimed[0..claimed_len) with id->device_id; no case folding, no prefix match.
  * Returns IOTSEC_OK, IOTSEC_E_IDENTITY_MISMATCH (different), or IOTSEC_E_INVALID_ARG (NULL). */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_identity_match(const iotsec_peer_identity *id,

@@ -1,7 +1,8 @@
 /*
- * libiotsec — the legacy EcoWatt telemetry profile (include/iotsec/ecowatt.h; DESIGN.md
- * §4 and §8). Same strict JSON reader as the v1 JSON frames (frame_json.c); the MAC input
- * is the seed's: ascii_decimal(nonce) || payload base64 text, under the raw key.
+ * libiotsec — the legacy EcoWatt telemetry profile (include/iotsec/ecowatt.h;
+ * bindings-spec/SPEC.md §4, docs/DESIGN.md §8). Same strict JSON reader as the v1 JSON
+ * frames (frame_json.c); the MAC input is the seed's: ascii_decimal(nonce) || payload
+ * base64 text, under the raw key.
  */
 #include "iotsec/config.h"
 

@@ -1,6 +1,6 @@
 /*
  * libiotsec — telemetry frames v1, binary layout, key derivation, encrypt-then-MAC
- * (include/iotsec/frame.h; DESIGN.md §4, §5).
+ * (include/iotsec/frame.h; bindings-spec/SPEC.md §2, §5).
  *
  * Order of every open: bounded parse → constant-time tag check → direction, device and kid
  * against the keys → freshness (replay window) → decrypt and constant-time padding check →
@@ -15,7 +15,7 @@
 #include "iotsec/util.h"
 #include "frame_int.h"
 
-/* HKDF salt (DESIGN.md §4), without a terminating NUL. */
+/* HKDF salt (bindings-spec/SPEC.md §2.2), without a terminating NUL. */
 static const uint8_t frame_salt[15] = {'i', 'o', 't', 's', 'e', 'c', '-', 'f',
                                        'r', 'a', 'm', 'e', '-', 'v', '1'};
 

@@ -1,5 +1,5 @@
 /*
- * libiotsec — telemetry frames v1, JSON encoding (include/iotsec/frame.h; DESIGN.md §4),
+ * libiotsec — telemetry frames v1, JSON encoding (include/iotsec/frame.h; bindings-spec/SPEC.md §3),
  * and the strict flat-object JSON reader shared with the EcoWatt profile (frame_int.h).
  *
  * Tokens come from jsmn (strict mode, a fixed token array on the stack, no allocation);

@@ -1,6 +1,6 @@
 /*
  * libiotsec — streaming firmware image verification and encryption (include/iotsec/image.h,
- * DESIGN.md §6).
+ * docs/DESIGN.md §6).
  *
  * Bounded RAM: the context holds two SHA-256 states, one AES-CBC state, at most 15 bytes of
  * an incomplete ciphertext block and one held-back plaintext block, whatever the image size.

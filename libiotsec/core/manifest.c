@@ -1,5 +1,5 @@
 /*
- * libiotsec — firmware manifest v1 (include/iotsec/manifest.h, DESIGN.md §6).
+ * libiotsec — firmware manifest v1 (include/iotsec/manifest.h, bindings-spec/SPEC.md §7).
  *
  * The verifier reads the fixed header and the sig_len field through the bounded reader,
  * authenticates header+body, and only then walks the TLV body, again through the reader.
@@ -76,7 +76,7 @@ static uint64_t padded_size(uint64_t image_size)
     return (image_size / 16u + 1u) * 16u;
 }
 
-/* The fields' value rules (DESIGN.md §6), shared by the builder and the parser. */
+/* The fields' value rules (bindings-spec/SPEC.md §7.2), shared by the builder and the parser. */
 static int fields_check(const iotsec_manifest_fields *f)
 {
     if (f->present & ~(uint32_t)IOTSEC_MF_ALL)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of examples/backend (DESIGN.md §10): the real server on an ephemeral
+# End-to-end test of examples/backend (docs/DESIGN.md §10): the real server on an ephemeral
 # loopback port, curl (and openssl s_client for connections held open) as the devices, the
 # sqlite3 CLI to look at the database. Certificates, CRLs, frames and manifests come from
 # the iotsec CLI. Needs BUILD (the server is $BUILD/iotsec-backend, the CLI $BUILD/iotsec).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scripted test of `iotsec ca` and `iotsec crl check` (DESIGN.md §9), cross-checked with
+# Scripted test of `iotsec ca` and `iotsec crl check` (docs/DESIGN.md §9), cross-checked with
 # the openssl command-line tool. Needs BUILD (the CLI is $BUILD/iotsec).
 set -u
 : "${BUILD:=build}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scripted test of `iotsec frame seal|open` (DESIGN.md §9): round trips of every format,
+# Scripted test of `iotsec frame seal|open` (docs/DESIGN.md §9): round trips of every format,
 # the committed vectors reproduced through the CLI (--iv), the header JSON on stderr, exit
 # codes 0/1/2/3 with the IOTSEC_E_* name and the malformed field on stderr, and --help.
 set -uo pipefail

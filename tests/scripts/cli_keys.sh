@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The iotsec CLI skeleton (DESIGN.md §9): --help, version, keygen, secret and their exit codes
+# The iotsec CLI skeleton (docs/DESIGN.md §9): --help, version, keygen, secret and their exit codes
 # (0 success, 1 rejected, 2 usage, 3 I/O). Key files must be what `openssl pkey` reads, with
 # the key id openssl's SPKI DER gives. Run with BUILD set (the CLI is $BUILD/iotsec).
 set -u

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scripted test of `iotsec manifest sign | verify | show` (DESIGN.md §9): every algorithm,
+# Scripted test of `iotsec manifest sign | verify | show` (docs/DESIGN.md §9): every algorithm,
 # encrypted payloads, each policy failure, the --image/--payload rules, the stderr note on
 # skipped checks, exit codes 0/1/2/3, and `show` against the committed vectors.
 set -u

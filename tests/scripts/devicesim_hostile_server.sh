@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device simulator against a hostile server (DESIGN.md §11): a server holding a certificate
+# Device simulator against a hostile server (docs/DESIGN.md §11): a server holding a certificate
 # of the pinned CA — a compromised or malicious backend — tries to make the device store or
 # print what it sends. A small Python HTTPS server (mTLS, the test's CA) answers according
 # to $T/mode:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device simulator, power loss at every storage write of an update (DESIGN.md §11): for
+# Device simulator, power loss at every storage write of an update (docs/DESIGN.md §11): for
 # N = 1, 2, … the update v1 → v2 is cut by a simulated power loss at its Nth storage write
 # (slot manifest, slot erase, each payload chunk, the boot record; then, in the rebooted
 # device, the start count and the confirmation), until an update completes without

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device simulator, telemetry against the real backend (DESIGN.md §4, §5, §10, §11):
+# Device simulator, telemetry against the real backend (docs/DESIGN.md §4, §5, §10, §11):
 # frames sealed by the library in every format are accepted and stored; counters continue
 # across restarts (and across a power cut while the counter reservation is written) with no
 # counter ever used twice; a server certificate from another CA is refused; http:// URLs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Device simulator, over-the-air updates against the real backend (DESIGN.md §6, §11):
+# Device simulator, over-the-air updates against the real backend (docs/DESIGN.md §6, §11):
 # v1 → v2 (encrypted payload, Range download in 2048-byte chunks) installs and confirms;
 # a tampered payload is not installed; a lower security counter, a wrong class and an
 # expired manifest are refused; a bad build (self-test fails) rolls back; a tampered slot

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The demo's scenarios inside `make check` (tests/e2e/, DESIGN.md §1): scripts/demo on the
+# The demo's scenarios inside `make check` (tests/e2e/, docs/DESIGN.md §1): scripts/demo on the
 # binaries of $BUILD as they are (no install-deps, no build; `make tests` built the firmware
 # images), its workspace in a temporary directory. Fails when the demo fails (any row of its
 # table FAIL, or a setup step refused) or leaves a process behind.

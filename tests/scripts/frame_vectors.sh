@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Independent check of the committed frame vectors (bindings-spec/vectors/frame_v1.json,
 # frame_json.json, ecowatt.json, replay_window.json): a second implementation written from
-# DESIGN.md §4–§5 in Python's standard library (HKDF, HMAC, the binary layout, base64, the
-# replay window and its persisted form), with AES-128-CBC done by the openssl command-line
-# tool. It shares no code with libiotsec, so a vector that both agree on is right by the
+# bindings-spec/SPEC.md §2–§5 in Python's standard library (HKDF, HMAC, the binary layout,
+# base64, the replay window and its persisted form), with AES-128-CBC done by the openssl
+# command-line tool. It shares no code with libiotsec, so a vector that both agree on is right by the
 # spec, not only by the library. Exits non-zero and says which vector failed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -2,13 +2,13 @@
 """Interoperability of libiotsec (through the `iotsec` CLI) with Python's `cryptography`.
 
 `cryptography` (pyca, Rust + OpenSSL) is an independent implementation of every primitive
-and format libiotsec uses. This script builds and checks each format of DESIGN.md from the
-specification with it, in both directions:
+and format libiotsec uses. This script builds and checks each format of bindings-spec/SPEC.md
+from the specification with it, in both directions:
 
   keys      iotsec keygen files load in Python and vice versa (PKCS#8, traditional, DER,
             PKCS#1, a compressed P-256 point); key ids agree
-  manifests iotsec-signed manifests parse (own parser, DESIGN §6) and verify in Python;
-            Python-built manifests verify in iotsec; tampering is refused
+  manifests iotsec-signed manifests parse (own parser, bindings-spec/SPEC.md §7) and verify
+            in Python; Python-built manifests verify in iotsec; tampering is refused
   firmware  AES-256-CBC payloads: iotsec-encrypted decrypt in Python, Python-encrypted
             verify in iotsec
   frames    frame v1 (binary, JSON, encrypted, uplink, downlink): HKDF keys, tag and
@@ -136,7 +136,7 @@ def attr_utc(obj, name):
     return utc(v if v is not None else getattr(obj, name))
 
 
-# ---- keys and signatures (DESIGN §6) ------------------------------------------------------
+# ---- keys and signatures (bindings-spec/SPEC.md §7.1) -------------------------------------
 
 SIG_ALG = {"ed25519": 1, "p256": 2, "rsa2048": 3, "rsa3072": 3}
 SIG_NAME = {1: "ed25519", 2: "p256", 3: "rsa-pss"}
@@ -203,7 +203,7 @@ def pem_public(pub):
     return pub.public_bytes(Enc.PEM, PubFmt.SubjectPublicKeyInfo)
 
 
-# ---- manifest v1 (DESIGN §6): Python's own encoder and parser -------------------------------
+# ---- manifest v1 (bindings-spec/SPEC.md §7): Python's own encoder and parser ----------------
 
 T_COUNTER, T_VERSION, T_CLASS, T_SIZE, T_DIGEST, T_DEVICE, T_NOT_AFTER = 1, 2, 3, 4, 5, 6, 7
 T_ENC, T_PAYLOAD_SIZE, T_PAYLOAD_DIGEST, T_CHUNK, T_URI, T_DESCRIPTION = 8, 9, 10, 11, 12, 0x80
@@ -232,7 +232,9 @@ class Manifest:
 
 
 def parse_manifest(buf):
-    """Parses a manifest strictly per DESIGN §6 (no signature check); raises ValueError."""
+    """Parses a manifest strictly per bindings-spec/SPEC.md §7 (no signature check).
+
+    Raises ValueError."""
     if len(buf) < 16:
         raise ValueError("shorter than the header")
     if buf[:4] != b"IOTM" or buf[4] != 1:
@@ -497,7 +499,7 @@ def group_manifests(state):
                write(f"mpy-{alg}-badbody.m", flip_bit(manifest, 16 + 3 + 8 + 3 + 1)),
                err="IOTSEC_E_BAD_SIGNATURE")
         if alg.startswith("rsa"):
-            # any salt length verifies (DESIGN §6)
+            # any salt length verifies (bindings-spec/SPEC.md §7.1)
             for salt in (0, 20, padding.PSS.MAX_LENGTH):
                 expect(g, 0, f"{alg}: Python manifest with PSS salt {salt}", "manifest",
                        "verify", "--trust", pub_p, "--image", img_p, *policy,
@@ -619,7 +621,7 @@ def group_firmware(state):
     return g
 
 
-# ---- 3. frames v1 (DESIGN §4) ------------------------------------------------------------------
+# ---- 3. frames v1 (bindings-spec/SPEC.md §2) ---------------------------------------------------
 
 def frame_keys(master, device_id, kid, down):
     tail = b"\x00" + bytes([1 if down else 0, kid]) + device_id.encode()
@@ -747,7 +749,7 @@ def group_frames(state):
         if fmt == "json":
             order = ["v", "device_id", "kid", "ctr"] + (["dir"] if down else []) + \
                 (["enc", "iv"] if encrypt else []) + ["payload", "mac"]
-            g.eq(f["members"], order, f"{what}: member order (bindings-spec §3.1)")
+            g.eq(f["members"], order, f"{what}: member order (bindings-spec/SPEC.md §3.1)")
         mac_key, enc_key = frame_keys(master, dev, kid, down)
         g.eq(f["tag"], hmac_sha256(mac_key, f["body"]), f"{what}: HMAC-SHA256 tag")
         other_mac, _ = frame_keys(master, dev, kid, not down)
@@ -794,7 +796,7 @@ def group_frames(state):
     return g
 
 
-# ---- 4. legacy EcoWatt (DESIGN §4) -------------------------------------------------------------
+# ---- 4. legacy EcoWatt (bindings-spec/SPEC.md §4) ----------------------------------------------
 
 def ecowatt_mac(mac_key, nonce, payload_text):
     return std_hmac.new(mac_key, str(nonce).encode() + payload_text.encode(),
@@ -871,7 +873,7 @@ def group_ecowatt(state):
     return g
 
 
-# ---- 6. X.509 certificates and CRLs (DESIGN §7, §9) -------------------------------------------
+# ---- 6. X.509 certificates and CRLs (docs/DESIGN.md §7, §9) -----------------------------------
 
 def cert_signed_by(cert, pub):
     """True when pub verifies cert's signature (cryptography 38 has no

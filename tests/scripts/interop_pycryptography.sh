@@ -2,7 +2,7 @@
 # Interoperability with Python's `cryptography` package (pyca: an independent implementation
 # of every primitive and format libiotsec uses): key files, manifests (Ed25519, ECDSA P-256,
 # RSA-PSS 2048/3072), encrypted firmware, frames v1 (binary, JSON), the legacy EcoWatt
-# profile, X.509 device certificates and CRLs — each built and checked from DESIGN.md by
+# profile, X.509 device certificates and CRLs — each built and checked from bindings-spec/SPEC.md by
 # interop_pycryptography.py and exchanged with the `iotsec` CLI of $BUILD in both directions.
 # Drives the CLI only (in the SANITIZE=1 build it is instrumented; Python is not involved in
 # the library's memory). Needs an interpreter that can `import cryptography`: scripts/install-deps

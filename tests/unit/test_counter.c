@@ -1,4 +1,4 @@
-/* Check suite: sender counters that survive power loss (counter.h, DESIGN.md §5) — slot
+/* Check suite: sender counters that survive power loss (counter.h, bindings-spec/SPEC.md §6) — slot
  * record known answers and the bindings-spec vectors, boot selection, reservation writes,
  * write/flush failures, exhaustion, an exhaustive torn-write proof, random power-loss
  * chains, the POSIX file port and a kill -9 test. */

@@ -1,4 +1,4 @@
-/* Check suite: device ids and the denylist text format (core, DESIGN.md §7). */
+/* Check suite: device ids and the denylist text format (core, bindings-spec/SPEC.md §1.2, §8). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* Check suite: the legacy EcoWatt profile (include/iotsec/ecowatt.h; DESIGN.md §4, §8) —
- * round trips per backend, frames sealed by the library accepted by the EcoWatt server's
+/* Check suite: the legacy EcoWatt profile (include/iotsec/ecowatt.h; bindings-spec/SPEC.md §4;
+ * docs/DESIGN.md §8) — round trips per backend, frames sealed by the library accepted by the EcoWatt server's
  * own validate_hmac (copied verbatim from seed 001_61558d4a4882d304 and run with python3)
  * and decrypted by the openssl CLI, the documented weaknesses (ambiguous concatenation,
  * unauthenticated device_id and IV) shown by tests, MAC before decryption, strict
@@ -143,7 +143,7 @@ static const char seed_validator[] =
     "# --- end of the seed's code ---\n"
     "\n"
     "class RawKey:\n"
-    "    \"\"\"The seed calls key.encode(); our MAC key is 32 raw bytes (DESIGN.md section 4).\"\"\"\n"
+    "    \"\"\"The seed calls key.encode(); our MAC key is 32 raw bytes (SPEC.md section 4).\"\"\"\n"
     "    def __init__(self, b):\n"
     "        self.b = b\n"
     "    def encode(self):\n"
@@ -216,7 +216,7 @@ START_TEST(test_seed_validate_hmac)
 }
 END_TEST
 
-/* ---- documented weaknesses (DESIGN.md §8) ------------------------------------------------- */
+/* ---- documented weaknesses (docs/DESIGN.md §8) -------------------------------------------- */
 
 /* nonce 1000 with payload text "1234abcd" and nonce 10001234 with "abcd" have the same MAC
  * input "10001234abcd": the second frame is a forgery built from the first, it verifies,

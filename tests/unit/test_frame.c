@@ -1,4 +1,4 @@
-/* Check suite: telemetry frames v1 (include/iotsec/frame.h; DESIGN.md §4, §5) — key
+/* Check suite: telemetry frames v1 (include/iotsec/frame.h; bindings-spec/SPEC.md §2, §3, §5) — key
  * derivation against RFC 5869 HKDF, round trips of every encoding (plain and encrypted,
  * uplink and downlink), the committed vectors reproduced byte for byte (and their tags
  * recomputed by the openssl CLI), every single-byte change and every truncation rejected,

@@ -1,4 +1,4 @@
-/* Check suite: streaming firmware image verification and encryption (DESIGN.md §6) — the
+/* Check suite: streaming firmware image verification and encryption (docs/DESIGN.md §6) — the
  * NIST SP 800-38A AES-256-CBC known answer through the encrypt helper, plain and encrypted
  * images in chunks of 1, 15, 16, 17, 2048 and 65536 bytes, one byte short / long / changed,
  * wrong key, tampered ciphertext and signer-side padding faults all giving the one uniform

@@ -1,4 +1,4 @@
-/* Check suite: the receiver replay window (include/iotsec/replay.h; DESIGN.md §5, RFC 4303
+/* Check suite: the receiver replay window (include/iotsec/replay.h; bindings-spec/SPEC.md §5, RFC 4303
  * §3.4.3, RFC 6479) — a model-based test against a naive set of accepted counters for many
  * window sizes, the edge cases one by one (duplicates, reordering, too old, strict W = 0
  * and W = 1, W = 1024, shifts across 64-bit words, counter 0, a jump to UINT64_MAX), the

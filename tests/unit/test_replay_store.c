@@ -1,4 +1,4 @@
-/* Check suite: receiver replay store (replay_store.h, DESIGN.md §5) — the in-memory store
+/* Check suite: receiver replay store (replay_store.h, docs/DESIGN.md §5) — the in-memory store
  * (window behaviour, table full, transactions and rollback), the window operation, and the
  * SQLite store (restart, transactions with the caller's rows, window changes, corrupted and
  * foreign files, the legacy EcoWatt namespace and its upgrade of older files, four

@@ -1,5 +1,5 @@
 /* Check suite: X.509 CRLs, revocation sets, denylists in sets, hot reload, the device CA
- * writer and device-certificate verification (DESIGN.md §7, RFC 5280). Certificates and
+ * writer and device-certificate verification (docs/DESIGN.md §7, RFC 5280). Certificates and
  * CRLs come both from the library's CA functions and from `openssl ca`. */
 #include <pthread.h>
 #include <stdlib.h>

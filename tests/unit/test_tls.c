@@ -1,6 +1,6 @@
 /* Check suite: device identity from certificates (CN, SAN URI, SAN DNS; hostile encodings)
  * and the mTLS server policy in real handshakes on 127.0.0.1 against `openssl s_client`
- * (DESIGN.md §7, §10): good, revoked, denylisted, unknown-CA, expired, bad-identity and
+ * (docs/DESIGN.md §7, §10): good, revoked, denylisted, unknown-CA, expired, bad-identity and
  * certificate-less clients, and a CRL reload while the server runs. */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generate bindings-spec/vectors/counter_record.json: the sender counter record of
-DESIGN.md §5, from an independent model (Python's zlib.crc32 is CRC-32/IEEE) rather than
+bindings-spec/SPEC.md §6, from an independent model (Python's zlib.crc32 is CRC-32/IEEE) rather than
 from the library, so the file is a second opinion on the C code. The C suite
 tests/unit/test_counter.c checks libiotsec against every vector in the file,
 bindings-spec/python/run_vectors.py runs them through the reference binding, and
@@ -100,7 +100,7 @@ def main():
     ]
     out = {
         "format": "iotsec sender counter record v1",
-        "spec": "DESIGN.md section 5; include/iotsec/counter.h",
+        "spec": "bindings-spec/SPEC.md section 6; include/iotsec/counter.h",
         "generator": "tools/gen-vectors/gen_counter.py",
         "notes": [
             "A slot is 20 bytes, big-endian: magic \"IOTN\", seq u32, reserved u64, "

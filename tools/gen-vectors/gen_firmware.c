@@ -1,7 +1,7 @@
 /*
  * Generator of bindings-spec/vectors/firmware_image.json: streaming verification of a
  * firmware payload against a verified manifest, and the device policy around its boundaries
- * (DESIGN.md §6; include/iotsec/image.h, manifest.h). manifest_v1.json covers the manifest
+ * (bindings-spec/SPEC.md §7; include/iotsec/image.h, manifest.h). manifest_v1.json covers the manifest
  * format itself; this file covers what a device does with a verified manifest:
  *
  *   manifests  four manifests signed with the fixed Ed25519 key (RFC 8032 §7.1 TEST 1 seed,
@@ -433,7 +433,7 @@ void gen_firmware(FILE *f)
     fw_expect(iotsec_privkey_public_spki(&s->sk, spki, sizeof spki, &spki_len), IOTSEC_OK,
               "spki", "key");
     fprintf(f, "{\n  \"format\": \"iotsec firmware image verification and device policy\",\n"
-               "  \"spec\": \"DESIGN.md section 6; include/iotsec/image.h and manifest.h. "
+               "  \"spec\": \"bindings-spec/SPEC.md section 7; include/iotsec/image.h and manifest.h. "
                "Every manifest verifies with the one trusted key 'signer'. images: init "
                "(iotsec_image_verify_init with the named key, or _init_plaintext when mode is "
                "plaintext), then the input in updates of 'chunk' bytes, then final; 'result' is "

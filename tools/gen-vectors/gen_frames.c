@@ -1,5 +1,5 @@
 /*
- * Generator of the language-neutral test vectors for telemetry frames (DESIGN.md §4, §5):
+ * Generator of the language-neutral test vectors for telemetry frames (bindings-spec/SPEC.md §2–§5):
  *
  *   bindings-spec/vectors/frame_v1.json      binary frames v1: keys, inputs, frames, and
  *                                            invalid frames with the error each must give
@@ -270,7 +270,7 @@ static void gen_frame_v1(FILE *f)
     const struct gen_vec *pv = &gen_vecs[0], *ev = &gen_vecs[2];
 
     fprintf(f, "{\n  \"format\": \"iotsec telemetry frame v1, binary layout\",\n"
-               "  \"spec\": \"DESIGN.md section 4 (keys: RFC 5869 HKDF-SHA256, salt "
+               "  \"spec\": \"bindings-spec/SPEC.md section 2 (keys: RFC 5869 HKDF-SHA256, salt "
                "'iotsec-frame-v1', info label || 0x00 || dir || kid || device_id); tag = "
                "HMAC-SHA256(mac_key, frame without tag); AES-128-CBC with PKCS#7\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_frames.c\",\n  \"vectors\": [");
@@ -477,7 +477,7 @@ static void gen_frame_json(FILE *f)
     iotsec_frame_header h;
 
     fprintf(f, "{\n  \"format\": \"iotsec telemetry frame v1, JSON encoding\",\n"
-               "  \"spec\": \"DESIGN.md section 4: the tag is computed over the binary layout "
+               "  \"spec\": \"bindings-spec/SPEC.md section 3: the tag is computed over the binary layout "
                "rebuilt from the members; keys as in frame_v1.json (same names)\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_frames.c\",\n  \"vectors\": [");
     for (i = 0; i < gen_nvecs; i++) {
@@ -772,7 +772,7 @@ static void gen_ecowatt(FILE *f)
     int first = 1;
 
     fprintf(f, "{\n  \"format\": \"legacy EcoWatt telemetry profile (compatibility only)\",\n"
-               "  \"spec\": \"DESIGN.md section 4: mac = lowercase hex HMAC-SHA256(mac_key, "
+               "  \"spec\": \"bindings-spec/SPEC.md section 4: mac = lowercase hex HMAC-SHA256(mac_key, "
                "ascii_decimal(nonce) || payload base64 text); AES-128-CBC/PKCS#7 under the raw "
                "enc_key when encrypted\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_frames.c\",\n  \"mac_key\": ");
@@ -814,7 +814,7 @@ static void gen_ecowatt(FILE *f)
     }
     fprintf(f, "\n  ],\n  \"weaknesses\": [");
     {
-        /* DESIGN.md §8: nonce 1000 + payload text "1234…" has the MAC input of nonce
+        /* docs/DESIGN.md §8: nonce 1000 + payload text "1234…" has the MAC input of nonce
          * 10001234 + "…": the second frame is a forgery made from the first, and opens. */
         static const uint8_t p[6] = {0xd7, 0x6d, 0xf8, 0x69, 0xb7, 0x1d}; /* "1234abcd" */
         char forged[1024];
@@ -834,7 +834,7 @@ static void gen_ecowatt(FILE *f)
         fprintf(f, ",\n     \"forged\": ");
         put_cstr(f, forged);
         fprintf(f, ",\n     \"mac_input\": \"10001234abcd\", \"note\": \"both verify: the legacy "
-                   "MAC input is ambiguous (DESIGN.md section 8)\"}");
+                   "MAC input is ambiguous (docs/DESIGN.md section 8)\"}");
     }
     {
         /* the IV is not authenticated: a changed IV changes the first plaintext block and
@@ -855,7 +855,7 @@ static void gen_ecowatt(FILE *f)
         fprintf(f, ",\n     \"opens_to\": ");
         put_hex(f, out, n);
         fprintf(f, ", \"note\": \"the IV is not covered by the MAC: flipping an IV bit flips "
-                   "the same plaintext bit (DESIGN.md section 8)\"}");
+                   "the same plaintext bit (docs/DESIGN.md section 8)\"}");
     }
     iotsec_ecowatt_keys_cleanup(&k);
     fprintf(f, "\n  ],\n  \"invalid\": [");
@@ -1003,7 +1003,7 @@ static void gen_replay(FILE *f)
     size_t len = 0;
 
     fprintf(f, "{\n  \"format\": \"iotsec receiver replay window and its persisted state\",\n"
-               "  \"spec\": \"DESIGN.md section 5 (RFC 4303 3.4.3 / RFC 6479); state: format u8 "
+               "  \"spec\": \"bindings-spec/SPEC.md section 5 (RFC 4303 3.4.3 / RFC 6479); state: format u8 "
                "= 1, window u16, highest u64, 16 big-endian u64 words, word 0 bit d = counter "
                "highest - d\",\n"
                "  \"generator\": \"tools/gen-vectors/gen_frames.c\",\n  \"scenarios\": [");

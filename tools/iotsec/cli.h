@@ -1,7 +1,7 @@
 /*
  * iotsec CLI — shared helpers for the subcommands (tools/iotsec/cmd_*.c).
  *
- * Exit codes (DESIGN.md §9): 0 accepted/success; 1 input rejected (malformed, failed
+ * Exit codes (docs/DESIGN.md §9): 0 accepted/success; 1 input rejected (malformed, failed
  * authentication, failed policy; stderr names the IOTSEC_E_* code); 2 usage, including a
  * secret file of the wrong length; 3 I/O.
  */

@@ -1,4 +1,4 @@
-/* iotsec ca init | issue | server | revoke | crl — a small private device CA (DESIGN.md §9).
+/* iotsec ca init | issue | server | revoke | crl — a small private device CA (docs/DESIGN.md §9).
  *
  * A CA directory holds:
  *   ca.pem      the CA certificate (PEM)

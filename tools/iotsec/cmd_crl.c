@@ -1,4 +1,4 @@
-/* iotsec crl check — is a device certificate trusted and not revoked? (DESIGN.md §7, §9)
+/* iotsec crl check — is a device certificate trusted and not revoked? (docs/DESIGN.md §7, §9)
  * The same checks as the mTLS handshake (tls.h: iotsec_tls_check_cert). */
 #include <getopt.h>
 #include <stdio.h>

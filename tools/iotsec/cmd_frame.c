@@ -1,5 +1,5 @@
 /* iotsec frame seal | open — telemetry frames v1 (binary, JSON) and the legacy EcoWatt
- * profile (DESIGN.md §4, §9). Every decision is a libiotsec call; this file moves bytes. */
+ * profile (docs/DESIGN.md §4, §9). Every decision is a libiotsec call; this file moves bytes. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* iotsec manifest sign | verify | show (DESIGN.md §6, §9). Every decision is a libiotsec
+/* iotsec manifest sign | verify | show (docs/DESIGN.md §6, §9). Every decision is a libiotsec
  * call; this file reads files, streams images through the library and prints results. */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 static const char manifest_usage[] =
     "Usage: iotsec manifest sign|verify|show [options]\n"
     "Exit status: 0 success/accepted, 1 rejected, 2 usage, 3 I/O.\n"
-    "Firmware manifests v1 (DESIGN.md section 6). 'iotsec manifest <cmd> --help' for each.\n";
+    "Firmware manifests v1 (bindings-spec/SPEC.md section 7). 'iotsec manifest <cmd> --help' for each.\n";
 
 static const char sign_usage[] =
     "Usage: iotsec manifest sign --key KEY.pem --image FW.bin --version V\n"
