@@ -48,6 +48,8 @@ static struct {
     unsigned flags;
     uint32_t rng;
     pcv_stats st;
+    void (*on_write)(uint64_t n, void *arg);
+    void *on_write_arg;
 } g;
 
 static void *xmalloc(size_t n)
@@ -280,7 +282,11 @@ static int f_write(sqlite3_file *f, const void *buf, int amt, sqlite3_int64 off)
         op_add(p->obj, 0, off, buf, (size_t)amt);
     /* the power goes as this write reaches the disk cache: it is pending, never synced, and
      * the caller never learns it was written */
-    return cut ? SQLITE_IOERR_WRITE : rc;
+    if (cut)
+        return SQLITE_IOERR_WRITE;
+    if (rc == SQLITE_OK && p->obj != NULL && g.on_write != NULL)
+        g.on_write(g.st.writes, g.on_write_arg);
+    return rc;
 }
 
 static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
@@ -296,7 +302,11 @@ static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
     rc = p->real->pMethods->xTruncate(p->real, size);
     if (rc == SQLITE_OK && p->obj != NULL)
         op_add(p->obj, 1, size, NULL, 0);
-    return cut ? SQLITE_IOERR_TRUNCATE : rc;
+    if (cut)
+        return SQLITE_IOERR_TRUNCATE;
+    if (rc == SQLITE_OK && p->obj != NULL && g.on_write != NULL)
+        g.on_write(g.st.writes, g.on_write_arg);
+    return rc;
 }
 
 static int f_sync(sqlite3_file *f, int flags)
@@ -620,6 +630,17 @@ void pcv_uninstall(void)
     g.installed = 0;
 }
 
+void pcv_on_write(void (*fn)(uint64_t n, void *arg), void *arg)
+{
+    g.on_write = fn;
+    g.on_write_arg = arg;
+}
+
+void pcv_reseed(uint32_t seed)
+{
+    g.rng = seed != 0 ? seed : 0x2545f491u;
+}
+
 void pcv_arm(uint64_t cut_at, unsigned flags, uint32_t seed)
 {
     objs_free();
@@ -667,11 +688,11 @@ static int write_all(const char *path, const unsigned char *data, size_t len)
     return close(fd);
 }
 
-int pcv_materialize(void)
+/* Decide the fate of every pending operation (dropped, or kept with PCV_KEEP_SOME). */
+static void settle_pending(void)
 {
-    pcv_obj *o, *d;
+    pcv_obj *o;
     size_t i;
-    int rc = 0;
 
     for (o = g.objs; o != NULL; o = o->next) {
         for (i = 0; i < o->nops; i++) {
@@ -684,12 +705,29 @@ int pcv_materialize(void)
         }
         ops_clear(o);
     }
+}
+
+/* The file durably named o->path, NULL when the name would not exist after a cut. */
+static pcv_obj *durable_at(const char *path)
+{
+    pcv_obj *d;
+
+    for (d = g.objs; d != NULL; d = d->next) {
+        if (d->durable_linked && strcmp(d->path, path) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+int pcv_materialize(void)
+{
+    pcv_obj *o, *d;
+    int rc = 0;
+
+    settle_pending();
     /* every name the VFS knows: the durable file's image, or nothing */
     for (o = g.objs; o != NULL && rc == 0; o = o->next) {
-        for (d = g.objs; d != NULL; d = d->next) {
-            if (d->durable_linked && strcmp(d->path, o->path) == 0)
-                break;
-        }
+        d = durable_at(o->path);
         if (d != NULL && d != o)
             continue; /* handled when the loop reaches d */
         if (d == o) {
@@ -712,5 +750,30 @@ int pcv_materialize(void)
     }
     objs_free();
     g.dead = 1; /* the session is over: nothing more reaches the model */
+    return rc;
+}
+
+int pcv_materialize_to(const char *dir)
+{
+    pcv_obj *o;
+    int rc = 0;
+
+    settle_pending();
+    for (o = g.objs; o != NULL && rc == 0; o = o->next) {
+        if (o->durable_linked) {
+            char path[4096];
+            const char *base = strrchr(o->path, '/');
+            int n = snprintf(path, sizeof path, "%s/%s", dir, base != NULL ? base + 1 : o->path);
+            if (n <= 0 || (size_t)n >= sizeof path) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            if (!o->linked)
+                g.st.resurrected++;
+            rc = write_all(path, o->img, o->len);
+        } else if (o->linked && durable_at(o->path) == NULL) {
+            g.st.vanished++;
+        }
+    }
     return rc;
 }

@@ -26,6 +26,11 @@
  *    SQLITE_IOERR_* code (xClose, xUnlock and unlocking xShmLock still run, so the caller
  *    can close its connections; xShmUnmap never deletes). The process is otherwise left
  *    running, as if frozen: nothing it does later reaches the modelled disk.
+ *  - Or a frozen process. pcv_on_write registers a function called after every write
+ *    event (the write is then pending: in the disk's cache, not synced). A test forks
+ *    there: the child is the machine at the instant the power went — it never returns into
+ *    SQLite — and writes the modelled disk into a directory of its own with
+ *    pcv_materialize_to, while the parent goes on undisturbed.
  *  - Reboot. After the caller closed every connection, pcv_materialize rewrites the real
  *    files as the disk would be after the cut: every name in the durable directory gets
  *    its file's durable image (a removed but not yet durably removed file comes back), every
@@ -84,6 +89,15 @@ int pcv_cut_happened(void);
  * connection using the VFS was closed. Works without a cut too (power lost right now).
  * Then forgets every tracked file. 0, or -1 with errno set. */
 int pcv_materialize(void);
+/* Call fn(n, arg) after write event n was performed and recorded (NULL: none). */
+void pcv_on_write(void (*fn)(uint64_t n, void *arg), void *arg);
+/* Write the modelled disk (as pcv_materialize would leave it) into the existing directory
+ * dir: each durable name's image as dir/<base name>; nothing else is touched, the real
+ * files and the model stay as they are except that PCV_KEEP_SOME choices are applied to the
+ * model (call it once per process: in a forked child). 0, or -1 with errno set. */
+int pcv_materialize_to(const char *dir);
+/* Reseed the PCV_KEEP_SOME generator. */
+void pcv_reseed(uint32_t seed);
 /* Counters since the last pcv_arm. */
 pcv_stats pcv_get_stats(void);
 

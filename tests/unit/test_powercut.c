@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,7 +91,7 @@ static uint32_t rnd(uint32_t *s)
 
 #define PC_W 64u          /* frames v1 window */
 #define PC_SEED 0x5eed1234u
-#define PC_OPS 560u       /* operations of the workload */
+#define PC_OPS 900u       /* operations of the workload */
 #define PC_MIN_POINTS 1000u
 
 #define NDEV 3u
@@ -129,7 +130,7 @@ static void model_init(model *m)
     unsigned p;
 
     for (p = 0; p < NPAIR; p++)
-        ck_assert_int_eq(iotsec_replay_init(&m->w[p], pair_ecowatt(p) ? 0 : PC_W), IOTSEC_OK);
+        (void)iotsec_replay_init(&m->w[p], pair_ecowatt(p) ? 0 : PC_W);
 }
 
 typedef struct pc_ack {
@@ -144,11 +145,13 @@ typedef struct pc_cfg {
     int sync_off;        /* negative control: PRAGMA synchronous = OFF after each open */
 } pc_cfg;
 
-/* One run of the workload. */
+/* One run of the workload. `inflight` is set before every call that may commit, so that at
+ * any write event (a forked child) or after a failed call (a dead VFS) the state on disk
+ * must be `acked` or `inflight`. */
 typedef struct pc_run {
-    uint64_t cut_at;
-    model acked;    /* after every acknowledged operation */
-    model inflight; /* the same plus the operation in flight at the cut, had it committed */
+    uint64_t cut_at; /* dead-VFS mode: the power goes at this write (0: never) */
+    model acked;     /* after every acknowledged operation */
+    model inflight;  /* the same plus the operation in flight, had it committed */
     pc_ack *acks;
     size_t nacks, capacks;
     unsigned ops;
@@ -253,24 +256,23 @@ static int op_single(pc_run *r, iotsec_replay_sqlite *s, uint32_t *rng)
 {
     unsigned p = rnd(rng) % NPAIR;
     uint64_t ctr = pick_ctr(&r->acked.w[p], pair_ecowatt(p), rng);
-    int exp = iotsec_replay_check(&r->acked.w[p], ctr);
-    int rc = pair_cc(s, p, ctr);
+    int exp = iotsec_replay_check(&r->acked.w[p], ctr), rc;
 
-    if (rc == IOTSEC_OK || rc == IOTSEC_E_REPLAY) {
-        if (rc != exp) {
-            snprintf(r->why, sizeof r->why, "op %u: pair %u counter %llu: store %d, model %d",
-                     r->ops, p, (unsigned long long)ctr, rc, exp);
-            return 1;
-        }
-        if (rc == IOTSEC_OK) {
-            ck_assert_int_eq(iotsec_replay_commit(&r->acked.w[p], ctr), IOTSEC_OK);
-            ack_add(r, p, ctr);
-        }
-        return 0;
-    }
-    if (exp == IOTSEC_OK) /* it may have committed before the power went */
+    if (exp == IOTSEC_OK) /* from here on it may commit */
         ck_assert_int_eq(iotsec_replay_commit(&r->inflight.w[p], ctr), IOTSEC_OK);
-    return expect_cut(r, rc, "check_and_commit");
+    rc = pair_cc(s, p, ctr);
+    if (rc != IOTSEC_OK && rc != IOTSEC_E_REPLAY)
+        return expect_cut(r, rc, "check_and_commit");
+    if (rc != exp) {
+        snprintf(r->why, sizeof r->why, "op %u: pair %u counter %llu: store %d, model %d", r->ops,
+                 p, (unsigned long long)ctr, rc, exp);
+        return 1;
+    }
+    if (rc == IOTSEC_OK) {
+        ck_assert_int_eq(iotsec_replay_commit(&r->acked.w[p], ctr), IOTSEC_OK);
+        ack_add(r, p, ctr);
+    }
+    return 0;
 }
 
 /* A transaction of 1–4 check_and_commits over both namespaces, committed or rolled back
@@ -311,7 +313,7 @@ static int op_txn(pc_run *r, iotsec_replay_sqlite *s, uint32_t *rng)
         rc = iotsec_replay_store_rollback(h);
         return rc == IOTSEC_OK ? 0 : expect_cut(r, rc, "rollback");
     }
-    r->inflight = work;
+    r->inflight = work; /* from here on it may commit */
     rc = iotsec_replay_store_commit(h);
     if (rc != IOTSEC_OK)
         return expect_cut(r, rc, "commit");
@@ -343,8 +345,8 @@ static int op_reopen(pc_run *r, iotsec_replay_sqlite **s, const char *path, cons
     return rc == IOTSEC_OK ? 0 : expect_cut(r, rc, "reopen");
 }
 
-/* Run the workload on a fresh database at path with the power cut at write r->cut_at (0:
- * never), then close everything (a dead VFS fails every I/O). */
+/* Run the workload on a fresh database at path through the powercut VFS (armed by the
+ * caller), then close the store (cleanly, or after the cut with every I/O failing). */
 static void workload(pc_run *r, const char *path, const pc_cfg *cfg)
 {
     iotsec_replay_sqlite *s = NULL;
@@ -357,8 +359,6 @@ static void workload(pc_run *r, const char *path, const pc_cfg *cfg)
     r->nacks = 0;
     r->ops = 0;
     r->why[0] = '\0';
-    ck_assert_int_eq(pcv_install(), SQLITE_OK);
-    pcv_arm(r->cut_at, cfg->vfs_flags, (uint32_t)r->cut_at * 2654435761u + 1u);
     rc = wl_open(&s, path, cfg, autockpt);
     if (rc != IOTSEC_OK) {
         (void)expect_cut(r, rc, "open");
@@ -367,7 +367,6 @@ static void workload(pc_run *r, const char *path, const pc_cfg *cfg)
             uint32_t k = rnd(&rng) % 100u;
 
             r->ops = op + 1u;
-            r->inflight = r->acked;
             if (k < 55)
                 rc = op_single(r, s, &rng);
             else if (k < 90)
@@ -378,8 +377,7 @@ static void workload(pc_run *r, const char *path, const pc_cfg *cfg)
                 rc = op_reopen(r, &s, path, cfg, &autockpt);
             if (rc != 0)
                 break;
-            r->inflight = r->acked; /* completed: nothing in flight (a cut during its
-                                       autocheckpoint cannot undo it) */
+            r->inflight = r->acked; /* completed: nothing in flight */
         }
     }
     iotsec_replay_sqlite_close(s);
@@ -389,7 +387,17 @@ static void workload(pc_run *r, const char *path, const pc_cfg *cfg)
 
 enum { V_OK = 0, V_LOST = 1, V_BROKEN = 2 };
 
+/* What one reboot found (also sent from a forked child through a pipe). */
+typedef struct pc_result {
+    int v;                 /* V_* */
+    int inflight_won;      /* the operation in flight had committed */
+    uint64_t acks_checked; /* acknowledged counters checked */
+    pcv_stats vfs;         /* what the VFS did at this cut */
+    char why[768];
+} pc_result;
+
 typedef struct pc_totals {
+    uint64_t writes;       /* write events of the workload */
     uint64_t points;       /* cut points verified */
     uint64_t acks_checked; /* acknowledged counters checked after a reboot */
     uint64_t inflight_won; /* reboots where the operation in flight had committed */
@@ -397,6 +405,28 @@ typedef struct pc_totals {
     uint64_t dropped, kept, resurrected, vanished; /* what the VFS did at the cuts */
     char first[1024];      /* the first failure */
 } pc_totals;
+
+static void totals_add(pc_totals *t, const pc_result *res, uint64_t n)
+{
+    t->points++;
+    t->acks_checked += res->acks_checked;
+    t->inflight_won += (uint64_t)res->inflight_won;
+    t->dropped += res->vfs.dropped;
+    t->kept += res->vfs.kept;
+    t->resurrected += res->vfs.resurrected;
+    t->vanished += res->vfs.vanished;
+    if (res->v == V_OK)
+        return;
+    if (res->v == V_LOST)
+        t->lost++;
+    else
+        t->broken++;
+    if (t->first[0] == '\0' && n == 0)
+        snprintf(t->first, sizeof t->first, "power cut after the end: %s", res->why);
+    else if (t->first[0] == '\0')
+        snprintf(t->first, sizeof t->first, "cut at write %llu: %s", (unsigned long long)n,
+                 res->why);
+}
 
 static int model_eq(const model *a, const int *present, const model *b)
 {
@@ -477,22 +507,25 @@ static int integrity_ok(sqlite3 *db, char *why, size_t cap)
     return ok;
 }
 
-/* Reboot from the disk the cut left (normal VFS) and check (a), (b), (c) and the state. */
-static int verify(const pc_run *r, const char *path, pc_totals *t, char *why, size_t cap)
+/* Reboot from the disk at path (normal VFS) and check (b), the state, (a) and (c). Uses no
+ * Check assertion: it runs in forked children too. */
+static void verify(const pc_run *r, const char *path, pc_result *res)
 {
     iotsec_replay_sqlite *s = NULL;
     model disk;
     const model *m = NULL;
     int present[NPAIR] = {0};
+    char *why = res->why;
+    size_t cap = sizeof res->why, i;
     unsigned p;
-    size_t i;
     int rc, v = V_OK;
 
     model_init(&disk);
     rc = iotsec_replay_sqlite_open(&s, path, PC_W, 0);
     if (rc != IOTSEC_OK) {
         snprintf(why, cap, "reopen after the cut: %s", iotsec_strerror(rc));
-        return V_BROKEN;
+        res->v = V_BROKEN;
+        return;
     }
     if (!integrity_ok(iotsec_replay_sqlite_db(s), why, cap))
         v = V_BROKEN;
@@ -507,23 +540,25 @@ static int verify(const pc_run *r, const char *path, pc_totals *t, char *why, si
             m = &r->acked;
         } else if (model_eq(&disk, present, &r->inflight)) {
             m = &r->inflight;
-            t->inflight_won++;
+            res->inflight_won = 1;
         } else {
             for (p = 0; p < NPAIR; p++) {
                 uint64_t dh = present[p] ? disk.w[p].highest : 0;
-                if (dh != r->acked.w[p].highest || (present[p] &&
-                    memcmp(disk.w[p].bitmap, r->acked.w[p].bitmap, sizeof disk.w[p].bitmap)))
+                if (dh != r->acked.w[p].highest ||
+                    (present[p] && memcmp(disk.w[p].bitmap, r->acked.w[p].bitmap,
+                                          sizeof disk.w[p].bitmap) != 0))
                     break;
             }
+            if (p == NPAIR)
+                p = 0;
             snprintf(why, cap,
                      "state after reboot is neither the acknowledged one nor that plus the "
                      "operation in flight (op %u): %s %s kid %u: highest %llu on disk, %llu "
                      "acknowledged, %llu with the op in flight",
-                     r->ops, p < NFR ? "frames" : "ecowatt", pair_dev(p % NPAIR),
-                     pair_kid(p % NPAIR), (unsigned long long)(p < NPAIR && present[p]
-                                                                  ? disk.w[p].highest : 0),
-                     (unsigned long long)(p < NPAIR ? r->acked.w[p].highest : 0),
-                     (unsigned long long)(p < NPAIR ? r->inflight.w[p].highest : 0));
+                     r->ops, pair_ecowatt(p) ? "ecowatt" : "frames", pair_dev(p), pair_kid(p),
+                     (unsigned long long)(present[p] ? disk.w[p].highest : 0),
+                     (unsigned long long)r->acked.w[p].highest,
+                     (unsigned long long)r->inflight.w[p].highest);
             v = V_LOST;
         }
     }
@@ -532,7 +567,7 @@ static int verify(const pc_run *r, const char *path, pc_totals *t, char *why, si
     if (v != V_BROKEN) {
         for (i = 0; i < r->nacks; i++) {
             rc = pair_peek(s, r->acks[i].pair, r->acks[i].ctr);
-            t->acks_checked++;
+            res->acks_checked++;
             if (rc != IOTSEC_E_REPLAY) {
                 char more[256];
                 snprintf(more, sizeof more,
@@ -551,32 +586,32 @@ static int verify(const pc_run *r, const char *path, pc_totals *t, char *why, si
         }
     }
     /* (c) the store goes on: a counter above the window, then a free one inside it */
-    if (v == V_OK && m != NULL) {
-        for (p = 0; p < NPAIR && v == V_OK; p++) {
-            const iotsec_replay_window *w = &m->w[p];
-            uint64_t d, fresh = w->highest + 1u;
-            rc = pair_cc(s, p, fresh);
-            if (rc == IOTSEC_OK)
-                rc = pair_peek(s, p, fresh) == IOTSEC_E_REPLAY ? IOTSEC_OK : IOTSEC_E_STATE;
-            for (d = 1; rc == IOTSEC_OK && !pair_ecowatt(p) && d < PC_W && d < w->highest; d++) {
-                if (!(w->bitmap[d / 64u] & ((uint64_t)1 << (d % 64u)))) {
-                    rc = pair_cc(s, p, w->highest - d);
-                    break;
-                }
+    for (p = 0; v == V_OK && m != NULL && p < NPAIR; p++) {
+        const iotsec_replay_window *w = &m->w[p];
+        uint64_t d, fresh = w->highest + 1u;
+
+        rc = pair_cc(s, p, fresh);
+        if (rc == IOTSEC_OK)
+            rc = pair_peek(s, p, fresh) == IOTSEC_E_REPLAY ? IOTSEC_OK : IOTSEC_E_STATE;
+        for (d = 1; rc == IOTSEC_OK && !pair_ecowatt(p) && d < PC_W && d < w->highest; d++) {
+            if (!(w->bitmap[d / 64u] & ((uint64_t)1 << (d % 64u)))) {
+                rc = pair_cc(s, p, w->highest - d);
+                break;
             }
-            if (rc != IOTSEC_OK) {
-                snprintf(why, cap, "%s %s kid %u refuses a new counter after the reboot: %s",
-                         pair_ecowatt(p) ? "ecowatt" : "frames", pair_dev(p), pair_kid(p),
-                         iotsec_strerror(rc));
-                v = V_BROKEN;
-            }
+        }
+        if (rc != IOTSEC_OK) {
+            snprintf(why, cap, "%s %s kid %u refuses a new counter after the reboot: %s",
+                     pair_ecowatt(p) ? "ecowatt" : "frames", pair_dev(p), pair_kid(p),
+                     iotsec_strerror(rc));
+            v = V_BROKEN;
         }
     }
     iotsec_replay_sqlite_close(s);
-    return v;
+    res->v = v;
 }
 
-static void rm_run_dir(const char *dir)
+/* Remove the files a run may leave in dir (and dir itself when rm_dir); 0 or -1. */
+static int clean_dir(const char *dir, int rm_dir)
 {
     static const char *const names[] = {"replay.db", "replay.db-wal", "replay.db-shm",
                                         "replay.db-journal"};
@@ -584,86 +619,190 @@ static void rm_run_dir(const char *dir)
     size_t i;
 
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        join(path, sizeof path, dir, names[i]);
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
+            return -1;
         (void)unlink(path);
     }
-    ck_assert_msg(rmdir(dir) == 0, "%s: unexpected file left (%s)", dir, strerror(errno));
+    return rm_dir ? rmdir(dir) : 0;
 }
 
-/* One cut point: workload with the cut at write n (0: none, power lost after the end),
- * materialize, reboot, verify. Returns V_*. */
-static int cut_point(const char *base, const pc_cfg *cfg, uint64_t n, pc_run *r, pc_totals *t)
-{
-    char dir[4096], path[4096], why[768], name[32];
-    pcv_stats st;
-    int v;
+/* ---- frozen process: a forked child at every write event -------------------------------- */
 
-    snprintf(name, sizeof name, "r%llu", (unsigned long long)n);
-    join(dir, sizeof dir, base, name);
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
-    join(path, sizeof path, dir, "replay.db");
-    r->cut_at = n;
-    workload(r, path, cfg);
-    ck_assert_msg(r->why[0] == '\0', "cut at write %llu: workload: %s", (unsigned long long)n,
-                  r->why);
-    ck_assert_msg(n == 0 || pcv_cut_happened(), "cut at write %llu never happened (%llu writes)",
-                  (unsigned long long)n, (unsigned long long)pcv_writes());
-    ck_assert_int_eq(pcv_materialize(), 0);
-    st = pcv_get_stats();
-    t->dropped += st.dropped;
-    t->kept += st.kept;
-    t->resurrected += st.resurrected;
-    t->vanished += st.vanished;
-    pcv_uninstall();
-    why[0] = '\0';
-    v = verify(r, path, t, why, sizeof why);
-    t->points++;
-    if (v != V_OK) {
-        if (v == V_LOST)
-            t->lost++;
-        else
-            t->broken++;
-        if (t->first[0] == '\0' && n == 0)
-            snprintf(t->first, sizeof t->first, "power cut after the end: %s", why);
-        else if (t->first[0] == '\0')
-            snprintf(t->first, sizeof t->first, "cut at write %llu: %s", (unsigned long long)n,
-                     why);
+static struct {
+    const pc_run *r;
+    uint64_t first, stride; /* cut at writes first, first + stride, … */
+    char cutdir[4096];      /* where a child writes the disk it sees */
+    uint32_t seed;
+    pc_totals *t;
+} fk;
+
+/* In the child: the machine as the power went. Materialize the modelled disk into cutdir,
+ * reboot from it and verify; never return into SQLite. */
+static void child_cut(uint64_t n, pc_result *res)
+{
+    char path[4096];
+
+    pcv_reseed(fk.seed ^ ((uint32_t)n * 2654435761u));
+    if (pcv_materialize_to(fk.cutdir) != 0) {
+        snprintf(res->why, sizeof res->why, "materialize: %s", strerror(errno));
+        res->v = V_BROKEN;
+        return;
     }
-    rm_run_dir(dir);
-    return v;
+    res->vfs = pcv_get_stats();
+    pcv_uninstall();
+    if (snprintf(path, sizeof path, "%s/replay.db", fk.cutdir) >= (int)sizeof path) {
+        res->v = V_BROKEN;
+        return;
+    }
+    verify(fk.r, path, res);
+    if (clean_dir(fk.cutdir, 0) != 0 && res->v == V_OK) {
+        res->v = V_BROKEN;
+        if (snprintf(res->why, sizeof res->why, "cannot clean %s", fk.cutdir) < 0)
+            res->why[0] = '\0';
+    }
 }
 
-/* The workload's number of write events (a run without a cut). */
-static uint64_t count_writes(const char *base, const pc_cfg *cfg, pc_run *r, pc_totals *t)
+/* The VFS's write hook (and, with n = 0, the point after the end): fork; the child is the
+ * machine at the cut, the parent waits for its verdict and goes on. */
+static void fork_cut(uint64_t n, void *arg)
 {
-    uint64_t n;
+    pc_result res;
+    size_t got = 0;
+    int fds[2], status = 0;
+    pid_t pid;
 
-    (void)cut_point(base, cfg, 0, r, t); /* also the point "power lost after the end" */
-    n = pcv_get_stats().writes;
-    return n;
+    (void)arg;
+    if (n != 0 && (n < fk.first || (n - fk.first) % fk.stride != 0))
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ssize_t w;
+        close(fds[0]);
+        memset(&res, 0, sizeof res);
+        child_cut(n, &res);
+        w = write(fds[1], &res, sizeof res);
+        _exit(w == (ssize_t)sizeof res ? 0 : 3);
+    }
+    close(fds[1]);
+    memset(&res, 0, sizeof res);
+    while (got < sizeof res) {
+        ssize_t k = read(fds[0], (char *)&res + got, sizeof res - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (got != sizeof res || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        memset(&res, 0, sizeof res);
+        res.v = V_BROKEN;
+        snprintf(res.why, sizeof res.why, "the child verifying it died (status 0x%x)",
+                 (unsigned)status);
+        (void)clean_dir(fk.cutdir, 0);
+    }
+    totals_add(fk.t, &res, n);
 }
 
-/* Cut at writes first, first + stride, … ≤ T, then after the end; stop after max_fail
- * failures (0: never). Returns T. */
-static uint64_t sweep(const pc_cfg *cfg, uint64_t first, uint64_t stride, uint64_t max_fail,
-                      pc_totals *t)
+/* Run the workload once with a forked child verifying the cut at writes first, first +
+ * stride, … and after the end. */
+static void sweep_frozen(const pc_cfg *cfg, uint64_t first, uint64_t stride, pc_totals *t)
 {
-    char base[4096];
+    char base[4096], rundir[4096], path[4096];
     pc_run r;
-    uint64_t total, n;
 
     memset(&r, 0, sizeof r);
     memset(t, 0, sizeof *t);
     pc_tmpdir(base, sizeof base);
-    total = count_writes(base, cfg, &r, t);
+    join(rundir, sizeof rundir, base, "run");
+    join(fk.cutdir, sizeof fk.cutdir, base, "cut");
+    ck_assert_int_eq(mkdir(rundir, 0700), 0);
+    ck_assert_int_eq(mkdir(fk.cutdir, 0700), 0);
+    join(path, sizeof path, rundir, "replay.db");
+    fk.r = &r;
+    fk.first = first;
+    fk.stride = stride;
+    fk.seed = PC_SEED ^ cfg->vfs_flags;
+    fk.t = t;
+    ck_assert_int_eq(pcv_install(), SQLITE_OK);
+    pcv_arm(0, cfg->vfs_flags, fk.seed);
+    pcv_on_write(fork_cut, NULL);
+    workload(&r, path, cfg);
+    pcv_on_write(NULL, NULL);
+    ck_assert_msg(r.why[0] == '\0', "workload: %s", r.why);
+    t->writes = pcv_writes();
+    fork_cut(0, NULL); /* the power goes after the end (store closed cleanly) */
+    pcv_arm(0, 0, 1);  /* forget the model */
+    pcv_uninstall();
+    free(r.acks);
+    ck_assert_int_eq(clean_dir(rundir, 1), 0);
+    ck_assert_int_eq(clean_dir(fk.cutdir, 1), 0);
+    tu_tmpdir_cleanup(base);
+}
+
+/* ---- dead VFS: cut, every later call fails, close, reboot ------------------------------- */
+
+/* Cut at writes first, first + stride, … by re-running the workload each time with a VFS
+ * that dies at that write (the library then sees I/O errors and closes). */
+static void sweep_dead(const pc_cfg *cfg, uint64_t total, uint64_t first, uint64_t stride,
+                       pc_totals *t)
+{
+    char base[4096], dir[4096], path[4096], name[32];
+    pc_run r;
+    pc_result res;
+    uint64_t n;
+
+    memset(&r, 0, sizeof r);
+    memset(t, 0, sizeof *t);
+    pc_tmpdir(base, sizeof base);
     for (n = first; n <= total; n += stride) {
-        if (cut_point(base, cfg, n, &r, t) != V_OK && max_fail != 0 &&
-            t->lost + t->broken >= max_fail)
-            break;
+        snprintf(name, sizeof name, "r%llu", (unsigned long long)n);
+        join(dir, sizeof dir, base, name);
+        ck_assert_int_eq(mkdir(dir, 0700), 0);
+        join(path, sizeof path, dir, "replay.db");
+        ck_assert_int_eq(pcv_install(), SQLITE_OK);
+        pcv_arm(n, cfg->vfs_flags, PC_SEED ^ (uint32_t)n);
+        r.cut_at = n;
+        workload(&r, path, cfg);
+        ck_assert_msg(r.why[0] == '\0', "cut at write %llu: workload: %s",
+                      (unsigned long long)n, r.why);
+        ck_assert_msg(pcv_cut_happened(), "cut at write %llu never happened (%llu writes)",
+                      (unsigned long long)n, (unsigned long long)pcv_writes());
+        ck_assert_int_eq(pcv_materialize(), 0);
+        memset(&res, 0, sizeof res);
+        res.vfs = pcv_get_stats();
+        pcv_uninstall();
+        verify(&r, path, &res);
+        totals_add(t, &res, n);
+        ck_assert_int_eq(clean_dir(dir, 1), 0);
     }
+    t->writes = total;
     free(r.acks);
     tu_tmpdir_cleanup(base);
-    return total;
+}
+
+/* ---- the sweeps --------------------------------------------------------------------------- */
+
+static void print_totals(const char *label, const pc_totals *t, double secs)
+{
+    printf("powercut sqlite (%s): %llu write events, %llu cut points verified, %llu "
+           "acknowledged counters checked after reboots, in-flight op found committed %llu "
+           "times, unsynced ops dropped %llu kept %llu, files resurrected %llu vanished %llu, "
+           "%llu lost, %llu broken, %.1f s\n",
+           label, (unsigned long long)t->writes, (unsigned long long)t->points,
+           (unsigned long long)t->acks_checked, (unsigned long long)t->inflight_won,
+           (unsigned long long)t->dropped, (unsigned long long)t->kept,
+           (unsigned long long)t->resurrected, (unsigned long long)t->vanished,
+           (unsigned long long)t->lost, (unsigned long long)t->broken, secs);
+    if (t->first[0] != '\0')
+        printf("  first failure: %s\n", t->first);
+    fflush(stdout);
 }
 
 static void sqlite_sweep_all(unsigned vfs_flags, const char *label)
@@ -671,21 +810,13 @@ static void sqlite_sweep_all(unsigned vfs_flags, const char *label)
     pc_cfg cfg = {vfs_flags, 0, 0};
     pc_totals t;
     double t0 = now_s();
-    uint64_t total = sweep(&cfg, 1, 1, 0, &t);
 
-    printf("powercut sqlite (%s): %llu write events, %llu cut points (every write and after the "
-           "end), %llu acknowledged counters checked after reboots, in-flight op committed in "
-           "%llu, unsynced ops dropped %llu kept %llu, files resurrected %llu vanished %llu, "
-           "%.1f s\n",
-           label, (unsigned long long)total, (unsigned long long)t.points,
-           (unsigned long long)t.acks_checked, (unsigned long long)t.inflight_won,
-           (unsigned long long)t.dropped, (unsigned long long)t.kept,
-           (unsigned long long)t.resurrected, (unsigned long long)t.vanished, now_s() - t0);
-    fflush(stdout);
+    sweep_frozen(&cfg, 1, 1, &t);
+    print_totals(label, &t, now_s() - t0);
     ck_assert_msg(t.lost == 0 && t.broken == 0, "%llu lost, %llu broken; first: %s",
                   (unsigned long long)t.lost, (unsigned long long)t.broken, t.first);
-    ck_assert_uint_ge(t.points, PC_MIN_POINTS);
-    ck_assert_uint_eq(t.points, total + 1u);
+    ck_assert_uint_ge(t.writes, PC_MIN_POINTS);
+    ck_assert_uint_eq(t.points, t.writes + 1u); /* every write, and after the end */
     /* not vacuous: cuts did drop unsynced writes, files came back and vanished, and when
      * part of the cache reached the disk some unacknowledged commit survived */
     ck_assert_uint_gt(t.dropped, 0);
@@ -698,13 +829,31 @@ static void sqlite_sweep_all(unsigned vfs_flags, const char *label)
 
 START_TEST(test_sqlite_every_write_unsynced_dropped)
 {
-    sqlite_sweep_all(0, "unsynced writes dropped");
+    sqlite_sweep_all(0, "frozen at every write, unsynced writes dropped");
 }
 END_TEST
 
 START_TEST(test_sqlite_every_write_unsynced_partly_kept)
 {
-    sqlite_sweep_all(PCV_KEEP_SOME, "random unsynced writes kept");
+    sqlite_sweep_all(PCV_KEEP_SOME, "frozen at every write, random unsynced writes kept");
+}
+END_TEST
+
+/* The other way to die: the VFS fails every call from the cut on, the library sees the
+ * errors (failed commits, rollbacks, close), then the disk is rebooted. Sampled: each
+ * point re-runs the workload. */
+START_TEST(test_sqlite_dead_vfs_sampled)
+{
+    pc_cfg cfg = {0, 0, 0};
+    pc_totals t;
+    double t0 = now_s();
+
+    sweep_frozen(&cfg, 1, 1000000, &t); /* only to count the writes */
+    sweep_dead(&cfg, t.writes, 7, 23, &t);
+    print_totals("every call fails after the cut, every 23rd write", &t, now_s() - t0);
+    ck_assert_msg(t.lost == 0 && t.broken == 0, "%llu lost, %llu broken; first: %s",
+                  (unsigned long long)t.lost, (unsigned long long)t.broken, t.first);
+    ck_assert_uint_ge(t.points, 40);
 }
 END_TEST
 
@@ -713,13 +862,10 @@ END_TEST
 static void sqlite_control(const pc_cfg *cfg, const char *label, int may_break)
 {
     pc_totals t;
-    uint64_t total = sweep(cfg, 3, 17, 0, &t);
+    double t0 = now_s();
 
-    printf("powercut sqlite control (%s): %llu cut points of %llu writes: %llu with lost "
-           "acknowledged counters, %llu broken; first: %s\n",
-           label, (unsigned long long)t.points, (unsigned long long)total,
-           (unsigned long long)t.lost, (unsigned long long)t.broken, t.first);
-    fflush(stdout);
+    sweep_frozen(cfg, 3, 17, &t);
+    print_totals(label, &t, now_s() - t0);
     ck_assert_msg(t.lost > 0, "%s: the harness found no lost counter", label);
     if (!may_break)
         ck_assert_msg(t.broken == 0, "%s: %s", label, t.first);
@@ -729,7 +875,7 @@ START_TEST(test_sqlite_control_synchronous_off)
 {
     pc_cfg cfg = {0, 0, 1};
 
-    sqlite_control(&cfg, "PRAGMA synchronous=OFF", 1);
+    sqlite_control(&cfg, "control: PRAGMA synchronous=OFF, every 17th write", 1);
 }
 END_TEST
 
@@ -737,7 +883,7 @@ START_TEST(test_sqlite_control_disk_ignores_fsync)
 {
     pc_cfg cfg = {PCV_LIE_SYNC, 0, 0};
 
-    sqlite_control(&cfg, "xSync makes nothing durable", 1);
+    sqlite_control(&cfg, "control: xSync makes nothing durable, every 17th write", 1);
 }
 END_TEST
 
@@ -747,7 +893,121 @@ START_TEST(test_sqlite_sync_normal_loses_last_commits_only)
 {
     pc_cfg cfg = {0, IOTSEC_REPLAY_SQLITE_SYNC_NORMAL, 0};
 
-    sqlite_control(&cfg, "IOTSEC_REPLAY_SQLITE_SYNC_NORMAL", 0);
+    sqlite_control(&cfg, "control: IOTSEC_REPLAY_SQLITE_SYNC_NORMAL, every 17th write", 0);
+}
+END_TEST
+
+/* ---- the VFS model itself ---------------------------------------------------------------- */
+
+static sqlite3_file *vfs_open(sqlite3_vfs *vfs, const char *path, int flags)
+{
+    sqlite3_file *f = calloc(1, (size_t)vfs->szOsFile);
+    int out = 0;
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(vfs->xOpen(vfs, path, f, flags | SQLITE_OPEN_READWRITE, &out), SQLITE_OK);
+    return f;
+}
+
+static void vfs_close(sqlite3_file *f)
+{
+    ck_assert_int_eq(f->pMethods->xClose(f), SQLITE_OK);
+    free(f);
+}
+
+static void expect_file(const char *path, const char *content)
+{
+    size_t n = 0;
+    uint8_t *data;
+
+    if (content == NULL) {
+        ck_assert_msg(access(path, F_OK) != 0, "%s should not exist", path);
+        return;
+    }
+    data = tu_read_file(path, &n);
+    ck_assert_msg(n == strlen(content) && memcmp(data, content, n) == 0,
+                  "%s holds %zu bytes, not \"%s\"", path, n, content);
+    free(data);
+}
+
+/* The model the sweeps rely on: synced data survives, unsynced data does not, a new
+ * journal's name is durable only after its first sync (the directory sync), a removal
+ * without a directory sync is undone, and after the cut every I/O call fails. */
+START_TEST(test_vfs_model)
+{
+    char dir[4096], db[4096], jr[4096], wal[4096];
+    sqlite3_vfs *vfs;
+    sqlite3_file *a, *j, *w;
+    int main_flags = SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_CREATE;
+    int jr_flags = SQLITE_OPEN_MAIN_JOURNAL | SQLITE_OPEN_CREATE;
+    int wal_flags = SQLITE_OPEN_WAL | SQLITE_OPEN_CREATE;
+    char buf[8];
+
+    pc_tmpdir(dir, sizeof dir);
+    join(db, sizeof db, dir, "db");
+    join(jr, sizeof jr, dir, "db-journal");
+    join(wal, sizeof wal, dir, "db-wal");
+    ck_assert_int_eq(pcv_install(), SQLITE_OK);
+    vfs = sqlite3_vfs_find(NULL);
+    ck_assert_str_eq(vfs->zName, PCV_NAME);
+
+    /* 1. no cut: materialize is "power lost now" */
+    pcv_arm(0, 0, 1);
+    tu_write_file(dir, "db", "old", 3, db, sizeof db); /* exists before: durable */
+    a = vfs_open(vfs, db, main_flags);
+    ck_assert_int_eq(a->pMethods->xWrite(a, "synced", 6, 0), SQLITE_OK);
+    ck_assert_int_eq(a->pMethods->xSync(a, SQLITE_SYNC_FULL), SQLITE_OK);
+    ck_assert_int_eq(a->pMethods->xWrite(a, "XX", 2, 0), SQLITE_OK); /* never synced */
+    j = vfs_open(vfs, jr, jr_flags);
+    ck_assert_int_eq(j->pMethods->xWrite(j, "journal", 7, 0), SQLITE_OK);
+    ck_assert_int_eq(j->pMethods->xSync(j, SQLITE_SYNC_FULL), SQLITE_OK); /* + directory */
+    vfs_close(j);
+    ck_assert_int_eq(vfs->xDelete(vfs, jr, 0), SQLITE_OK); /* removal not durable */
+    w = vfs_open(vfs, wal, wal_flags);
+    ck_assert_int_eq(w->pMethods->xWrite(w, "wal", 3, 0), SQLITE_OK); /* never synced */
+    vfs_close(w);
+    ck_assert_int_eq(a->pMethods->xRead(a, buf, 6, 0), SQLITE_OK); /* reads see the cache */
+    ck_assert_int_eq(memcmp(buf, "XXnced", 6), 0);
+    vfs_close(a);
+    expect_file(jr, NULL);
+    ck_assert_int_eq(pcv_materialize(), 0);
+    expect_file(db, "synced");
+    expect_file(jr, "journal");
+    expect_file(wal, NULL);
+    ck_assert_uint_eq(pcv_get_stats().resurrected, 1);
+    ck_assert_uint_eq(pcv_get_stats().vanished, 1);
+    ck_assert_uint_eq(pcv_get_stats().dropped, 2);
+
+    /* 2. a removal with a directory sync is durable; truncates are write events too */
+    pcv_arm(0, 0, 1);
+    ck_assert_int_eq(vfs->xDelete(vfs, jr, 1), SQLITE_OK);
+    a = vfs_open(vfs, db, main_flags);
+    ck_assert_int_eq(a->pMethods->xTruncate(a, 2), SQLITE_OK);
+    ck_assert_int_eq(a->pMethods->xSync(a, SQLITE_SYNC_NORMAL), SQLITE_OK);
+    vfs_close(a);
+    ck_assert_uint_eq(pcv_writes(), 1);
+    ck_assert_int_eq(pcv_materialize(), 0);
+    expect_file(jr, NULL);
+    expect_file(db, "sy");
+
+    /* 3. the cut at write 2: that write fails, then every I/O call does */
+    pcv_arm(2, 0, 1);
+    a = vfs_open(vfs, db, main_flags);
+    ck_assert_int_eq(a->pMethods->xWrite(a, "1", 1, 0), SQLITE_OK);
+    ck_assert_int_eq(pcv_cut_happened(), 0);
+    ck_assert_int_eq(a->pMethods->xWrite(a, "2", 1, 1), SQLITE_IOERR_WRITE);
+    ck_assert_int_eq(pcv_cut_happened(), 1);
+    ck_assert_int_eq(a->pMethods->xSync(a, SQLITE_SYNC_FULL), SQLITE_IOERR_FSYNC);
+    ck_assert_int_eq(a->pMethods->xRead(a, buf, 1, 0), SQLITE_IOERR_READ);
+    ck_assert_int_eq(a->pMethods->xWrite(a, "3", 1, 0), SQLITE_IOERR_WRITE);
+    ck_assert_int_eq(vfs->xDelete(vfs, db, 0), SQLITE_IOERR_DELETE);
+    vfs_close(a);
+    ck_assert_int_eq(pcv_materialize(), 0);
+    expect_file(db, "sy");
+    ck_assert_uint_eq(pcv_get_stats().dropped, 2);
+    pcv_uninstall();
+    ck_assert_str_ne(sqlite3_vfs_find(NULL)->zName, PCV_NAME);
+    tu_tmpdir_cleanup(dir);
 }
 END_TEST
 
@@ -1176,8 +1436,10 @@ static Suite *powercut_suite(void)
     TCase *ctl = tcase_create("sqlite-controls");
     TCase *ctr = tcase_create("counter");
 
+    tcase_add_test(sq, test_vfs_model);
     tcase_add_test(sq, test_sqlite_every_write_unsynced_dropped);
     tcase_add_test(sq, test_sqlite_every_write_unsynced_partly_kept);
+    tcase_add_test(sq, test_sqlite_dead_vfs_sampled);
     tcase_set_timeout(sq, 900);
     suite_add_tcase(s, sq);
     tcase_add_test(ctl, test_sqlite_control_synchronous_off);
