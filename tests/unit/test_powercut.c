@@ -143,7 +143,13 @@ typedef struct pc_cfg {
     unsigned vfs_flags;  /* PCV_* */
     unsigned open_flags; /* IOTSEC_REPLAY_SQLITE_* */
     int sync_off;        /* negative control: PRAGMA synchronous = OFF after each open */
+    unsigned ops;        /* operations of the workload (0: PC_OPS) */
+    int legacy;          /* start from a database made before the legacy table existed */
 } pc_cfg;
+
+/* The counter the legacy database starts with (dev-a kid 0, frames), written before the
+ * run: acknowledged. */
+#define LEGACY_CTR 40u
 
 /* One run of the workload. `inflight` is set before every call that may commit, so that at
  * any write event (a forked child) or after a failed call (a dead VFS) the state on disk
@@ -355,15 +361,19 @@ static void workload(pc_run *r, const char *path, const pc_cfg *cfg)
     int rc;
 
     model_init(&r->acked);
-    r->inflight = r->acked;
     r->nacks = 0;
+    if (cfg->legacy) {
+        ck_assert_int_eq(iotsec_replay_commit(&r->acked.w[0], LEGACY_CTR), IOTSEC_OK);
+        ack_add(r, 0, LEGACY_CTR);
+    }
+    r->inflight = r->acked;
     r->ops = 0;
     r->why[0] = '\0';
     rc = wl_open(&s, path, cfg, autockpt);
     if (rc != IOTSEC_OK) {
         (void)expect_cut(r, rc, "open");
     } else {
-        for (op = 0; op < PC_OPS && !pcv_cut_happened(); op++) {
+        for (op = 0; op < (cfg->ops != 0 ? cfg->ops : PC_OPS) && !pcv_cut_happened(); op++) {
             uint32_t k = rnd(&rng) % 100u;
 
             r->ops = op + 1u;
@@ -712,6 +722,39 @@ static void fork_cut(uint64_t n, void *arg)
     totals_add(fk.t, &res, n);
 }
 
+/* A replay database as an older libiotsec left it: schema 1 without the legacy table, in
+ * rollback-journal mode (never opened by a version that switches to WAL), dev-a kid 0 having
+ * seen LEGACY_CTR. Written with plain SQLite and the normal VFS. */
+static void make_legacy_db(const char *path)
+{
+    uint8_t state[IOTSEC_REPLAY_STATE_LEN];
+    char sql[1024], hex[2 * IOTSEC_REPLAY_STATE_LEN + 1];
+    iotsec_replay_window w;
+    sqlite3 *db = NULL;
+    size_t n = 0;
+
+    ck_assert_int_eq(iotsec_replay_init(&w, PC_W), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_commit(&w, LEGACY_CTR), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_encode(&w, state, sizeof state, &n), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_hex_encode(state, n, hex, sizeof hex), IOTSEC_OK);
+    ck_assert_int_lt(snprintf(sql, sizeof sql,
+                              "PRAGMA application_id = %d; PRAGMA user_version = 1;"
+                              "CREATE TABLE iotsec_replay_state("
+                              " device_id BLOB NOT NULL CHECK(length(device_id) BETWEEN 1 AND 64),"
+                              " kid INTEGER NOT NULL CHECK(kid BETWEEN 0 AND 255),"
+                              " state BLOB NOT NULL,"
+                              " PRIMARY KEY(device_id, kid)) WITHOUT ROWID;"
+                              "INSERT INTO iotsec_replay_state VALUES(CAST('%s' AS BLOB), %u, x'%s')",
+                              IOTSEC_REPLAY_SQLITE_APPLICATION_ID, pair_dev(0), pair_kid(0), hex),
+                     (int)sizeof sql);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                     "unix"),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+}
+
 /* Run the workload once with a forked child verifying the cut at writes first, first +
  * stride, … and after the end. */
 static void sweep_frozen(const pc_cfg *cfg, uint64_t first, uint64_t stride, pc_totals *t)
@@ -732,6 +775,8 @@ static void sweep_frozen(const pc_cfg *cfg, uint64_t first, uint64_t stride, pc_
     fk.stride = stride;
     fk.seed = PC_SEED ^ cfg->vfs_flags;
     fk.t = t;
+    if (cfg->legacy)
+        make_legacy_db(path);
     ck_assert_int_eq(pcv_install(), SQLITE_OK);
     pcv_arm(0, cfg->vfs_flags, fk.seed);
     pcv_on_write(fork_cut, NULL);
@@ -809,7 +854,7 @@ static void print_totals(const char *label, const pc_totals *t, double secs)
 
 static void sqlite_sweep_all(unsigned vfs_flags, const char *label)
 {
-    pc_cfg cfg = {vfs_flags, 0, 0};
+    pc_cfg cfg = {vfs_flags, 0, 0, 0, 0};
     pc_totals t;
     double t0 = now_s();
 
@@ -841,12 +886,32 @@ START_TEST(test_sqlite_every_write_unsynced_partly_kept)
 }
 END_TEST
 
+/* Cut at every write of a short workload on a database an older version left: the open
+ * switches it from a rollback journal to WAL (a hot journal may come back) and adds the
+ * legacy table; the counter it held before must survive every cut. */
+START_TEST(test_sqlite_every_write_upgrading_old_database)
+{
+    pc_cfg cfg = {0, 0, 0, 60, 1};
+    pc_totals t;
+    double t0 = now_s();
+
+    sweep_frozen(&cfg, 1, 1, &t);
+    print_totals("frozen at every write, old rollback-journal database upgraded", &t,
+                 now_s() - t0);
+    ck_assert_msg(t.lost == 0 && t.broken == 0, "%llu lost, %llu broken; first: %s",
+                  (unsigned long long)t.lost, (unsigned long long)t.broken, t.first);
+    ck_assert_uint_eq(t.points, t.writes + 1u);
+    ck_assert_uint_gt(t.writes, 50);
+    ck_assert_uint_gt(t.resurrected, 0); /* the rollback journal came back at some cuts */
+}
+END_TEST
+
 /* The other way to die: the VFS fails every call from the cut on, the library sees the
  * errors (failed commits, rollbacks, close), then the disk is rebooted. Sampled: each
  * point re-runs the workload. */
 START_TEST(test_sqlite_dead_vfs_sampled)
 {
-    pc_cfg cfg = {0, 0, 0};
+    pc_cfg cfg = {0, 0, 0, 0, 0};
     pc_totals t;
     double t0 = now_s();
 
@@ -875,7 +940,7 @@ static void sqlite_control(const pc_cfg *cfg, const char *label, int may_break)
 
 START_TEST(test_sqlite_control_synchronous_off)
 {
-    pc_cfg cfg = {0, 0, 1};
+    pc_cfg cfg = {0, 0, 1, 0, 0};
 
     sqlite_control(&cfg, "control: PRAGMA synchronous=OFF, every 17th write", 1);
 }
@@ -883,7 +948,7 @@ END_TEST
 
 START_TEST(test_sqlite_control_disk_ignores_fsync)
 {
-    pc_cfg cfg = {PCV_LIE_SYNC, 0, 0};
+    pc_cfg cfg = {PCV_LIE_SYNC, 0, 0, 0, 0};
 
     sqlite_control(&cfg, "control: xSync makes nothing durable, every 17th write", 1);
 }
@@ -893,7 +958,7 @@ END_TEST
  * but never to damage the file: both halves are checked. */
 START_TEST(test_sqlite_sync_normal_loses_last_commits_only)
 {
-    pc_cfg cfg = {0, IOTSEC_REPLAY_SQLITE_SYNC_NORMAL, 0};
+    pc_cfg cfg = {0, IOTSEC_REPLAY_SQLITE_SYNC_NORMAL, 0, 0, 0};
 
     sqlite_control(&cfg, "control: IOTSEC_REPLAY_SQLITE_SYNC_NORMAL, every 17th write", 0);
 }
@@ -1506,6 +1571,7 @@ static Suite *powercut_suite(void)
     tcase_add_test(sq, test_vfs_model);
     tcase_add_test(sq, test_sqlite_every_write_unsynced_dropped);
     tcase_add_test(sq, test_sqlite_every_write_unsynced_partly_kept);
+    tcase_add_test(sq, test_sqlite_every_write_upgrading_old_database);
     tcase_add_test(sq, test_sqlite_dead_vfs_sampled);
     tcase_set_timeout(sq, 900);
     suite_add_tcase(s, sq);
