@@ -5,11 +5,13 @@
  * W = 0 —: in-order counters, reordering inside the window, replays, too-old counters,
  * transactions committed and rolled back, WAL checkpoints, clean close and reopen) runs on
  * the powercut VFS (powercut_vfs.h), made SQLite's default VFS, so the library's unchanged
- * iotsec_replay_sqlite_open uses it. The workload is run once to count its write events T,
- * then once per cut point N = 1 … T with the power cut at write N, and once more with the
- * power cut after its end. After each cut the disk is rewritten as the model says it is
- * after a power loss (unsynced writes dropped, non-durable file creations and removals
- * undone) and the store is "rebooted" with the normal VFS. Asserted each time:
+ * iotsec_replay_sqlite_open uses it. After every write event of the workload (each one a
+ * cut point: the write is in the disk cache, not synced) the test forks: the child is the
+ * machine at the instant the power went — it never returns into SQLite — and writes the
+ * disk as the model says it is after a power loss (unsynced writes dropped, non-durable
+ * file creations and removals undone) into a directory of its own, "reboots" the store
+ * from it with the normal VFS and reports to the parent, which goes on with the workload;
+ * once more after the end. Asserted at every cut point:
  *   (b) the store opens and PRAGMA integrity_check says ok;
  *   the persisted windows equal those after every acknowledged operation, or after those
  *   plus the one in flight at the cut (an operation that did not return OK may or may not
@@ -17,9 +19,12 @@
  *   (a) every acknowledged counter (check_and_commit or commit returned IOTSEC_OK) is refused
  *   as a replay through the public interface;
  *   (c) new counters (above the window, and a free one inside it) are accepted.
- * A second sweep keeps a random part of the unsynced writes (a disk that wrote back part of
- * its cache). Negative controls show the harness is not blind: with PRAGMA synchronous=OFF
- * or a disk that ignores fsync, it must find lost counters; with the documented
+ * Also: the same with a random part of the unsynced writes kept (a disk that wrote back
+ * part of its cache); a short workload on a database an older version left (rollback
+ * journal, no legacy table: the open converts it); and, sampled, the other way to die —
+ * the VFS fails every call from the cut on, the library sees the errors and closes.
+ * Negative controls show the harness is not blind: with PRAGMA synchronous=OFF or a disk
+ * that ignores fsync it must find lost counters; with the documented
  * IOTSEC_REPLAY_SQLITE_SYNC_NORMAL it must find the documented loss of the last commits,
  * and never a damaged file.
  *
@@ -29,9 +34,10 @@
  * subset of the writes not yet flushed is a power-cut state; at every flush, every subset
  * of the pending writes and every torn prefix of one. From each state the sender reboots and
  * must hand out counters strictly above every counter it handed out before the cut. The
- * same is done with the real POSIX file port wrapped (its write and fsync run for real;
- * the cut states are materialized as files and rebooted through iotsec_counter_file_open).
- * A negative control with a port whose flush lies must find a reused counter. */
+ * same is done with the real POSIX file port wrapped (its pwrite and fsync run for real,
+ * durability is the fsync system call itself, interposed; the cut states are written as
+ * files and rebooted through iotsec_counter_file_open). A negative control with a port
+ * whose flush lies must find a reused counter. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
