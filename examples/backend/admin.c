@@ -103,7 +103,21 @@ static const char add_usage[] =
     "         [--legacy-mac-key K.bin [--legacy-enc-key E.bin]]\n"
     "Registers device D (enabled) with the 32-byte frame master secret S for key generation\n"
     "K (default 0); on an existing device, adds key generation K. --legacy-mac-key (32\n"
-    "bytes) and --legacy-enc-key (16 bytes) allow the EcoWatt legacy profile for D.\n";
+    "bytes) and --legacy-enc-key (16 bytes) allow the EcoWatt legacy profile for D.\n"
+    "\n"
+    "  --db DB                the database (an SQLite file, created mode 0600 if missing)\n"
+    "  --device-id D          the device id, as its certificate names it: 1-64 characters\n"
+    "                         of [A-Za-z0-9._:@-]\n"
+    "  --secret-file S        the frame master secret, a file of exactly 32 bytes\n"
+    "  --kid K                its key generation, 0-255 (0); each is added once\n"
+    "  --legacy-mac-key K.bin the EcoWatt profile's raw HMAC key, 32 bytes (allows the\n"
+    "                         legacy profile; replaces the device's legacy keys)\n"
+    "  --legacy-enc-key E.bin the EcoWatt profile's raw AES-128 key, 16 bytes (needs\n"
+    "                         --legacy-mac-key)\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 added or updated; 1 the device already has key generation K; 2 usage,\n"
+    "including a secret file of the wrong length; 3 I/O. (Every command: 1 also for a\n"
+    "database of another schema version.)\n";
 
 int bk_cmd_add_device(int argc, char **argv)
 {
@@ -179,7 +193,12 @@ out:
 
 static const char disable_usage[] =
     "usage: iotsec-backend disable-device --db DB --device-id D\n"
-    "Refuses every further request of D (403 device_disabled); its rows are kept.\n";
+    "Refuses every further request of D (403 device_disabled); its rows are kept.\n"
+    "\n"
+    "  --db DB                the database\n"
+    "  --device-id D          the device to disable\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 disabled; 1 no such device; 2 usage; 3 I/O.\n";
 
 int bk_cmd_disable_device(int argc, char **argv)
 {
@@ -223,7 +242,18 @@ static const char publish_usage[] =
     "does not serve (checked again as written), and published with M in one transaction.\n"
     "P is served at /v1/firmware/payload/<hex of its digest as transferred>; the current\n"
     "manifest of a class (highest security counter, then latest) at\n"
-    "/v1/firmware/manifest?class=C. Safe while the server runs.\n";
+    "/v1/firmware/manifest?class=C. Safe while the server runs.\n"
+    "\n"
+    "  --db DB                the database\n"
+    "  --manifest M           the signed manifest (iotsec manifest sign)\n"
+    "  --payload P            the payload exactly as devices download it (the image, or\n"
+    "                         the encrypted payload of an encrypted manifest)\n"
+    "  --trust PUB.pem        a public key the manifest may be signed with (PEM); repeat\n"
+    "                         for up to 8\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 published (a payload already stored is not stored again); 1 refused\n"
+    "(the signature, size or digest does not verify, a payload over 256 MiB, an unusable\n"
+    "key); 2 usage; 3 I/O.\n";
 
 /* Stream the payload file from its start through a fresh transfer check of m (the bytes as
  * transferred against the signed size and digest) and, with db non-NULL, into chunks of
@@ -472,7 +502,13 @@ static const char list_usage[] =
     "[--limit N]\n"
     "Prints a table, or a JSON array with --json. audit and telemetry show the last N rows\n"
     "(default 100), oldest first. payloads shows staging rows too (ready false: being\n"
-    "stored by publish-firmware, or left by an interrupted one; never served).\n";
+    "stored by publish-firmware, or left by an interrupted one; never served).\n"
+    "\n"
+    "  --db DB                the database\n"
+    "  --json                 print a JSON array of objects instead of a table\n"
+    "  --limit N              audit and telemetry: the last N rows, 0-1000000000 (100)\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 listed; 1 a database of another schema version; 2 usage; 3 I/O.\n";
 
 /* One column of a listing: how to print it. */
 enum col_kind { COL_INT, COL_TEXT, COL_BOOL, COL_HEX, COL_PAYLOAD, COL_U64BE };
