@@ -8,7 +8,6 @@
  */
 #include "backend.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +81,9 @@ static int open_db(const char *path, bk_db **db)
     return BK_EXIT_OK;
 }
 
-static int sql_fail(sqlite3 *db, const char *what)
+static int sql_fail(bk_db *db, const char *what)
 {
-    return bk_error(BK_EXIT_IO, "%s: %s", what, sqlite3_errmsg(db));
+    return bk_error(BK_EXIT_IO, "%s: %s", what, bk_db_errmsg(db));
 }
 
 /* open_db, then BEGIN IMMEDIATE (the write lock, waiting up to the busy timeout). */
@@ -92,40 +91,8 @@ static int open_db_begin(const char *path, bk_db **db)
 {
     int rc = open_db(path, db);
 
-    if (rc == BK_EXIT_OK &&
-        sqlite3_exec(bk_db_handle(*db), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        rc = sql_fail(bk_db_handle(*db), "begin");
-    return rc;
-}
-
-/* Run one statement with text/blob bindings given as (pointer, length) pairs; NULL
- * pointer binds NULL. Returns the sqlite3_step result (SQLITE_DONE / SQLITE_ROW / error). */
-struct bind {
-    const void *p;
-    int n;   /* −1: NUL-terminated text */
-    int blob;
-};
-
-static int exec_bound(sqlite3 *db, const char *sql, const struct bind *b, int nb,
-                      sqlite3_int64 *first_col)
-{
-    sqlite3_stmt *st = NULL;
-    int rc, i;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return SQLITE_ERROR;
-    for (i = 0; i < nb; i++) {
-        if (b[i].p == NULL)
-            sqlite3_bind_null(st, i + 1);
-        else if (b[i].blob)
-            sqlite3_bind_blob(st, i + 1, b[i].p, b[i].n, SQLITE_STATIC);
-        else
-            sqlite3_bind_text(st, i + 1, b[i].p, b[i].n, SQLITE_STATIC);
-    }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && first_col != NULL)
-        *first_col = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    if (rc == BK_EXIT_OK && bk_db_tx_begin(*db) != IOTSEC_OK)
+        rc = sql_fail(*db, "begin");
     return rc;
 }
 
@@ -136,7 +103,21 @@ static const char add_usage[] =
     "         [--legacy-mac-key K.bin [--legacy-enc-key E.bin]]\n"
     "Registers device D (enabled) with the 32-byte frame master secret S for key generation\n"
     "K (default 0); on an existing device, adds key generation K. --legacy-mac-key (32\n"
-    "bytes) and --legacy-enc-key (16 bytes) allow the EcoWatt legacy profile for D.\n";
+    "bytes) and --legacy-enc-key (16 bytes) allow the EcoWatt legacy profile for D.\n"
+    "\n"
+    "  --db DB                the database (an SQLite file, created mode 0600 if missing)\n"
+    "  --device-id D          the device id, as its certificate names it: 1-64 characters\n"
+    "                         of [A-Za-z0-9._:@-]\n"
+    "  --secret-file S        the frame master secret, a file of exactly 32 bytes\n"
+    "  --kid K                its key generation, 0-255 (0); each is added once\n"
+    "  --legacy-mac-key K.bin the EcoWatt profile's raw HMAC key, 32 bytes (allows the\n"
+    "                         legacy profile; replaces the device's legacy keys)\n"
+    "  --legacy-enc-key E.bin the EcoWatt profile's raw AES-128 key, 16 bytes (needs\n"
+    "                         --legacy-mac-key)\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 added or updated; 1 the device already has key generation K; 2 usage,\n"
+    "including a secret file of the wrong length; 3 I/O. (Every command: 1 also for a\n"
+    "database of another schema version.)\n";
 
 int bk_cmd_add_device(int argc, char **argv)
 {
@@ -151,10 +132,8 @@ int bk_cmd_add_device(int argc, char **argv)
                                {NULL, NULL, NULL, NULL, NULL}};
     uint8_t secret[BK_SECRET_LEN], mac[BK_LEGACY_MAC_LEN], enc[BK_LEGACY_ENC_LEN];
     uint64_t kid = 0;
-    sqlite3_int64 exists = 0;
     bk_db *db = NULL;
-    sqlite3 *h;
-    int rc;
+    int rc, exists = 0, taken = 0;
 
     rc = parse_opts(argc, argv, opts, NULL, 0, NULL, add_usage);
     if (rc != 0)
@@ -182,46 +161,23 @@ int bk_cmd_add_device(int argc, char **argv)
     }
     if ((rc = open_db_begin(dbp, &db)) != BK_EXIT_OK)
         goto out;
-    h = bk_db_handle(db);
-    {
-        struct bind b[] = {{id, -1, 0}};
-        rc = exec_bound(h, "SELECT count(*) FROM devices WHERE device_id = ?1", b, 1, &exists);
-    }
-    if (rc == SQLITE_ROW && !exists) {
-        struct bind b[] = {{id, -1, 0}, {mac_p ? mac : NULL, (int)sizeof mac, 1},
-                           {enc_p ? enc : NULL, (int)sizeof enc, 1}};
-        rc = exec_bound(h,
-                        "INSERT INTO devices(device_id, enabled, legacy_mac_key, "
-                        "legacy_enc_key, created) VALUES (?1, 1, ?2, ?3, unixepoch())",
-                        b, 3, NULL);
-    } else if (rc == SQLITE_ROW && mac_p != NULL) {
-        struct bind b[] = {{id, -1, 0}, {mac, (int)sizeof mac, 1},
-                           {enc_p ? enc : NULL, (int)sizeof enc, 1}};
-        rc = exec_bound(h,
-                        "UPDATE devices SET legacy_mac_key = ?2, legacy_enc_key = ?3 "
-                        "WHERE device_id = ?1",
-                        b, 3, NULL);
-    } else if (rc == SQLITE_ROW) {
-        rc = SQLITE_DONE;
-    }
-    if (rc == SQLITE_DONE) {
-        struct bind b[] = {{id, -1, 0}, {secret, (int)sizeof secret, 1}};
-        char sql[160];
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO device_keys(device_id, kid, secret, created) "
-                 "VALUES (?1, %u, ?2, unixepoch())",
-                 (unsigned)kid);
-        rc = exec_bound(h, sql, b, 2, NULL);
-        if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-            sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    rc = bk_db_device_exists(db, id, &exists);
+    if (rc == IOTSEC_OK && !exists)
+        rc = bk_db_device_insert(db, id, mac_p ? mac : NULL, enc_p ? enc : NULL);
+    else if (rc == IOTSEC_OK && mac_p != NULL)
+        rc = bk_db_device_set_legacy(db, id, mac, enc_p ? enc : NULL);
+    if (rc == IOTSEC_OK) {
+        rc = bk_db_device_key_add(db, id, (unsigned)kid, secret, &taken);
+        if (taken) {
+            bk_db_tx_rollback(db);
             rc = bk_error(BK_EXIT_REJECTED, "device %s already has key generation %u", id,
                           (unsigned)kid);
             goto out;
         }
     }
-    if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_fail(h, "add-device");
-        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    if (rc != IOTSEC_OK || bk_db_tx_commit(db) != IOTSEC_OK) {
+        rc = sql_fail(db, "add-device");
+        bk_db_tx_rollback(db);
         goto out;
     }
     printf("%s device %s, key generation %u%s\n", exists ? "updated" : "added", id,
@@ -237,7 +193,12 @@ out:
 
 static const char disable_usage[] =
     "usage: iotsec-backend disable-device --db DB --device-id D\n"
-    "Refuses every further request of D (403 device_disabled); its rows are kept.\n";
+    "Refuses every further request of D (403 device_disabled); its rows are kept.\n"
+    "\n"
+    "  --db DB                the database\n"
+    "  --device-id D          the device to disable\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 disabled; 1 no such device; 2 usage; 3 I/O.\n";
 
 int bk_cmd_disable_device(int argc, char **argv)
 {
@@ -246,8 +207,7 @@ int bk_cmd_disable_device(int argc, char **argv)
                                {"--device-id", &id, NULL, NULL, NULL},
                                {NULL, NULL, NULL, NULL, NULL}};
     bk_db *db = NULL;
-    sqlite3 *h;
-    int rc;
+    int rc, found = 0;
 
     rc = parse_opts(argc, argv, opts, NULL, 0, NULL, disable_usage);
     if (rc != 0)
@@ -256,14 +216,10 @@ int bk_cmd_disable_device(int argc, char **argv)
         return bk_error(BK_EXIT_USAGE, "--device-id is required");
     if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
         return rc;
-    h = bk_db_handle(db);
-    {
-        struct bind b[] = {{id, -1, 0}};
-        rc = exec_bound(h, "UPDATE devices SET enabled = 0 WHERE device_id = ?1", b, 1, NULL);
-    }
-    if (rc != SQLITE_DONE)
-        rc = sql_fail(h, "disable-device");
-    else if (sqlite3_changes(h) == 0)
+    rc = bk_db_device_disable(db, id, &found);
+    if (rc != IOTSEC_OK)
+        rc = sql_fail(db, "disable-device");
+    else if (!found)
         rc = bk_error(BK_EXIT_REJECTED, "no device %s", id);
     else {
         printf("disabled device %s\n", id);
@@ -286,17 +242,18 @@ static const char publish_usage[] =
     "does not serve (checked again as written), and published with M in one transaction.\n"
     "P is served at /v1/firmware/payload/<hex of its digest as transferred>; the current\n"
     "manifest of a class (highest security counter, then latest) at\n"
-    "/v1/firmware/manifest?class=C. Safe while the server runs.\n";
-
-static void put_u64be(uint8_t out[8], uint64_t v)
-{
-    int i;
-
-    for (i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
+    "/v1/firmware/manifest?class=C. Safe while the server runs.\n"
+    "\n"
+    "  --db DB                the database\n"
+    "  --manifest M           the signed manifest (iotsec manifest sign)\n"
+    "  --payload P            the payload exactly as devices download it (the image, or\n"
+    "                         the encrypted payload of an encrypted manifest)\n"
+    "  --trust PUB.pem        a public key the manifest may be signed with (PEM); repeat\n"
+    "                         for up to 8\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 published (a payload already stored is not stored again); 1 refused\n"
+    "(the signature, size or digest does not verify, a payload over 256 MiB, an unusable\n"
+    "key); 2 usage; 3 I/O.\n";
 
 /* Stream the payload file from its start through a fresh transfer check of m (the bytes as
  * transferred against the signed size and digest) and, with db non-NULL, into chunks of
@@ -322,7 +279,7 @@ static int stream_payload(FILE *f, const iotsec_crypto *crypto, const iotsec_man
             continue;
         if (bk_db_stage_chunk(db, id, idx++, buf, n, bk_now(), &alive) != IOTSEC_OK) {
             iotsec_image_verify_cleanup(&vctx);
-            return sql_fail(bk_db_handle(db), "storing a payload chunk");
+            return sql_fail(db, "storing a payload chunk");
         }
         if (!alive) {
             iotsec_image_verify_cleanup(&vctx);
@@ -351,42 +308,29 @@ static int stream_payload(FILE *f, const iotsec_crypto *crypto, const iotsec_man
 static int publish_rows(bk_db *db, const iotsec_manifest *m, const uint8_t *mbuf, size_t mlen,
                         const uint8_t *digest, int64_t staged, uint64_t nchunks, int *dup)
 {
-    sqlite3 *h = bk_db_handle(db);
     bk_payload p;
-    uint8_t ctr[8];
     int rc, found = 0, done = 1;
 
     *dup = 0;
-    if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return sql_fail(h, "begin");
+    if (bk_db_tx_begin(db) != IOTSEC_OK)
+        return sql_fail(db, "begin");
     rc = staged ? bk_db_payload_find(db, digest, &p, &found) : IOTSEC_OK;
     if (rc == IOTSEC_OK && staged && found)
         *dup = 1;
     else if (rc == IOTSEC_OK && staged)
         rc = bk_db_stage_ready(db, staged, nchunks, &done);
     if (rc != IOTSEC_OK || !done) {
-        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
-        return rc != IOTSEC_OK ? sql_fail(h, "publish")
+        bk_db_tx_rollback(db);
+        return rc != IOTSEC_OK ? sql_fail(db, "publish")
                                : bk_error(BK_EXIT_IO, "the staged payload is incomplete "
                                                       "(removed while being stored?); nothing "
                                                       "published");
     }
-    put_u64be(ctr, m->f.security_counter);
-    {
-        struct bind b[] = {{m->f.device_class, (int)m->f.device_class_len, 1},
-                           {m->f.version, (int)m->f.version_len, 0},
-                           {ctr, 8, 1},
-                           {mbuf, (int)mlen, 1},
-                           {digest, 32, 1}};
-        rc = exec_bound(h,
-                        "INSERT INTO firmware(device_class, version, security_counter, "
-                        "manifest, payload_digest, published) VALUES (?1, ?2, ?3, ?4, ?5, "
-                        "unixepoch())",
-                        b, 5, NULL);
-    }
-    if (rc != SQLITE_DONE || sqlite3_exec(h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = sql_fail(h, "publish");
-        sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    rc = bk_db_firmware_add(db, m->f.device_class, m->f.device_class_len, m->f.version,
+                            m->f.version_len, m->f.security_counter, mbuf, mlen, digest);
+    if (rc != IOTSEC_OK || bk_db_tx_commit(db) != IOTSEC_OK) {
+        rc = sql_fail(db, "publish");
+        bk_db_tx_rollback(db);
         return rc;
     }
     return BK_EXIT_OK;
@@ -479,14 +423,14 @@ int bk_cmd_publish_firmware(int argc, char **argv)
     if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
         goto out;
     if (bk_db_stage_prune(db, bk_now(), &pruned) != IOTSEC_OK) {
-        rc = sql_fail(bk_db_handle(db), "removing stale staging payloads");
+        rc = sql_fail(db, "removing stale staging payloads");
         goto out;
     }
     if (pruned > 0)
         fprintf(stderr, "iotsec-backend: removed %u staging payload(s) left by an interrupted "
                         "publish-firmware\n", pruned);
     if (bk_db_payload_find(db, digest, &have, &found) != IOTSEC_OK) {
-        rc = sql_fail(bk_db_handle(db), "payload lookup");
+        rc = sql_fail(db, "payload lookup");
         goto out;
     }
     /* 2. an identical payload already published is not stored again; otherwise its chunks
@@ -498,11 +442,9 @@ int bk_cmd_publish_firmware(int argc, char **argv)
      * checkpoint, passive: it takes no lock the server waits for), well before the 1000
      * pages at which a commit of the server would do it, inside its event loop. */
     if (!found) {
-        if (sqlite3_exec(bk_db_handle(db),
-                         "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 256", NULL,
-                         NULL, NULL) != SQLITE_OK ||
+        if (bk_db_staging_mode(db, 1) != IOTSEC_OK ||
             bk_db_stage_begin(db, digest, size, bk_now(), &staged) != IOTSEC_OK) {
-            rc = sql_fail(bk_db_handle(db), "staging the payload");
+            rc = sql_fail(db, "staging the payload");
             goto out;
         }
         rc = stream_payload(f, crypto, &m, size, db, staged, buf, &lib_rc);
@@ -513,9 +455,8 @@ int bk_cmd_publish_firmware(int argc, char **argv)
         }
         if (rc != BK_EXIT_OK)
             goto out;
-        if (sqlite3_exec(bk_db_handle(db), "PRAGMA synchronous = FULL", NULL, NULL, NULL) !=
-            SQLITE_OK) {
-            rc = sql_fail(bk_db_handle(db), "synchronous");
+        if (bk_db_staging_mode(db, 0) != IOTSEC_OK) {
+            rc = sql_fail(db, "synchronous");
             goto out;
         }
     }
@@ -561,7 +502,13 @@ static const char list_usage[] =
     "[--limit N]\n"
     "Prints a table, or a JSON array with --json. audit and telemetry show the last N rows\n"
     "(default 100), oldest first. payloads shows staging rows too (ready false: being\n"
-    "stored by publish-firmware, or left by an interrupted one; never served).\n";
+    "stored by publish-firmware, or left by an interrupted one; never served).\n"
+    "\n"
+    "  --db DB                the database\n"
+    "  --json                 print a JSON array of objects instead of a table\n"
+    "  --limit N              audit and telemetry: the last N rows, 0-1000000000 (100)\n"
+    "  -h, --help             print this help and exit\n"
+    "Exit status: 0 listed; 1 a database of another schema version; 2 usage; 3 I/O.\n";
 
 /* One column of a listing: how to print it. */
 enum col_kind { COL_INT, COL_TEXT, COL_BOOL, COL_HEX, COL_PAYLOAD, COL_U64BE };
@@ -571,34 +518,34 @@ struct col {
     enum col_kind kind;
 };
 
-static void print_value(sqlite3_stmt *st, int i, enum col_kind kind, int json)
+static void print_value(bk_rows *st, int i, enum col_kind kind, int json)
 {
     const unsigned char *p;
-    int n = sqlite3_column_bytes(st, i), k;
+    int n = bk_rows_bytes(st, i), k;
     char esc[1024];
 
-    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+    if (bk_rows_is_null(st, i)) {
         fputs(json ? "null" : "-", stdout);
         return;
     }
     switch (kind) {
     case COL_INT:
         /* counters above 2^63 − 1 are stored as decimal text: print either as a number */
-        fputs((const char *)sqlite3_column_text(st, i), stdout);
+        fputs((const char *)bk_rows_text(st, i), stdout);
         break;
     case COL_BOOL:
-        fputs(sqlite3_column_int(st, i) ? "true" : "false", stdout);
+        fputs(bk_rows_int(st, i) ? "true" : "false", stdout);
         break;
     case COL_U64BE: {
         uint64_t v = 0;
-        p = sqlite3_column_blob(st, i);
+        p = bk_rows_blob(st, i);
         for (k = 0; p != NULL && k < n && k < 8; k++)
             v = (v << 8) | p[k];
         printf("%llu", (unsigned long long)v);
         break;
     }
     case COL_HEX:
-        p = sqlite3_column_blob(st, i);
+        p = bk_rows_blob(st, i);
         if (json)
             putchar('"');
         for (k = 0; p != NULL && k < n; k++)
@@ -608,7 +555,7 @@ static void print_value(sqlite3_stmt *st, int i, enum col_kind kind, int json)
         break;
     case COL_PAYLOAD:
         /* the payload as base64 in JSON; in a table its size and up to 32 bytes of text */
-        p = sqlite3_column_blob(st, i);
+        p = bk_rows_blob(st, i);
         if (json) {
             char *b64 = malloc(IOTSEC_BASE64_ENCODED_LEN((size_t)n) + 1u);
             if (b64 != NULL && iotsec_base64_encode(p, (size_t)n, b64,
@@ -625,7 +572,7 @@ static void print_value(sqlite3_stmt *st, int i, enum col_kind kind, int json)
         }
         break;
     case COL_TEXT:
-        p = sqlite3_column_text(st, i);
+        p = bk_rows_text(st, i);
         bk_json_escape((const char *)p, esc, sizeof esc);
         printf(json ? "\"%s\"" : "%s", esc);
         break;
@@ -665,11 +612,11 @@ int bk_cmd_list(int argc, char **argv)
                                {"--json", NULL, &json, NULL, NULL},
                                {NULL, NULL, NULL, NULL, NULL}};
     const struct col *cols;
-    const char *sql;
+    enum bk_listing listing;
     uint64_t limit = 100;
     size_t npos = 0;
     bk_db *db = NULL;
-    sqlite3_stmt *st = NULL;
+    bk_rows *st = NULL;
     int rc, row = 0, i;
 
     rc = parse_opts(argc, argv, opts, what, 1, &npos, list_usage);
@@ -682,37 +629,26 @@ int bk_cmd_list(int argc, char **argv)
         return bk_error(BK_EXIT_USAGE, "what to list?\n%s", list_usage);
     if (strcmp(what[0], "devices") == 0) {
         cols = dev_cols;
-        sql = "SELECT d.device_id, d.enabled, d.legacy_mac_key IS NOT NULL,"
-              " (SELECT group_concat(kid, ',') FROM (SELECT kid FROM device_keys k"
-              "  WHERE k.device_id = d.device_id ORDER BY kid)), d.created"
-              " FROM devices d ORDER BY d.device_id";
+        listing = BK_LIST_DEVICES;
     } else if (strcmp(what[0], "audit") == 0) {
         cols = audit_cols;
-        sql = "SELECT * FROM (SELECT id, time, peer, identity, event, detail FROM audit"
-              " ORDER BY id DESC LIMIT ?1) ORDER BY id";
+        listing = BK_LIST_AUDIT;
     } else if (strcmp(what[0], "telemetry") == 0) {
         cols = tel_cols;
-        sql = "SELECT * FROM (SELECT id, received, device_id, kid, ctr, format, encrypted,"
-              " peer, payload FROM telemetry ORDER BY id DESC LIMIT ?1) ORDER BY id";
+        listing = BK_LIST_TELEMETRY;
     } else if (strcmp(what[0], "firmware") == 0) {
         cols = fw_cols;
-        sql = "SELECT id, device_class, version, security_counter, payload_digest,"
-              " length(manifest), published FROM firmware ORDER BY id";
+        listing = BK_LIST_FIRMWARE;
     } else if (strcmp(what[0], "payloads") == 0) {
         cols = pay_cols;
-        sql = "SELECT id, digest, size, ready, (SELECT count(*) FROM payload_chunks c"
-              " WHERE c.payload = p.id), touched FROM payloads p ORDER BY id";
+        listing = BK_LIST_PAYLOADS;
     } else {
         return bk_error(BK_EXIT_USAGE, "list devices, audit, telemetry, firmware or payloads");
     }
     if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
         return rc;
-    /* the limit is a bound parameter, never text spliced into the statement */
-    if (sqlite3_prepare_v2(bk_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK ||
-        (sqlite3_bind_parameter_count(st) == 1 &&
-         sqlite3_bind_int64(st, 1, (sqlite3_int64)limit) != SQLITE_OK)) {
-        rc = sql_fail(bk_db_handle(db), "list");
-        sqlite3_finalize(st); /* NULL when prepare failed: harmless */
+    if (bk_db_list_open(db, listing, limit, &st) != IOTSEC_OK) {
+        rc = sql_fail(db, "list");
         bk_db_close(db);
         return rc;
     }
@@ -723,7 +659,7 @@ int bk_cmd_list(int argc, char **argv)
             printf("%s%s", i ? "\t" : "", cols[i].name);
         putchar('\n');
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = bk_rows_next(st)) == 1) {
         if (json)
             printf("%s\n{", row ? "," : "");
         for (i = 0; cols[i].name != NULL; i++) {
@@ -741,9 +677,9 @@ int bk_cmd_list(int argc, char **argv)
     }
     if (json)
         printf("%s]\n", row ? "\n" : "");
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        rc = sql_fail(bk_db_handle(db), "list");
+    bk_rows_close(st);
+    if (rc != 0)
+        rc = sql_fail(db, "list");
     else
         rc = BK_EXIT_OK;
     bk_db_close(db);

@@ -21,8 +21,6 @@
 #include "iotsec/iotsec.h"
 #include "iotsec/replay_sqlite.h"
 
-struct sqlite3;
-
 #define BK_SCHEMA_VERSION 2          /* backend_meta.schema_version (1 is migrated) */
 #define BK_SECRET_LEN 32u            /* frame master secret, bytes */
 #define BK_LEGACY_MAC_LEN 32u        /* EcoWatt raw MAC key, bytes */
@@ -48,7 +46,8 @@ typedef struct bk_db bk_db;
 int bk_db_open(bk_db **out, const char *path, unsigned window, int sync_normal, char *err,
                size_t err_cap);
 void bk_db_close(bk_db *db);
-struct sqlite3 *bk_db_handle(bk_db *db);
+/* SQLite's message for the last failure on the database's connection. */
+const char *bk_db_errmsg(bk_db *db);
 iotsec_replay_store *bk_db_store(bk_db *db);
 /* The legacy EcoWatt profile's replay store of the same database (W = 0, same connection
  * and transactions as bk_db_store). */
@@ -131,6 +130,55 @@ int bk_db_stage_drop(bk_db *db, int64_t id);
  * publish-firmware); *dropped how many. */
 int bk_db_stage_prune(bk_db *db, int64_t now, unsigned *dropped);
 
+/* ---- storage of the admin subcommands (db_admin.c) ------------------------------------ */
+
+/* Transactions of the admin subcommands: BEGIN IMMEDIATE (the write lock, waiting up to the
+ * busy timeout), COMMIT, ROLLBACK. */
+int bk_db_tx_begin(bk_db *db);
+int bk_db_tx_commit(bk_db *db);
+void bk_db_tx_rollback(bk_db *db);
+/* publish-firmware's staging: on, synchronous=NORMAL and a WAL checkpoint every 256 pages
+ * (the staging commits need no sync: the publishing commit syncs the whole log); off,
+ * synchronous=FULL again. */
+int bk_db_staging_mode(bk_db *db, int on);
+
+/* Whether device id (NUL-terminated) is registered. */
+int bk_db_device_exists(bk_db *db, const char *id, int *exists);
+/* Register device id, enabled; mac (BK_LEGACY_MAC_LEN bytes) and enc (BK_LEGACY_ENC_LEN)
+ * may be NULL (no legacy profile, no legacy encryption). */
+int bk_db_device_insert(bk_db *db, const char *id, const uint8_t *mac, const uint8_t *enc);
+/* Set the legacy EcoWatt keys of a registered device (enc may be NULL). */
+int bk_db_device_set_legacy(bk_db *db, const char *id, const uint8_t *mac, const uint8_t *enc);
+/* Add key generation kid (0–255) of device id; *taken 1 (nothing written, not an error)
+ * when the device already has one. */
+int bk_db_device_key_add(bk_db *db, const char *id, unsigned kid,
+                         const uint8_t secret[BK_SECRET_LEN], int *taken);
+/* Disable device id; *found 0 when it is not registered. */
+int bk_db_device_disable(bk_db *db, const char *id, int *found);
+/* The firmware row of a verified manifest (published now). */
+int bk_db_firmware_add(bk_db *db, const uint8_t *cls, size_t cls_len, const uint8_t *version,
+                       size_t version_len, uint64_t security_counter, const uint8_t *manifest,
+                       size_t manifest_len, const uint8_t digest[32]);
+
+/* Listings (list): rows read one at a time; columns numbered from 0 as admin.c prints them. */
+enum bk_listing { BK_LIST_DEVICES, BK_LIST_AUDIT, BK_LIST_TELEMETRY, BK_LIST_FIRMWARE,
+                  BK_LIST_PAYLOADS };
+typedef struct bk_rows bk_rows;
+/* Start a listing; limit bounds the audit and telemetry listings (their last rows).
+ * Errors: IOTSEC_E_IO, IOTSEC_E_NO_MEMORY, IOTSEC_E_INVALID_ARG. */
+int bk_db_list_open(bk_db *db, enum bk_listing what, uint64_t limit, bk_rows **out);
+/* The next row: 1, or 0 after the last one, or IOTSEC_E_IO. */
+int bk_rows_next(bk_rows *r);
+/* The current row's column col, with SQLite's conversions: its size in bytes (call it
+ * first), whether it is NULL, as text, as an integer, as a blob. Valid until the next
+ * bk_rows_next. */
+int bk_rows_bytes(bk_rows *r, int col);
+int bk_rows_is_null(bk_rows *r, int col);
+const unsigned char *bk_rows_text(bk_rows *r, int col);
+int bk_rows_int(bk_rows *r, int col);
+const unsigned char *bk_rows_blob(bk_rows *r, int col);
+void bk_rows_close(bk_rows *r);
+
 /* ---- helpers (util.c) -------------------------------------------------------------------- */
 
 /* Wall clock, Unix seconds. */
@@ -145,7 +193,7 @@ const char *bk_error_code(int rc, char *buf, size_t cap);
 /* The HTTP status for a library error returned while handling a request. */
 int bk_http_status(int rc);
 
-/* ---- subcommands (main.c, admin.c, server.c) ------------------------------------------- */
+/* ---- subcommands (main.c, admin.c, serve.c) -------------------------------------------- */
 
 int bk_cmd_serve(int argc, char **argv);
 int bk_cmd_add_device(int argc, char **argv);

@@ -30,6 +30,7 @@
  * declarations in backend.h give.
  */
 #include "backend.h"
+#include "db_internal.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -349,6 +350,11 @@ void bk_db_close(bk_db *d)
 sqlite3 *bk_db_handle(bk_db *d)
 {
     return d->db;
+}
+
+const char *bk_db_errmsg(bk_db *d)
+{
+    return sqlite3_errmsg(d->db);
 }
 
 iotsec_replay_store *bk_db_store(bk_db *d)

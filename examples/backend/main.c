@@ -22,11 +22,23 @@ static void usage(FILE *f)
 {
     size_t i;
 
-    fprintf(f, "usage: iotsec-backend <command> [options]   (libiotsec %s)\n\ncommands:\n",
+    fprintf(f,
+            "usage: iotsec-backend <command> [options]   (libiotsec %s)\n"
+            "       iotsec-backend -V | --version\n"
+            "       iotsec-backend -h | --help\n"
+            "The example mTLS backend of libiotsec: an HTTPS/1.1 server with mutual TLS for a\n"
+            "device fleet (telemetry frames, firmware manifests and payloads), and the admin\n"
+            "commands that manage its database.\n\ncommands:\n",
             IOTSEC_VERSION_STRING);
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-18s %s\n", commands[i].name, commands[i].help);
-    fputs("\n'iotsec-backend <command> --help' describes a command.\n", f);
+    fputs("\noptions:\n"
+          "  -h, --help         print this help and exit\n"
+          "  -V, --version      print 'iotsec-backend VERSION' (the libiotsec version), exit\n"
+          "\n'iotsec-backend <command> --help' describes a command.\n"
+          "Exit status: 0 success; 1 refused (input that does not verify, an existing key,\n"
+          "an unknown device, a database of another schema version); 2 usage; 3 I/O.\n",
+          f);
 }
 
 int main(int argc, char **argv)
@@ -39,6 +51,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
+        return BK_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("iotsec-backend %s\n", iotsec_version());
         return BK_EXIT_OK;
     }
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -1,4 +1,4 @@
-/* Check suite: power cuts for the stores (issue 19 item 7; DESIGN.md §5).
+/* Check suite: power cuts for the stores (issue 19 item 7; docs/DESIGN.md §5).
  *
  * SQLite replay store. A deterministic workload (several devices and kids in both
  * namespaces of one database — frames v1 with W = 64 and the legacy EcoWatt nonces with
