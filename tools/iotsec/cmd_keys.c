@@ -9,14 +9,15 @@
 int cmd_version(int argc, char **argv)
 {
     const iotsec_crypto *o = iotsec_crypto_openssl(), *s = iotsec_crypto_sodium();
+    const iotsec_crypto *p = iotsec_crypto_psa();
 
     (void)argv;
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         printf("Usage: iotsec version\nPrint the tool, library and backend versions.\n");
         return CLI_OK;
     }
-    printf("iotsec %s (libiotsec %s; backends:%s%s)\n", IOTSEC_VERSION_STRING, iotsec_version(),
-           o ? " openssl" : "", s ? " sodium" : "");
+    printf("iotsec %s (libiotsec %s; backends:%s%s%s)\n", IOTSEC_VERSION_STRING,
+           iotsec_version(), o ? " openssl" : "", p ? " psa" : "", s ? " sodium" : "");
     return CLI_OK;
 }
 

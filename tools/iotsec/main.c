@@ -31,7 +31,7 @@ static void usage(FILE *out)
     fprintf(out,
             "\nRun 'iotsec <command> --help' for a command's options.\n"
             "Exit status: 0 success/accepted, 1 rejected input, 2 usage, 3 I/O.\n"
-            "Environment: IOTSEC_BACKEND=openssl|sodium selects the crypto backend.\n");
+            "Environment: IOTSEC_BACKEND=openssl|psa|sodium selects the crypto backend.\n");
 }
 
 int main(int argc, char **argv)
