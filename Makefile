@@ -190,6 +190,15 @@ $(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD
 $(CLI): $(TOOL_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
+# The bindings-spec vectors as C tables (firmware/gen_vectors.py), for the runner shared by
+# tests/unit/test_spec_vectors.c and the test firmware (firmware/spec_vectors.c).
+SPEC_VECTORS_H := $(BUILD)/gen/spec_vectors_data.h
+$(SPEC_VECTORS_H): firmware/gen_vectors.py $(wildcard bindings-spec/vectors/*.json)
+	@mkdir -p $(@D)
+	python3 firmware/gen_vectors.py bindings-spec/vectors $@
+$(BUILD)/obj/tests/unit/test_spec_vectors.o: $(SPEC_VECTORS_H)
+$(BUILD)/obj/tests/unit/test_spec_vectors.o: CHECK_CFLAGS += -I$(BUILD)/gen -Ifirmware
+
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
 	$(CC) $(SYS_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
