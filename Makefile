@@ -275,4 +275,7 @@ uninstall:
 clean:
 	rm -rf build
 
+# Cortex-M4 firmware: make firmware, make firmware-check (firmware/firmware.mk)
+include firmware/firmware.mk
+
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d) $(TEST_UTIL_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)
