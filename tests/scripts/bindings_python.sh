@@ -18,7 +18,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/iotsec-py.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 python3 bindings-spec/python/iotsec.py --layout-source >"$tmp/layout.c" || exit 1
-if ! cc -std=c11 -Iinclude "$tmp/layout.c" -o "$tmp/layout" 2>"$tmp/cc.log"; then
+if ! cc -std=c11 -I"$BUILD/include" -Iinclude "$tmp/layout.c" -o "$tmp/layout" 2>"$tmp/cc.log"; then
     echo "bindings_python: the layout program does not compile (a mirrored struct or member" \
         "no longer exists):" >&2
     cat "$tmp/cc.log" >&2
