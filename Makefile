@@ -8,7 +8,8 @@
 #   make fuzz               libFuzzer targets for FUZZ_SECONDS each (clang)
 #   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR MANDIR
 #
-# Variables: BACKENDS (default "openssl sodium"), BUILD (output dir, default build),
+# Variables: BACKENDS (default "openssl sodium psa"; psa is the PSA Crypto API of Mbed TLS,
+# libmbedtls-dev), BUILD (output dir, default build),
 # SANITIZE=1 (ASan+UBSan), WERROR=1 (warnings are errors; CI sets it), CC, CFLAGS, LDFLAGS.
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define IOTSEC_VERSION_MAJOR \([0-9]*\).*/\1/p' include/iotsec/version.h)
@@ -25,7 +26,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
-BACKENDS ?= openssl sodium
+BACKENDS ?= openssl sodium psa
 BUILD ?= build
 PKG_CONFIG ?= pkg-config
 INSTALL ?= install
@@ -43,10 +44,19 @@ endif
 # pkg-config modules per backend; Requires.private of libiotsec.pc names the ones built.
 PKG_openssl := libcrypto libssl
 PKG_sodium := libsodium
+# psa: the PSA Crypto API of Mbed TLS. Debian's libmbedtls-dev (2.28) ships no .pc file, so
+# the library is named directly; MBEDTLS_LIBS overrides it (e.g. for a TF-M client library).
+PKG_psa :=
+MBEDTLS_LIBS ?= -lmbedcrypto
+LIBS_psa = $(MBEDTLS_LIBS)
 HAVE_OPENSSL := $(filter openssl,$(BACKENDS))
 HAVE_SODIUM := $(filter sodium,$(BACKENDS))
+HAVE_PSA := $(filter psa,$(BACKENDS))
 ifeq ($(strip $(BACKENDS)),)
-$(error BACKENDS is empty: libiotsec needs at least one crypto backend (openssl, sodium))
+$(error BACKENDS is empty: libiotsec needs at least one crypto backend (openssl, sodium, psa))
+endif
+ifneq ($(filter-out openssl sodium psa,$(BACKENDS)),)
+$(error BACKENDS: unknown backend $(filter-out openssl sodium psa,$(BACKENDS)) (known: openssl sodium psa))
 endif
 # The parts outside core/ and crypto/, each a directory named after what it adds. A host
 # build with OpenSSL has them all; a firmware-style build (BACKENDS=sodium) has none.
@@ -65,7 +75,7 @@ NO_ECOWATT ?=
 LIB_PKGS := $(foreach b,$(BACKENDS),$(PKG_$(b))) $(if $(HAVE_SQLITE),sqlite3)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null) $(foreach b,$(BACKENDS),$(LIBS_$(b)))
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
@@ -75,6 +85,7 @@ CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 CONFIG_H := $(BUILD)/include/iotsec/config.h
 flag01 = $(if $(strip $(1)),1,0)
 CONFIG_VARS := OPENSSL=$(call flag01,$(HAVE_OPENSSL)) SODIUM=$(call flag01,$(HAVE_SODIUM)) \
+    PSA=$(call flag01,$(HAVE_PSA)) \
     POSIX=$(call flag01,$(HAVE_POSIX)) SQLITE=$(call flag01,$(HAVE_SQLITE)) \
     X509=$(call flag01,$(X509)) NO_JSON=$(call flag01,$(filter-out 0,$(NO_JSON))) \
     NO_ECOWATT=$(call flag01,$(filter-out 0,$(NO_ECOWATT) $(NO_JSON)))
@@ -172,7 +183,7 @@ $(SHARED_LIB): $(LIB_OBJ)
 
 # The .pc holds the install paths: a stamp of them makes `make install PREFIX=...` after a
 # plain `make` regenerate it instead of installing the /usr/local one.
-PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(strip $(LIB_PKGS))
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(strip $(LIB_PKGS))|$(strip $(foreach b,$(BACKENDS),$(LIBS_$(b))))
 $(BUILD)/pc-vars: FORCE
 	@mkdir -p $(@D)
 	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
@@ -182,7 +193,8 @@ $(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES_PRIVATE@|$(strip $(LIB_PKGS))|g' $< > $@
+	    -e 's|@REQUIRES_PRIVATE@|$(strip $(LIB_PKGS))|g' \
+	    -e 's|@LIBS_PRIVATE@|$(strip $(foreach b,$(BACKENDS),$(LIBS_$(b))))|g' $< > $@
 
 $(CLI): $(TOOL_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)
@@ -194,6 +206,15 @@ $(BUILD)/internal/%.a:
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+# The bindings-spec vectors as C tables (firmware/gen_vectors.py), for the runner shared by
+# tests/unit/test_spec_vectors.c and the test firmware (firmware/spec_vectors.c).
+SPEC_VECTORS_H := $(BUILD)/gen/spec_vectors_data.h
+$(SPEC_VECTORS_H): firmware/gen_vectors.py $(wildcard bindings-spec/vectors/*.json)
+	@mkdir -p $(@D)
+	python3 firmware/gen_vectors.py bindings-spec/vectors $@
+$(BUILD)/obj/tests/unit/test_spec_vectors.o: $(SPEC_VECTORS_H)
+$(BUILD)/obj/tests/unit/test_spec_vectors.o: CHECK_CFLAGS += -I$(BUILD)/gen -Ifirmware
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
@@ -289,5 +310,8 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# Cortex-M4 firmware: make firmware, make firmware-check (firmware/firmware.mk)
+include firmware/firmware.mk
 
 -include $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(BUILD)/obj/%.d) $(TEST_UTIL_OBJ:.o=.d) $(TEST_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.d)

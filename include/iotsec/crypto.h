@@ -6,19 +6,22 @@
  * so one program can use several backends side by side and cross-check them.
  *
  * Backends compiled into this build are returned by their getters; a getter returns NULL
- * when its adapter was not built (make BACKENDS="openssl sodium").
+ * when its adapter was not built (make BACKENDS="openssl sodium psa").
  *
  * Capability table (see README): an operation a backend lacks returns IOTSEC_E_UNSUPPORTED
  * and its IOTSEC_CAP_* bit is clear.
  *
- *                       openssl   sodium
- *   SHA-256               yes      yes
- *   HMAC-SHA256           yes      yes
- *   AES-128/256-CBC       yes      no
- *   Ed25519 sign/verify   yes      yes
- *   ECDSA P-256           yes      no
- *   RSA-PSS SHA-256       yes      no
- *   random bytes          yes      yes
+ *                       openssl   sodium   psa
+ *   SHA-256               yes      yes      yes
+ *   HMAC-SHA256           yes      yes      yes
+ *   AES-128/256-CBC       yes      no       yes
+ *   Ed25519 sign/verify   yes      yes      no (its fallback's: see below)
+ *   ECDSA P-256           yes      no       yes
+ *   RSA-PSS SHA-256       yes      no       yes (signs with salt 32 only)
+ *   random bytes          yes      yes      yes
+ *
+ * "psa" is the PSA Crypto API (Mbed TLS, TF-M, secure elements); its bits are those of the
+ * PSA implementation it was compiled against (PSA_WANT_*).
  *
  * Contexts are caller-owned, fixed-size structs (static memory is fine). A backend may keep
  * a handle to memory it allocated inside a context; the matching *_cleanup / *_free call
@@ -148,7 +151,7 @@ typedef struct iotsec_privkey {
  * non-NULL; an unsupported operation is an entry that returns IOTSEC_E_UNSUPPORTED.
  */
 struct iotsec_crypto {
-    const char *name; /* "openssl", "sodium" */
+    const char *name; /* "openssl", "sodium", "psa" */
     uint32_t caps;    /* IOTSEC_CAP_* bits */
 
     int (*sha256_init)(iotsec_sha256_ctx *ctx);
@@ -183,6 +186,15 @@ struct iotsec_crypto {
                 size_t sig_cap, size_t *sig_len);
 
     int (*random)(uint8_t *out, size_t len);
+
+    /* Composition (DESIGN.md §2): the table that serves what this one lacks, or NULL. The
+     * checked front (the iotsec_* calls below) gives an operation whose IOTSEC_CAP_* bit is
+     * clear here to the first table down the fallback chain that has it, and a key this
+     * table's loader reports IOTSEC_E_UNSUPPORTED for to the fallback's loader; contexts
+     * and keys then record the table that serves them (ctx->crypto, pk->crypto). The PSA
+     * table names libsodium's when both are built, for Ed25519 (a PSA device verifies
+     * Ed25519 manifests with the libsodium ref10 code). Chains longer than 4 are cut. */
+    const iotsec_crypto *fallback;
 };
 
 /* ---- backend getters ---------------------------------------------------------------- */
@@ -192,12 +204,25 @@ IOTSEC_API const iotsec_crypto *iotsec_crypto_openssl(void);
 /* The libsodium adapter, or NULL if this build has no libsodium backend. On first use it
  * calls sodium_init(); if that fails every operation returns IOTSEC_E_BACKEND. */
 IOTSEC_API const iotsec_crypto *iotsec_crypto_sodium(void);
-/* The most capable backend built: OpenSSL if present, else libsodium. Never NULL: a build
- * without any backend is refused at compile time (libiotsec/crypto/registry.c). */
+/* The PSA Crypto API adapter (psa/crypto.h: Mbed TLS's implementation on a host and in
+ * firmware, or TF-M's, or a secure element's), or NULL if this build has no PSA backend
+ * (make BACKENDS="... psa"). Every entry calls psa_crypto_init() first; if that fails the
+ * operation returns IOTSEC_E_BACKEND. Keys live in PSA's volatile key slots until
+ * iotsec_pubkey_free / iotsec_privkey_free (Mbed TLS: 32 slots by default; more keys at
+ * once give IOTSEC_E_NO_MEMORY). Differences from OpenSSL: RSA-PSS signs with a 32-byte
+ * salt only (another iotsec_privkey.pss_salt_len is IOTSEC_E_UNSUPPORTED); Mbed TLS
+ * imports RSA moduli of whole bytes only (2049 bits: IOTSEC_E_UNSUPPORTED); a P-256 key
+ * with a compressed point needs Mbed TLS (IOTSEC_E_UNSUPPORTED with another
+ * implementation). Ed25519 comes from the table's fallback (struct iotsec_crypto), which
+ * is libsodium's when the build has it. */
+IOTSEC_API const iotsec_crypto *iotsec_crypto_psa(void);
+/* The most capable backend built: OpenSSL if present, else PSA, else libsodium. Never NULL:
+ * a build without any backend is refused at compile time (libiotsec/crypto/registry.c). */
 IOTSEC_API const iotsec_crypto *iotsec_crypto_default(void);
-/* The backend called name ("openssl", "sodium"), or NULL if it is not built. */
+/* The backend called name ("openssl", "sodium", "psa"), or NULL if it is not built. */
 IOTSEC_API const iotsec_crypto *iotsec_crypto_by_name(const char *name);
-/* 1 if crypto has every bit of caps, else 0 (0 for crypto == NULL). */
+/* 1 if crypto has every bit of caps, itself or through its fallback chain, else 0 (0 for
+ * crypto == NULL). crypto->caps holds the table's own bits only. */
 IOTSEC_API int iotsec_crypto_has(const iotsec_crypto *crypto, uint32_t caps);
 
 /* ---- SHA-256 (FIPS 180-4) ------------------------------------------------------------ */

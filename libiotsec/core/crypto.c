@@ -11,9 +11,31 @@
 #include "iotsec/error.h"
 #include "iotsec/util.h"
 
+/* Composition: at most this many tables are consulted down a fallback chain (a cycle in
+ * hand-made tables cannot loop). */
+#define FALLBACK_DEPTH 4
+
+/* The first table of crypto's fallback chain with capability cap, or NULL. */
+static const iotsec_crypto *provider(const iotsec_crypto *crypto, uint32_t cap)
+{
+    int depth;
+
+    for (depth = 0; crypto != NULL && depth < FALLBACK_DEPTH; depth++, crypto = crypto->fallback)
+        if (crypto->caps & cap)
+            return crypto;
+    return NULL;
+}
+
 int iotsec_crypto_has(const iotsec_crypto *crypto, uint32_t caps)
 {
-    return crypto != NULL && (crypto->caps & caps) == caps;
+    uint32_t have = 0;
+    int depth;
+
+    if (crypto == NULL)
+        return 0;
+    for (depth = 0; crypto != NULL && depth < FALLBACK_DEPTH; depth++, crypto = crypto->fallback)
+        have |= crypto->caps;
+    return (have & caps) == caps;
 }
 
 /* ---- SHA-256 ----------------------------------------------------------------------------- */
@@ -25,7 +47,8 @@ int iotsec_sha256_init(iotsec_sha256_ctx *ctx, const iotsec_crypto *crypto)
     if (ctx == NULL || crypto == NULL)
         return IOTSEC_E_INVALID_ARG;
     memset(ctx, 0, sizeof *ctx);
-    if (!(crypto->caps & IOTSEC_CAP_SHA256))
+    crypto = provider(crypto, IOTSEC_CAP_SHA256);
+    if (crypto == NULL)
         return IOTSEC_E_UNSUPPORTED;
     ctx->crypto = crypto;
     rc = crypto->sha256_init(ctx);
@@ -96,7 +119,8 @@ int iotsec_hmac_setkey(iotsec_hmac_ctx *ctx, const iotsec_crypto *crypto, const 
     if (ctx == NULL || crypto == NULL || (key == NULL && key_len != 0))
         return IOTSEC_E_INVALID_ARG;
     memset(ctx, 0, sizeof *ctx);
-    if (!(crypto->caps & IOTSEC_CAP_HMAC_SHA256))
+    crypto = provider(crypto, IOTSEC_CAP_HMAC_SHA256);
+    if (crypto == NULL)
         return IOTSEC_E_UNSUPPORTED;
     ctx->crypto = crypto;
     rc = crypto->hmac_setkey(ctx, key, key_len);
@@ -176,7 +200,8 @@ int iotsec_aes_cbc_init(iotsec_aes_cbc_ctx *ctx, const iotsec_crypto *crypto, in
     if ((key_len != 16u && key_len != 32u) ||
         (encrypt != IOTSEC_ENCRYPT && encrypt != IOTSEC_DECRYPT))
         return IOTSEC_E_INVALID_ARG;
-    if (!(crypto->caps & IOTSEC_CAP_AES_CBC))
+    crypto = provider(crypto, IOTSEC_CAP_AES_CBC);
+    if (crypto == NULL)
         return IOTSEC_E_UNSUPPORTED;
     ctx->crypto = crypto;
     rc = crypto->aes_cbc_init(ctx, encrypt, key, key_len, iv);
@@ -331,11 +356,20 @@ int iotsec_pubkey_load(iotsec_pubkey *pk, const iotsec_crypto *crypto, const uin
     size_t spki_len = 0;
     int rc;
 
+    const iotsec_crypto *c = crypto;
+    int depth;
+
     if (pk == NULL || crypto == NULL || der == NULL || der_len == 0)
         return IOTSEC_E_INVALID_ARG;
-    memset(pk, 0, sizeof *pk);
-    pk->crypto = crypto;
-    rc = crypto->pubkey_load(pk, der, der_len, spki, sizeof spki, &spki_len);
+    /* the first table of the chain whose loader knows the key's algorithm loads it */
+    for (depth = 0;; depth++, c = c->fallback) {
+        memset(pk, 0, sizeof *pk);
+        pk->crypto = c;
+        rc = c->pubkey_load(pk, der, der_len, spki, sizeof spki, &spki_len);
+        if (rc != IOTSEC_E_UNSUPPORTED || c->fallback == NULL || depth + 1 >= FALLBACK_DEPTH)
+            break;
+        iotsec_pubkey_free(pk);
+    }
     if (rc == IOTSEC_OK && pk->alg == IOTSEC_SIG_ED25519 &&
         (spki_len != sizeof ed25519_spki_prefix + 32 ||
          !ed25519_pub_acceptable(spki + sizeof ed25519_spki_prefix)))
@@ -376,12 +410,20 @@ int iotsec_privkey_load(iotsec_privkey *sk, const iotsec_crypto *crypto, const u
 {
     int rc;
 
+    int depth;
+
     if (sk == NULL || crypto == NULL || der == NULL || der_len == 0)
         return IOTSEC_E_INVALID_ARG;
-    memset(sk, 0, sizeof *sk);
-    sk->crypto = crypto;
-    sk->pss_salt_len = 32;
-    rc = crypto->privkey_load(sk, der, der_len);
+    for (depth = 0;; depth++, crypto = crypto->fallback) {
+        memset(sk, 0, sizeof *sk);
+        sk->crypto = crypto;
+        sk->pss_salt_len = 32;
+        rc = crypto->privkey_load(sk, der, der_len);
+        if (rc != IOTSEC_E_UNSUPPORTED || crypto->fallback == NULL ||
+            depth + 1 >= FALLBACK_DEPTH)
+            break;
+        iotsec_privkey_free(sk);
+    }
     if (rc != IOTSEC_OK)
         iotsec_privkey_free(sk);
     return rc;
@@ -462,7 +504,8 @@ int iotsec_random(const iotsec_crypto *crypto, uint8_t *out, size_t len)
 {
     if (crypto == NULL || (out == NULL && len != 0))
         return IOTSEC_E_INVALID_ARG;
-    if (!(crypto->caps & IOTSEC_CAP_RANDOM))
+    crypto = provider(crypto, IOTSEC_CAP_RANDOM);
+    if (crypto == NULL)
         return IOTSEC_E_UNSUPPORTED;
     if (len == 0)
         return IOTSEC_OK;

@@ -14,10 +14,10 @@
 
 static const iotsec_crypto *backend(int i) { return tu_backend(i); }
 
-/* The other backend (itself when only one is built): for cross-backend checks. */
+/* The next backend (itself when only one is built): for cross-backend checks. */
 static const iotsec_crypto *other_backend(int i)
 {
-    return tu_backend_count() > 1 ? tu_backend(1 - i) : tu_backend(i);
+    return tu_backend(tu_backend_count() > 1 ? (i + 1) % tu_backend_count() : i);
 }
 
 /* Decode a hex vector into out (capacity cap); returns its length. */
@@ -1006,19 +1006,42 @@ START_TEST(test_backend_table)
                                 IOTSEC_CAP_ED25519 | IOTSEC_CAP_ECDSA_P256 | IOTSEC_CAP_RSA_PSS |
                                 IOTSEC_CAP_RANDOM;
 
+    /* exactly the backends this build has (iotsec/config.h), each under its name */
+    ck_assert_int_eq(tu_backend_count(),
+                     IOTSEC_HAVE_OPENSSL + IOTSEC_HAVE_SODIUM + IOTSEC_HAVE_PSA);
+    ck_assert_int_eq(iotsec_crypto_openssl() != NULL, IOTSEC_HAVE_OPENSSL);
+    ck_assert_int_eq(iotsec_crypto_sodium() != NULL, IOTSEC_HAVE_SODIUM);
+    ck_assert_int_eq(iotsec_crypto_psa() != NULL, IOTSEC_HAVE_PSA);
+    ck_assert_ptr_eq(iotsec_crypto_by_name("openssl"), iotsec_crypto_openssl());
+    ck_assert_ptr_eq(iotsec_crypto_by_name("sodium"), iotsec_crypto_sodium());
+    ck_assert_ptr_eq(iotsec_crypto_by_name("psa"), iotsec_crypto_psa());
     ck_assert_ptr_eq(iotsec_crypto_by_name(c->name), c);
     ck_assert_ptr_null(iotsec_crypto_by_name("mbedtls"));
     ck_assert_ptr_null(iotsec_crypto_by_name(NULL));
-    ck_assert_ptr_nonnull(iotsec_crypto_default());
+    /* the default is the most capable: OpenSSL, else PSA, else libsodium */
+    ck_assert_ptr_eq(iotsec_crypto_default(),
+                     IOTSEC_HAVE_OPENSSL ? iotsec_crypto_openssl()
+                     : IOTSEC_HAVE_PSA   ? iotsec_crypto_psa()
+                                         : iotsec_crypto_sodium());
     ck_assert(!iotsec_crypto_has(NULL, IOTSEC_CAP_SHA256));
     ck_assert(iotsec_crypto_has(c, 0));
     if (strcmp(c->name, "openssl") == 0) {
         ck_assert_ptr_eq(c, iotsec_crypto_openssl());
-        ck_assert_ptr_eq(iotsec_crypto_default(), c);
         ck_assert_uint_eq(c->caps, all);
+        ck_assert_ptr_null(c->fallback);
+    } else if (strcmp(c->name, "psa") == 0) {
+        ck_assert_ptr_eq(c, iotsec_crypto_psa());
+        /* Mbed TLS's PSA has everything but Ed25519, which libsodium's table supplies
+         * when it is built (composition, DESIGN.md §2) */
+        ck_assert_uint_eq(c->caps, all & ~IOTSEC_CAP_ED25519);
+        ck_assert_ptr_eq(c->fallback, iotsec_crypto_sodium());
+        ck_assert_int_eq(iotsec_crypto_has(c, all), IOTSEC_HAVE_SODIUM);
+        ck_assert_int_eq(iotsec_crypto_has(c, IOTSEC_CAP_ED25519), IOTSEC_HAVE_SODIUM);
+        ck_assert(iotsec_crypto_has(c, all & ~IOTSEC_CAP_ED25519));
     } else {
         ck_assert_str_eq(c->name, "sodium");
         ck_assert_ptr_eq(c, iotsec_crypto_sodium());
+        ck_assert_ptr_null(c->fallback);
         /* the capability table of crypto.h: no AES-CBC, P-256 or RSA */
         ck_assert_uint_eq(c->caps, IOTSEC_CAP_SHA256 | IOTSEC_CAP_HMAC_SHA256 |
                                        IOTSEC_CAP_ED25519 | IOTSEC_CAP_RANDOM);
@@ -1507,10 +1530,22 @@ static void rsa_pss_interop(const iotsec_crypto *c, const char *name, unsigned b
                            "-signature lib.sig msg >/dev/null 2>&1",
                            pk_dir, spki, pss_sigopts),
                      0);
-    /* salted signatures differ each time; salt 0 makes them deterministic */
+    /* salted signatures differ each time; salt 0 makes them deterministic, except with
+     * PSA, whose RSA-PSS salts with the hash length only (crypto.h: iotsec_crypto_psa) */
     ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig2, sizeof sig2, &sig2_len), IOTSEC_OK);
     ck_assert(memcmp(sig, sig2, sig_len) != 0);
     sk.pss_salt_len = 0;
+    if (strcmp(c->name, "psa") == 0) {
+        ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig, sizeof sig, &sig_len),
+                         IOTSEC_E_UNSUPPORTED);
+        sk.pss_salt_len = 20;
+        ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig, sizeof sig, &sig_len),
+                         IOTSEC_E_UNSUPPORTED);
+        sk.pss_salt_len = 32;
+        ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig, sizeof sig, &sig_len), IOTSEC_OK);
+        sk.pss_salt_len = 0;
+        memcpy(sig2, sig, sig_len);
+    } else {
     ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig, sizeof sig, &sig_len), IOTSEC_OK);
     ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig2, sizeof sig2, &sig2_len), IOTSEC_OK);
     ck_assert_mem_eq(sig, sig2, sig_len);
@@ -1520,6 +1555,7 @@ static void rsa_pss_interop(const iotsec_crypto *c, const char *name, unsigned b
                            "-signature lib.sig msg >/dev/null 2>&1",
                            pk_dir, spki, pss_sigopts),
                      0);
+    }
     sk.pss_salt_len = 65;
     ck_assert_int_eq(iotsec_sign(&sk, msg, msg_len, sig, sizeof sig, &sig_len),
                      IOTSEC_E_INVALID_ARG);
@@ -1575,6 +1611,12 @@ START_TEST(test_rsa_key_sizes)
                           iotsec_strerror(rc));
             continue;
         }
+        if (strcmp(c->name, "psa") == 0 && sizes[k].bits % 8 != 0) {
+            /* Mbed TLS's PSA imports moduli of whole bytes only (crypto.h) */
+            ck_assert_msg(rc == IOTSEC_E_UNSUPPORTED, "%u bits: %s", sizes[k].bits,
+                          iotsec_strerror(rc));
+            continue;
+        }
         ck_assert_msg(rc == IOTSEC_OK, "%u bits: %s", sizes[k].bits, iotsec_strerror(rc));
         ck_assert_uint_eq(pk.bits, sizes[k].bits);
         ck_assert_uint_eq(pk.sig_len, (sizes[k].bits + 7) / 8);
@@ -1626,10 +1668,16 @@ START_TEST(test_rsa_key_sizes)
         ck_assert_uint_le(pos + sizeof n_hdr + 256, len);
         ck_assert_uint_eq(d[pos + sizeof n_hdr + 255] & 1, 1); /* the real modulus is odd */
         d[pos + sizeof n_hdr + 255] ^= 1;
-        ck_assert_int_eq(iotsec_privkey_load(&sk, c, d, len), IOTSEC_OK);
-        ck_assert_int_eq(iotsec_sign(&sk, (const uint8_t *)"m", 1, sig, sizeof sig, &sig_len),
-                         IOTSEC_E_BACKEND);
-        iotsec_privkey_free(&sk);
+        if (strcmp(c->name, "psa") == 0) {
+            /* Mbed TLS's PSA checks an RSA key pair when importing it */
+            ck_assert_int_eq(iotsec_privkey_load(&sk, c, d, len), IOTSEC_E_BAD_KEY);
+        } else {
+            ck_assert_int_eq(iotsec_privkey_load(&sk, c, d, len), IOTSEC_OK);
+            ck_assert_int_eq(
+                iotsec_sign(&sk, (const uint8_t *)"m", 1, sig, sizeof sig, &sig_len),
+                IOTSEC_E_BACKEND);
+            iotsec_privkey_free(&sk);
+        }
         free(d);
     }
 }

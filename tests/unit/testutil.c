@@ -10,20 +10,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int tu_backend_count(void)
+/* Every backend this build has, in the registry's order (the default first). */
+static int backend_list(const iotsec_crypto *list[3])
 {
-    return (iotsec_crypto_openssl() != NULL) + (iotsec_crypto_sodium() != NULL);
-}
-
-const iotsec_crypto *tu_backend(int i)
-{
-    const iotsec_crypto *list[2];
     int n = 0;
 
     if (iotsec_crypto_openssl() != NULL)
         list[n++] = iotsec_crypto_openssl();
+    if (iotsec_crypto_psa() != NULL)
+        list[n++] = iotsec_crypto_psa();
     if (iotsec_crypto_sodium() != NULL)
         list[n++] = iotsec_crypto_sodium();
+    return n;
+}
+
+int tu_backend_count(void)
+{
+    const iotsec_crypto *list[3];
+
+    return backend_list(list);
+}
+
+const iotsec_crypto *tu_backend(int i)
+{
+    const iotsec_crypto *list[3];
+    int n = backend_list(list);
+
     ck_assert_int_lt(i, n);
     return list[i];
 }

@@ -129,6 +129,7 @@ RELEASE = {
     ("iotsec_revocation_reason_name", "return"): "static",
     ("iotsec_crypto_openssl", "return"): "static",
     ("iotsec_crypto_sodium", "return"): "static",
+    ("iotsec_crypto_psa", "return"): "static",
     ("iotsec_crypto_default", "return"): "static",
     ("iotsec_crypto_by_name", "return"): "static",
     ("iotsec_reader_bytes", "return"): "borrowed: points into the reader's buffer",

@@ -19,7 +19,7 @@ enum { CLI_OK = 0, CLI_REJECTED = 1, CLI_USAGE = 2, CLI_IO = 3 };
 /* Maximum input read from stdin or a file by a subcommand (frames, manifests). */
 #define CLI_INPUT_MAX (1u << 20)
 
-/* The backend to use: $IOTSEC_BACKEND ("openssl", "sodium") or the default. Prints an error
+/* The backend to use: $IOTSEC_BACKEND ("openssl", "psa", "sodium") or the default. Prints an error
  * and returns NULL if the named backend is not built. */
 const iotsec_crypto *cli_crypto(void);
 

@@ -9,18 +9,19 @@
 int cmd_version(int argc, char **argv)
 {
     const iotsec_crypto *o = iotsec_crypto_openssl(), *s = iotsec_crypto_sodium();
+    const iotsec_crypto *p = iotsec_crypto_psa();
 
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("Usage: iotsec version   (also: iotsec -V, iotsec --version)\n"
                "Print one line: the tool's version, the linked library's version and the crypto\n"
-               "backends built in, e.g. 'iotsec 0.1.0 (libiotsec 0.1.0; backends: openssl\n"
+               "backends built in, e.g. 'iotsec 0.1.0 (libiotsec 0.1.0; backends: openssl psa\n"
                "sodium)'. Exit status: 0; 2 usage (an argument was given).\n");
         return CLI_OK;
     }
     if (argc > 1)
         return cli_usage_error("version", "unexpected argument '%s'", argv[1]);
-    printf("iotsec %s (libiotsec %s; backends:%s%s)\n", IOTSEC_VERSION_STRING, iotsec_version(),
-           o ? " openssl" : "", s ? " sodium" : "");
+    printf("iotsec %s (libiotsec %s; backends:%s%s%s)\n", IOTSEC_VERSION_STRING,
+           iotsec_version(), o ? " openssl" : "", p ? " psa" : "", s ? " sodium" : "");
     return CLI_OK;
 }
 

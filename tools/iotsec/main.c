@@ -37,7 +37,7 @@ static void usage(FILE *out)
             "A file argument '-' means standard input (or standard output for an output);\n"
             "one argument at most may read standard input, and one write standard output.\n"
             "Exit status: 0 success/accepted, 1 rejected input, 2 usage, 3 I/O.\n"
-            "Environment: IOTSEC_BACKEND=openssl|sodium selects the crypto backend.\n");
+            "Environment: IOTSEC_BACKEND=openssl|psa|sodium selects the crypto backend.\n");
 }
 
 int main(int argc, char **argv)
