@@ -187,7 +187,7 @@ IOTSEC_API int64_t iotsec_revocation_stale_after(const iotsec_revocation *rs);
 /* Bytes of a refusal text (iotsec_revocation_last_refusal), NUL included: always enough. */
 #define IOTSEC_REVOCATION_DETAIL_MAX 256u
 /* Bytes of a floor's text form (iotsec_crl_floor_format), NUL included: always enough. */
-#define IOTSEC_CRL_FLOOR_TEXT_MAX 224u
+#define IOTSEC_CRL_FLOOR_TEXT_MAX 256u
 
 /* How new a CRL of one issuer is; the floor a later CRL of that issuer must not go below.
  * CRL a is older than floor f when both have a number and a's is smaller, or, when either

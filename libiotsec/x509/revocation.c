@@ -49,6 +49,7 @@ struct iotsec_revocation {
     iotsec_crl_floor newest; /* 0-based rank among the CRLs added */
     size_t newest_index;
     char refusal[IOTSEC_REVOCATION_DETAIL_MAX]; /* the last ROLLBACK of seal, or "" */
+    const char *floor_what; /* how refusal names the floor: "floor" or "one in force" */
 };
 
 struct iotsec_revocation_holder {
@@ -575,7 +576,7 @@ int iotsec_revocation_seal(iotsec_revocation *rs)
         int v = f != NULL ? pos_cmp(&rs->newest, f) : POS_NEWER;
         if (v == POS_OLDER || v == POS_CONFLICT) {
             refusal_text(rs->refusal, sizeof rs->refusal, rs->ca, &rs->newest, f, v,
-                         "floor");
+                         rs->floor_what != NULL ? rs->floor_what : "floor");
             return IOTSEC_E_ROLLBACK;
         }
     }
@@ -812,6 +813,8 @@ static int load_floored(iotsec_revocation **out, const iotsec_revocation_config 
         return IOTSEC_E_INVALID_ARG;
     *out = NULL;
     rc = iotsec_revocation_new(&rs, cfg->ca, cfg->grace_seconds);
+    if (rc == IOTSEC_OK && refusal != NULL)
+        rs->floor_what = "one in force"; /* the floors are a holder's */
     for (i = 0; rc == IOTSEC_OK && i < n_floors; i++)
         rc = iotsec_revocation_set_crl_floor(rs, &floors[i]);
     for (i = 0; rc == IOTSEC_OK && i < cfg->crl_count; i++) {
