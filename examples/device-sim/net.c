@@ -4,15 +4,19 @@
  * connection and libcurl is restricted to the https protocol, redirects included), the
  * server is verified against the pinned CA alone (CURLOPT_CAINFO, no CA directory, no
  * system store), host name or IP checked, TLS 1.2 or later, and the device authenticates
- * with its certificate and key. No proxy from the environment is used. */
+ * with its certificate and key. No proxy from the environment is used. Every request is
+ * bounded in time: 10 s to connect, 60 s in all, and, once sim_net_limits is called (an
+ * update), a minimum transfer rate and the update's overall deadline. */
 #include "sim.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define URL_MAX 1024
+#define REQUEST_TIMEOUT_MS 60000u
 
 struct sim_net {
     CURL *h;
@@ -21,7 +25,26 @@ struct sim_net {
     char cert[SIM_PATH_MAX];
     char key[SIM_PATH_MAX];
     char ca[SIM_PATH_MAX];
+    unsigned long min_rate, min_rate_time; /* 0 rate: no low-speed limit */
+    uint64_t deadline_ms;                  /* sim_clock_ms() time; 0: none */
 };
+
+uint64_t sim_clock_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void sim_net_limits(sim_net *n, unsigned long min_rate, unsigned long min_rate_time,
+                    uint64_t deadline_ms)
+{
+    n->min_rate = min_rate;
+    n->min_rate_time = min_rate_time;
+    n->deadline_ms = deadline_ms;
+}
 
 /* answer body, bounded by the caller's buffer */
 struct sink {
@@ -106,7 +129,7 @@ int sim_net_open(sim_net **out, const sim_state *st, const char *server)
         curl_easy_setopt(n->h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_PROXY, "") != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
-        curl_easy_setopt(n->h, CURLOPT_TIMEOUT, 60L) != CURLE_OK ||
+        curl_easy_setopt(n->h, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS) != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
@@ -140,17 +163,42 @@ static int perform(sim_net *n, const char *path, struct sink *s, long *status)
 {
     char url[URL_MAX];
     CURLcode cc;
-    int len = snprintf(url, sizeof url, "%s%s", n->base, path);
+    uint64_t now = sim_clock_ms(), timeout = REQUEST_TIMEOUT_MS;
+    int by_deadline = 0, len = snprintf(url, sizeof url, "%s%s", n->base, path);
 
     if (len < 0 || (size_t)len >= sizeof url)
         return sim_error(SIM_USAGE, "URL too long: %s%s", n->base, path);
+    if (n->deadline_ms != 0) {
+        if (now >= n->deadline_ms)
+            return sim_error(SIM_NETWORK, "%s: not requested: the update's deadline has "
+                             "passed", url);
+        if (n->deadline_ms - now < timeout) {
+            timeout = n->deadline_ms - now;
+            by_deadline = 1;
+        }
+    }
     n->errbuf[0] = '\0';
     if (curl_easy_setopt(n->h, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(n->h, CURLOPT_WRITEDATA, s) != CURLE_OK)
-        return sim_error(SIM_NETWORK, "libcurl: cannot set the URL");
+        curl_easy_setopt(n->h, CURLOPT_WRITEDATA, s) != CURLE_OK ||
+        curl_easy_setopt(n->h, CURLOPT_TIMEOUT_MS, (long)timeout) != CURLE_OK ||
+        curl_easy_setopt(n->h, CURLOPT_LOW_SPEED_LIMIT, (long)n->min_rate) != CURLE_OK ||
+        curl_easy_setopt(n->h, CURLOPT_LOW_SPEED_TIME,
+                         n->min_rate != 0 ? (long)n->min_rate_time : 0L) != CURLE_OK)
+        return sim_error(SIM_NETWORK, "libcurl: cannot set the URL and time limits");
     cc = curl_easy_perform(n->h);
     if (cc == CURLE_UNSUPPORTED_PROTOCOL)
         return refuse_insecure(url);
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        if (strstr(n->errbuf, "too slow") != NULL)
+            return sim_error(SIM_NETWORK, "%s: transfer too slow: under the minimum of %lu "
+                             "bytes/s for %lu s (%s)", url, n->min_rate, n->min_rate_time,
+                             n->errbuf);
+        if (by_deadline)
+            return sim_error(SIM_NETWORK, "%s: the update's deadline passed during this "
+                             "request (%s)", url, n->errbuf[0] ? n->errbuf : "timeout");
+        return sim_error(SIM_NETWORK, "%s: request took longer than %u s (%s)", url,
+                         REQUEST_TIMEOUT_MS / 1000u, n->errbuf[0] ? n->errbuf : "timeout");
+    }
     if (cc == CURLE_WRITE_ERROR && s->overflow)
         return sim_error(SIM_NETWORK, "%s: answer larger than the %zu bytes expected", url,
                          s->cap);

@@ -67,10 +67,24 @@ void sim_power_tick(const char *what, int torn_fd, const void *data, size_t len,
 
 /* ---- state directory (docs/DESIGN.md §11) --------------------------------------------- */
 
+/* Device settings: optional lines of device.conf (README.md, "Settings"); these defaults
+ * apply when a line is absent. */
+#define SIM_DEFAULT_SLOT_SIZE (4ull * 1024u * 1024u) /* bytes each slot holds (flash
+                                                       partition size) */
+#define SIM_SLOT_SIZE_MIN 4096ull
+#define SIM_SLOT_SIZE_MAX (1ull << 32)   /* the manifest's image_size maximum (DESIGN §6) */
+#define SIM_DEFAULT_MIN_RATE 1024ul      /* bytes/s an update download must average ... */
+#define SIM_DEFAULT_MIN_RATE_TIME 30ul   /* ... over any this many seconds (0 rate: no minimum) */
+#define SIM_DEFAULT_UPDATE_DEADLINE 1800ul /* seconds for a whole update, all chunks */
+
 typedef struct sim_state {
     char root[SIM_PATH_MAX];            /* the state directory */
     char device_id[SIM_DEVICE_ID_MAX + 1];
     char device_class[SIM_CLASS_MAX + 1];
+    uint64_t slot_size;                 /* slot_size: capacity of each slot, bytes */
+    unsigned long min_rate;             /* update_min_rate: bytes/s, 0 = no minimum */
+    unsigned long min_rate_time;        /* update_min_rate_time: seconds */
+    unsigned long update_deadline;      /* update_deadline: seconds */
 } sim_state;
 
 /* Boot record: which slot runs, whether it is pending confirmation, how many times a
@@ -91,12 +105,13 @@ int sim_slot_path(const sim_state *st, int slot, int manifest, char *out);
 char sim_slot_name(int slot);
 
 /* Open the state directory of a provisioned device: reads its configuration (device id,
- * class). Returns SIM_OK, SIM_IO with a message. */
+ * class, and the optional settings above). Returns SIM_OK, SIM_IO with a message. */
 int sim_state_open(sim_state *st, const char *root);
 /* Create the directory tree of a new device (mode 0700); refuses a directory that already
  * holds a boot record. */
 int sim_state_create(sim_state *st, const char *root);
-/* Write the configuration file (device id and class). */
+/* Write the configuration file (device id and class, and each setting that differs from
+ * its default). */
 int sim_state_write_config(const sim_state *st);
 
 /* Read the boot record: both copies, the newest valid one wins. A torn copy is ignored;
@@ -159,6 +174,14 @@ typedef struct sim_net sim_net;
  * pinned CA, TLS 1.2 or later. Returns SIM_OK or an exit code with a message. */
 int sim_net_open(sim_net **out, const sim_state *st, const char *server);
 void sim_net_close(sim_net *n);
+/* Bound every later request of n: abort one that averages under min_rate bytes/s over
+ * min_rate_time seconds (libcurl's low-speed limit; min_rate 0: none), and one still
+ * running at deadline_ms (sim_clock_ms() time; 0: none) — a request is not even started
+ * after it. Such an abort is SIM_NETWORK with a message naming the limit. */
+void sim_net_limits(sim_net *n, unsigned long min_rate, unsigned long min_rate_time,
+                    uint64_t deadline_ms);
+/* Milliseconds of a monotonic clock. */
+uint64_t sim_clock_ms(void);
 /* GET server + path. With range (a "first-last" string) asks for those bytes. The body
  * goes to buf (at most cap bytes; a longer body is an error). Returns SIM_OK (whatever
  * the status) or SIM_NETWORK / SIM_INSECURE_URL with a message. */

@@ -138,14 +138,52 @@ static int config_value_ok(const uint8_t *v, size_t len, size_t max)
     return 1;
 }
 
-/* an empty state rooted at root (room is left for the longest relative path) */
+/* an empty state rooted at root with the default settings (room is left for the longest
+ * relative path) */
 int sim_state_init(sim_state *st, const char *root)
 {
     memset(st, 0, sizeof *st);
     if (strlen(root) >= sizeof st->root - 32)
         return sim_error(SIM_IO, "%s: path too long", root);
     strcpy(st->root, root);
+    st->slot_size = SIM_DEFAULT_SLOT_SIZE;
+    st->min_rate = SIM_DEFAULT_MIN_RATE;
+    st->min_rate_time = SIM_DEFAULT_MIN_RATE_TIME;
+    st->update_deadline = SIM_DEFAULT_UPDATE_DEADLINE;
     return SIM_OK;
+}
+
+/* The numeric settings of device.conf: key, range, where the value goes. */
+struct setting {
+    const char *key;
+    uint64_t min, max;
+};
+static const struct setting settings[] = {
+    {"slot_size", SIM_SLOT_SIZE_MIN, SIM_SLOT_SIZE_MAX},
+    {"update_min_rate", 0, 1000000000},
+    {"update_min_rate_time", 1, 3600},
+    {"update_deadline", 1, 86400},
+};
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+static uint64_t setting_get(const sim_state *st, size_t i)
+{
+    switch (i) {
+    case 0: return st->slot_size;
+    case 1: return st->min_rate;
+    case 2: return st->min_rate_time;
+    default: return st->update_deadline;
+    }
+}
+
+static void setting_set(sim_state *st, size_t i, uint64_t v)
+{
+    switch (i) {
+    case 0: st->slot_size = v; break;
+    case 1: st->min_rate = (unsigned long)v; break;
+    case 2: st->min_rate_time = (unsigned long)v; break;
+    default: st->update_deadline = (unsigned long)v; break;
+    }
 }
 
 int sim_state_open(sim_state *st, const char *root)
@@ -155,6 +193,8 @@ int sim_state_open(sim_state *st, const char *root)
     size_t len = 0, line_len;
     const uint8_t *line;
     iotsec_reader r;
+    uint64_t v;
+    size_t i;
     int rc, bad = 0;
 
     if ((rc = sim_state_init(st, root)) != SIM_OK ||
@@ -178,6 +218,18 @@ int sim_state_open(sim_state *st, const char *root)
             break;
         klen = (size_t)(eq - line);
         vlen = line_len - klen - 1;
+        for (i = 0; i < N_SETTINGS; i++)
+            if (klen == strlen(settings[i].key) && memcmp(line, settings[i].key, klen) == 0)
+                break;
+        if (i < N_SETTINGS) { /* a number in range, canonical decimal */
+            if (iotsec_parse_u64_dec((const char *)eq + 1, vlen, settings[i].max, &v) !=
+                    IOTSEC_OK ||
+                v < settings[i].min)
+                break;
+            setting_set(st, i, v);
+            bad = 0;
+            continue;
+        }
         if (klen == 9 && memcmp(line, "device_id", 9) == 0) {
             dst = st->device_id;
             max = SIM_DEVICE_ID_MAX;
@@ -203,8 +255,9 @@ int sim_state_open(sim_state *st, const char *root)
 
 int sim_state_write_config(const sim_state *st)
 {
-    char path[SIM_PATH_MAX], text[2 * SIM_CLASS_MAX + 64];
-    int n, rc;
+    char path[SIM_PATH_MAX], text[2 * SIM_CLASS_MAX + 64 + N_SETTINGS * 48];
+    size_t i;
+    int n, w, rc;
 
     if (!config_value_ok((const uint8_t *)st->device_id, strlen(st->device_id),
                          SIM_DEVICE_ID_MAX))
@@ -216,6 +269,20 @@ int sim_state_write_config(const sim_state *st)
                          SIM_CLASS_MAX);
     n = snprintf(text, sizeof text, "device_id=%s\nclass=%s\n", st->device_id,
                  st->device_class);
+    for (i = 0; i < N_SETTINGS; i++) {
+        sim_state defaults;
+        uint64_t v = setting_get(st, i);
+        (void)sim_state_init(&defaults, "");
+        if (v == setting_get(&defaults, i))
+            continue;
+        if (v < settings[i].min || v > settings[i].max)
+            return sim_error(SIM_USAGE, "%s: %llu is outside %llu-%llu", settings[i].key,
+                             (unsigned long long)v, (unsigned long long)settings[i].min,
+                             (unsigned long long)settings[i].max);
+        w = snprintf(text + n, sizeof text - (size_t)n, "%s=%llu\n", settings[i].key,
+                     (unsigned long long)v);
+        n += w;
+    }
     if ((rc = sim_path(st, SIM_CONFIG_FILE, path)) != SIM_OK)
         return rc;
     if (sim_store_file(path, text, (size_t)n, 0600) != IOTSEC_OK)

@@ -6,7 +6,12 @@
  * chunk to the library's streaming verifier, which decrypts it into a bounded buffer; the
  * plaintext goes to the inactive slot. Only when the verifier's final check passes is the
  * slot given its manifest and marked pending in the boot record; then the device reboots
- * (re-executes `boot`), which runs the self-test and confirms or rolls back. */
+ * (re-executes `boot`), which runs the self-test and confirms or rolls back.
+ *
+ * Bounds (device.conf settings, README.md): a manifest whose image (or payload) does not
+ * fit the inactive slot is refused before any payload byte is asked for; the whole update
+ * (manifest and every chunk) has an overall deadline, and the download a minimum average
+ * transfer rate, so a server that drips bytes cannot hold the device. */
 #include "app.h"
 
 #include <errno.h>
@@ -108,7 +113,7 @@ static int reboot(const sim_state *st, const sim_boot_opts *o, const char *argv0
 /* Download the payload of the accepted manifest m into slot, verifying as it goes.
  * Returns SIM_OK when the library's final check passed and the slot is flushed. */
 static int download(const sim_state *st, sim_net *net, const iotsec_crypto *crypto,
-                    const iotsec_manifest *m, int slot, int *chunks_out)
+                    const iotsec_manifest *m, int slot, uint64_t deadline_ms, int *chunks_out)
 {
     uint8_t key[SIM_FW_KEY_LEN], tail[IOTSEC_AES_BLOCK_LEN];
     char url[128], range[64], hexd[2 * IOTSEC_SHA256_LEN + 1], mpath[SIM_PATH_MAX];
@@ -120,6 +125,7 @@ static int download(const sim_state *st, sim_net *net, const iotsec_crypto *cryp
     int encrypted = (m->f.present & IOTSEC_MF_ENCRYPTION) != 0;
     int have_key, rc, tty = isatty(STDERR_FILENO), chunks = 0;
     long status;
+    uint64_t start_ms = sim_clock_ms(), elapsed;
 
     chunk = (m->f.present & IOTSEC_MF_CHUNK_SIZE) ? m->f.chunk_size : DEFAULT_CHUNK;
     total = encrypted ? m->f.payload_size : m->f.image_size;
@@ -154,8 +160,19 @@ static int download(const sim_state *st, sim_net *net, const iotsec_crypto *cryp
         const uint8_t *plain;
 
         snprintf(range, sizeof range, "%llu-%llu", off, off + want - 1u);
-        if ((rc = sim_net_get(net, url, range, in, want, &got, &status)) != SIM_OK)
+        if ((rc = sim_net_get(net, url, range, in, want, &got, &status)) != SIM_OK) {
+            char rate[64] = "no minimum rate";
+            elapsed = sim_clock_ms() - start_ms;
+            if (st->min_rate != 0)
+                snprintf(rate, sizeof rate, "minimum %lu bytes/s over %lu s", st->min_rate,
+                         st->min_rate_time);
+            sim_error(rc, "update: download aborted after %llu of %llu bytes in %llu.%03llu s "
+                      "(%s, deadline %lu s for the update; slot %c left unbootable)", off,
+                      total, (unsigned long long)(elapsed / 1000u),
+                      (unsigned long long)(elapsed % 1000u), rate, st->update_deadline,
+                      sim_slot_name(slot));
             goto done;
+        }
         if (status != 206 || got != want) {
             rc = sim_error(SIM_NETWORK, "update: range %s of %s: HTTP %ld with %zu bytes "
                            "(expected 206 with %zu)", range, url, status, got, want);
@@ -181,6 +198,25 @@ static int download(const sim_state *st, sim_net *net, const iotsec_crypto *cryp
         }
         off += got;
         progress(tty, off, total);
+        /* the average rate so far, once a whole measuring time has passed (libcurl's
+         * low-speed limit sees one request at a time: a server dripping each short chunk
+         * just fast enough would pass it) */
+        elapsed = sim_clock_ms() - start_ms;
+        if (off < total && st->min_rate != 0 && elapsed >= st->min_rate_time * 1000u &&
+            off * 1000u < (uint64_t)st->min_rate * elapsed) {
+            rc = sim_error(SIM_NETWORK, "update: download too slow: %llu bytes in %llu.%03llu s "
+                           "is under the minimum of %lu bytes/s (slot %c left unbootable)",
+                           off, (unsigned long long)(elapsed / 1000u),
+                           (unsigned long long)(elapsed % 1000u), st->min_rate,
+                           sim_slot_name(slot));
+            goto done;
+        }
+        if (off < total && sim_clock_ms() >= deadline_ms) {
+            rc = sim_error(SIM_NETWORK, "update: deadline of %lu s passed after %llu of %llu "
+                           "bytes (slot %c left unbootable)", st->update_deadline, off, total,
+                           sim_slot_name(slot));
+            goto done;
+        }
     }
     rc = iotsec_image_verify_final(&ctx, tail, sizeof tail, &tail_len);
     if (rc != IOTSEC_OK) {
@@ -216,10 +252,14 @@ int sim_update(const sim_state *st, const iotsec_crypto *crypto, const char *ser
     const iotsec_manifest *m;
     int rc, slot, chunks = 0;
     long status;
+    uint64_t deadline_ms;
 
     /* the URL is checked before anything else happens */
     if ((rc = sim_net_open(&net, st, server)) != SIM_OK)
         return rc;
+    /* the update's clock starts now: every request from here on is bounded by it */
+    deadline_ms = sim_clock_ms() + (uint64_t)st->update_deadline * 1000u;
+    sim_net_limits(net, st->min_rate, st->min_rate_time, deadline_ms);
     rc = sim_boot(st, crypto, o, &booted);
     if (rc != SIM_OK && rc != SIM_ROLLED_BACK) {
         sim_net_close(net);
@@ -262,7 +302,24 @@ int sim_update(const sim_state *st, const iotsec_crypto *crypto, const char *ser
         goto done;
     }
     slot = 1 - booted.slot;
-    if ((rc = download(st, net, crypto, m, slot, &chunks)) != SIM_OK)
+    /* it must fit the slot: refused before a byte of it is asked for. A payload is the
+     * image, or its AES-CBC encryption with PKCS#7 padding (at most one block more). */
+    if (m->f.image_size > st->slot_size ||
+        ((m->f.present & IOTSEC_MF_ENCRYPTION) &&
+         m->f.payload_size > st->slot_size + IOTSEC_AES_BLOCK_LEN)) {
+        char sizes[96];
+        if (m->f.present & IOTSEC_MF_ENCRYPTION)
+            snprintf(sizes, sizeof sizes, "image_size %llu, payload_size %llu bytes",
+                     (unsigned long long)m->f.image_size, (unsigned long long)m->f.payload_size);
+        else
+            snprintf(sizes, sizeof sizes, "image_size %llu bytes",
+                     (unsigned long long)m->f.image_size);
+        rc = sim_error(SIM_REJECTED, "update: manifest refused before download: %s does not "
+                       "fit slot %c (capacity %llu bytes, slot_size in device.conf)", sizes,
+                       sim_slot_name(slot), (unsigned long long)st->slot_size);
+        goto done;
+    }
+    if ((rc = download(st, net, crypto, m, slot, deadline_ms, &chunks)) != SIM_OK)
         goto done;
     if ((rc = sim_slot_path(st, slot, 1, mpath)) != SIM_OK)
         goto done;

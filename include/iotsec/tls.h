@@ -3,7 +3,14 @@
  *
  * iotsec_tls_server_setup() turns an SSL_CTX into a device-facing mTLS server context:
  *
- *   - TLS 1.2 or newer only;
+ *   - TLS 1.2 or newer only, with Mozilla's "intermediate" choice of suites minus its DHE
+ *     ones: TLS 1.3 with TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384 and
+ *     TLS_CHACHA20_POLY1305_SHA256; TLS 1.2 with ECDHE key exchange and an AEAD cipher only:
+ *     ECDHE-{ECDSA,RSA}-AES128-GCM-SHA256, ECDHE-{ECDSA,RSA}-AES256-GCM-SHA384 and
+ *     ECDHE-{ECDSA,RSA}-CHACHA20-POLY1305 (those of the server key's type are usable): no
+ *     CBC, no RSA or static DH key exchange, no SHA-1 MAC; key exchange groups X25519, P-256
+ *     and P-384 (no finite-field DHE, in TLS 1.3 either). tests/scripts/tls_policy.sh
+ *     checks what a server accepts;
  *   - a client certificate is required (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
  *   - the chain is verified against the device CA only: the context gets its own
  *     X509_STORE holding that one certificate (no default paths, no system store), a chain

@@ -17,6 +17,18 @@
 #include "iotsec/error.h"
 #include "x509_internal.h"
 
+/* Protocol policy (tls.h), after Mozilla's "intermediate" server profile without its DHE
+ * suites: TLS 1.3 with its three AEAD suites, and TLS 1.2 with ECDHE key exchange and AEAD
+ * ciphers only (AES-GCM, ChaCha20-Poly1305; ECDSA or RSA server keys). No CBC, no static RSA
+ * or DH key exchange, no SHA-1 MAC, no PSK/SRP/anonymous suites. Key exchange groups are
+ * elliptic curves only (no finite-field DHE in TLS 1.3 either). */
+#define TLS12_CIPHERS                                                                        \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                             \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                             \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS13_CIPHERSUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define TLS_GROUPS "X25519:P-256:P-384"
+
 /* The policy as installed on an SSL_CTX (owned copy). */
 struct tls_cfg {
     X509 *ca;
@@ -255,6 +267,9 @@ int iotsec_tls_server_setup(SSL_CTX *ctx, const iotsec_tls_policy *policy)
     /* a verify store of its own: the device CA alone, no default paths */
     ok = ok && SSL_CTX_set1_verify_cert_store(ctx, store) == 1;
     ok = ok && SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1;
+    ok = ok && SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) == 1;
+    ok = ok && SSL_CTX_set_ciphersuites(ctx, TLS13_CIPHERSUITES) == 1;
+    ok = ok && SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) == 1;
     /* no renegotiation and no resumption: every connection presents and is checked with
      * its certificate against the current revocation set */
     if (ok) {

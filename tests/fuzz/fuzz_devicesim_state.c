@@ -13,9 +13,12 @@
  *   then sim_boot_write puts the next record into the other copy only (the current one
  *   stays byte for byte, so a torn write cannot lose it) and reads back as written.
  *   Configuration: accepted exactly when every line is "device_id=V" or "class=V" with V
- *   1–64 printable ASCII bytes other than '=' (the last line may lack its "\n"; a "\r"
- *   before "\n" is dropped) and both keys are present; the values are the last ones given,
- *   and writing them back with sim_state_write_config reads back the same. */
+ *   1–64 printable ASCII bytes other than '=', or a setting "slot_size=N",
+ *   "update_min_rate=N", "update_min_rate_time=N" or "update_deadline=N" with N a decimal
+ *   without sign or leading zero in the setting's range (the last line may lack its "\n";
+ *   a "\r" before "\n" is dropped) and both keys are present; the values are the last
+ *   ones given (the defaults for settings not given), and writing them back with
+ *   sim_state_write_config reads back the same. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,12 +171,44 @@ static int model_value(const uint8_t *v, size_t n)
     return 1;
 }
 
+/* the model of a setting's value: canonical decimal within [min, max] */
+static int model_number(const uint8_t *v, size_t n, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t x = 0;
+    size_t i;
+
+    if (n == 0 || n > 20 || (n > 1 && v[0] == '0'))
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10u)
+            return 0;
+        x = x * 10u + (uint64_t)(v[i] - '0');
+    }
+    if (x < min || x > max)
+        return 0;
+    *out = x;
+    return 1;
+}
+
 static void config_part(const uint8_t *data, size_t size)
 {
+    static const struct {
+        const char *key;
+        uint64_t min, max, def;
+    } keys[] = {
+        {"slot_size", 4096, 1ull << 32, 4u * 1024u * 1024u},
+        {"update_min_rate", 0, 1000000000, 1024},
+        {"update_min_rate_time", 1, 3600, 30},
+        {"update_deadline", 1, 86400, 1800},
+    };
     const uint8_t *id = NULL, *cls = NULL, *p = data, *end = data + size;
-    size_t id_len = 0, cls_len = 0;
+    size_t id_len = 0, cls_len = 0, k;
+    uint64_t val[4], num;
     sim_state got, again;
     int want = size <= SIM_CONFIG_MAX, rc;
+
+    for (k = 0; k < 4; k++)
+        val[k] = keys[k].def;
 
     /* the model */
     while (want && p < end) {
@@ -183,7 +218,16 @@ static void config_part(const uint8_t *data, size_t size)
         if (n > 0 && p[n - 1] == '\r')
             n--;
         eq = memchr(p, '=', n);
-        if (eq == NULL || !model_value(eq + 1, n - (size_t)(eq - p) - 1u)) {
+        for (k = 0; eq != NULL && k < 4; k++)
+            if ((size_t)(eq - p) == strlen(keys[k].key) &&
+                memcmp(p, keys[k].key, (size_t)(eq - p)) == 0)
+                break;
+        if (eq != NULL && k < 4) {
+            if (model_number(eq + 1, n - (size_t)(eq - p) - 1u, keys[k].min, keys[k].max, &num))
+                val[k] = num;
+            else
+                want = 0;
+        } else if (eq == NULL || !model_value(eq + 1, n - (size_t)(eq - p) - 1u)) {
             want = 0;
         } else if ((size_t)(eq - p) == 9 && memcmp(p, "device_id", 9) == 0) {
             id = eq + 1;
@@ -205,12 +249,17 @@ static void config_part(const uint8_t *data, size_t size)
     if (!want)
         return;
     if (strlen(got.device_id) != id_len || memcmp(got.device_id, id, id_len) != 0 ||
-        strlen(got.device_class) != cls_len || memcmp(got.device_class, cls, cls_len) != 0)
+        strlen(got.device_class) != cls_len || memcmp(got.device_class, cls, cls_len) != 0 ||
+        got.slot_size != val[0] || got.min_rate != val[1] || got.min_rate_time != val[2] ||
+        got.update_deadline != val[3])
         abort();
     /* written back and read again: the same values */
     if (sim_state_write_config(&got) != SIM_OK || sim_state_open(&again, root) != SIM_OK ||
         strcmp(again.device_id, got.device_id) != 0 ||
-        strcmp(again.device_class, got.device_class) != 0)
+        strcmp(again.device_class, got.device_class) != 0 ||
+        again.slot_size != got.slot_size || again.min_rate != got.min_rate ||
+        again.min_rate_time != got.min_rate_time ||
+        again.update_deadline != got.update_deadline)
         abort();
 }
 

@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bn.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "testutil.h"
@@ -821,6 +823,641 @@ START_TEST(test_concurrent_swap)
 }
 END_TEST
 
+/* ---- CRL monotonicity (RFC 5280 §5.2.3) ------------------------------------------------- */
+
+/* A CRL of ca (DER) with the given cRLNumber (0 = none: the extension is removed and the
+ * CRL signed again), thisUpdate tu, nextUpdate tu + 1 day, revoking the certificates given. */
+static uint8_t *crl_at(const fx_ca *ca, X509 *const *revoked, size_t n, uint64_t number,
+                       int64_t tu, size_t *len)
+{
+    uint8_t *der, *out;
+    const unsigned char *p;
+    X509_CRL *crl;
+    int i;
+
+    if (number != 0)
+        return fx_crl_numbered(ca, revoked, n, number, tu, tu + 86400, 0, len);
+    der = fx_crl_numbered(ca, revoked, n, 1, tu, tu + 86400, 0, len);
+    p = der;
+    crl = d2i_X509_CRL(NULL, &p, (long)*len);
+    ck_assert_ptr_nonnull(crl);
+    i = X509_CRL_get_ext_by_NID(crl, NID_crl_number, -1);
+    ck_assert_int_ge(i, 0);
+    X509_EXTENSION_free(X509_CRL_delete_ext(crl, i));
+    free(der);
+    der = resign_der(crl, ca->key, len);
+    X509_CRL_free(crl);
+    out = malloc(*len);
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, der, *len);
+    OPENSSL_free(der);
+    return out;
+}
+
+static void write_crl(const char *dir, const uint8_t *der, size_t len, char *path, size_t cap)
+{
+    tu_write_file(dir, "ca.crl", der, len, path, cap);
+}
+
+static void holder_refusal(iotsec_revocation_holder *h, char *text, size_t cap)
+{
+    size_t len = 99;
+
+    ck_assert_int_eq(iotsec_revocation_holder_last_refusal(h, text, cap, &len), IOTSEC_OK);
+    ck_assert_uint_eq(len, strlen(text));
+}
+
+START_TEST(test_crl_monotonic_reload)
+{
+    fx_ca ca;
+    EVP_PKEY *ka = fx_p256(), *kb = fx_p256();
+    X509 *a, *b, *ab[2];
+    iotsec_peer_identity open[2];
+    iotsec_revocation *rs = NULL, *cur, *now_in;
+    iotsec_revocation_holder *h = NULL;
+    iotsec_revocation_config cfg;
+    iotsec_revocation_error err;
+    iotsec_crl_floor fl[IOTSEC_CRL_FLOORS_MAX];
+    const char *crls[2];
+    char dir[256], crl_path[512], old_path[512], text[IOTSEC_REVOCATION_DETAIL_MAX];
+    uint8_t *der, mask[2];
+    size_t len, n_rev = 77, n = 0;
+    int64_t now = fx_now();
+    BIO *bio;
+    X509_CRL *crl;
+    char *pem;
+    long pem_len;
+
+    tu_tmpdir(dir, sizeof dir);
+    fx_ca_new(&ca, "iotsec monotonic CA");
+    a = fx_issue(&ca, ka, "dev-a");
+    b = fx_issue(&ca, kb, "dev-b");
+    open[0] = fx_identity(a);
+    open[1] = fx_identity(b);
+    ab[0] = a;
+    ab[1] = b;
+
+    /* CRL number 10 revokes a and b: in force */
+    der = crl_at(&ca, ab, 2, 10, now - 600, &len);
+    write_crl(dir, der, len, crl_path, sizeof crl_path);
+    free(der);
+    crls[0] = crl_path;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ca = ca.cert;
+    cfg.crl_paths = crls;
+    cfg.crl_count = 1;
+    ck_assert_int_eq(iotsec_revocation_load(&rs, &cfg, now, &err), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    holder_refusal(h, text, sizeof text);
+    ck_assert_str_eq(text, "");
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(h, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(fl[0].has_number, 1);
+    ck_assert_uint_eq(fl[0].number[IOTSEC_CRL_NUMBER_LEN - 1], 10);
+    ck_assert_int_eq(fl[0].this_update, now - 600);
+    cur = iotsec_revocation_holder_get(h);
+
+    /* an older CRL (number 9, revoking only a, with a later thisUpdate even) is refused:
+     * the set in force stays, revoked is not written, the file and both numbers named */
+    der = crl_at(&ca, &a, 1, 9, now - 60, &len);
+    write_crl(dir, der, len, crl_path, sizeof crl_path);
+    free(der);
+    memset(mask, 0xee, sizeof mask);
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, open, 2, mask, &n_rev, &err),
+                     IOTSEC_E_ROLLBACK);
+    ck_assert_uint_eq(mask[0], 0xee);
+    ck_assert_uint_eq(n_rev, 77);
+    ck_assert_str_eq(err.path, crl_path);
+    now_in = iotsec_revocation_holder_get(h);
+    ck_assert_ptr_eq(now_in, cur);
+    ck_assert_int_eq(iotsec_revocation_check(now_in, &open[1], now, NULL), IOTSEC_E_REVOKED);
+    iotsec_revocation_unref(now_in);
+    holder_refusal(h, text, sizeof text);
+    ck_assert_msg(strstr(text, "CN=iotsec monotonic CA") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "CRL number 9 is older") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "CRL number 10") != NULL, "%s", text);
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(h, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(fl[0].number[IOTSEC_CRL_NUMBER_LEN - 1], 10);
+
+    /* the same number with other content (here: other serials) is refused as well */
+    der = crl_at(&ca, &a, 1, 10, now - 600, &len);
+    write_crl(dir, der, len, crl_path, sizeof crl_path);
+    free(der);
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_E_ROLLBACK);
+    holder_refusal(h, text, sizeof text);
+    ck_assert_msg(strstr(text, "CRL number 10 is the same as the one in force but the CRL "
+                               "differs") != NULL,
+                  "%s", text);
+    now_in = iotsec_revocation_holder_get(h);
+    ck_assert_ptr_eq(now_in, cur);
+    iotsec_revocation_unref(now_in);
+
+    /* a newer one (11, revoking a only: b is un-revoked) is accepted */
+    der = crl_at(&ca, &a, 1, 11, now - 30, &len);
+    write_crl(dir, der, len, crl_path, sizeof crl_path);
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, open, 2, mask, &n_rev, &err),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(n_rev, 1);
+    ck_assert_uint_eq(mask[0], IOTSEC_REVOKED_CRL);
+    ck_assert_uint_eq(mask[1], IOTSEC_REVOKED_NONE);
+    /* the very same CRL again (a denylist-only change, SIGHUP) is accepted, in PEM too */
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_OK);
+    {
+        const unsigned char *p = der;
+        crl = d2i_X509_CRL(NULL, &p, (long)len);
+        ck_assert_ptr_nonnull(crl);
+        bio = BIO_new(BIO_s_mem());
+        ck_assert_int_eq(PEM_write_bio_X509_CRL(bio, crl), 1);
+        pem_len = BIO_get_mem_data(bio, &pem);
+        ck_assert_int_gt(pem_len, 0);
+        write_crl(dir, (const uint8_t *)pem, (size_t)pem_len, crl_path, sizeof crl_path);
+        BIO_free(bio);
+        X509_CRL_free(crl);
+    }
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_OK);
+    free(der);
+    /* an old CRL beside the newest one is fine: the newest decides, the old one only adds
+     * serials (number 5 revokes b again) */
+    der = crl_at(&ca, &b, 1, 5, now - 3000, &len);
+    tu_write_file(dir, "old.crl", der, len, old_path, sizeof old_path);
+    free(der);
+    crls[1] = old_path;
+    cfg.crl_count = 2;
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, open, 2, mask, &n_rev, &err),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(n_rev, 2);
+    /* but the old one alone is refused, naming its file */
+    crls[0] = old_path;
+    cfg.crl_count = 1;
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_E_ROLLBACK);
+    ck_assert_str_eq(err.path, old_path);
+    holder_refusal(h, text, sizeof text);
+    ck_assert_msg(strstr(text, "CRL number 5 is older than the one in force, CRL number 11") !=
+                      NULL,
+                  "%s", text);
+    /* no CRL at all (a denylist-only configuration) keeps the floor for the next reload */
+    cfg.crl_count = 0;
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_OK);
+    cfg.crl_count = 1;
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_E_ROLLBACK);
+
+    /* a set built by hand and swapped in directly is checked too: 12 goes in, then 11 is
+     * refused */
+    der = crl_at(&ca, &a, 1, 12, now - 10, &len);
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, der, len, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_swap(h, rs, now, NULL, 0, NULL, NULL), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    free(der);
+    der = crl_at(&ca, &a, 1, 11, now - 10, &len);
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, der, len, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    free(der);
+    memset(mask, 0xee, sizeof mask);
+    n_rev = 77;
+    ck_assert_int_eq(iotsec_revocation_holder_swap(h, rs, now, open, 2, mask, &n_rev),
+                     IOTSEC_E_ROLLBACK);
+    ck_assert_uint_eq(mask[1], 0xee);
+    ck_assert_uint_eq(n_rev, 77);
+    iotsec_revocation_unref(rs);
+
+    iotsec_revocation_unref(cur);
+    iotsec_revocation_holder_free(h);
+    X509_free(a);
+    X509_free(b);
+    EVP_PKEY_free(ka);
+    EVP_PKEY_free(kb);
+    fx_ca_free(&ca);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
+/* The floor survives a restart: saved as text, given back to a new holder (or to a set
+ * built by hand) it refuses the older CRL that the files on disk went back to. */
+START_TEST(test_crl_floor_restart)
+{
+    fx_ca ca;
+    EVP_PKEY *ka = fx_p256();
+    X509 *a;
+    iotsec_revocation *rs = NULL;
+    iotsec_revocation_holder *h = NULL;
+    iotsec_revocation_config cfg;
+    iotsec_revocation_error err;
+    iotsec_crl_floor fl[IOTSEC_CRL_FLOORS_MAX], back, other;
+    const char *crls[1];
+    char dir[256], crl_path[512], text[IOTSEC_REVOCATION_DETAIL_MAX];
+    char saved[IOTSEC_CRL_FLOOR_TEXT_MAX];
+    uint8_t *der20, *der21, *der22;
+    size_t len20, len21, len22, n = 0, tlen = 0, i;
+    int64_t now = fx_now();
+
+    tu_tmpdir(dir, sizeof dir);
+    fx_ca_new(&ca, "iotsec restart CA");
+    a = fx_issue(&ca, ka, "dev-a");
+    der20 = crl_at(&ca, &a, 1, 20, now - 900, &len20);
+    der21 = crl_at(&ca, &a, 1, 21, now - 600, &len21);
+    der22 = crl_at(&ca, &a, 1, 22, now - 300, &len22);
+    crls[0] = crl_path;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ca = ca.cert;
+    cfg.crl_paths = crls;
+    cfg.crl_count = 1;
+
+    /* first life: CRL 21 in force; the server saves its floor */
+    write_crl(dir, der21, len21, crl_path, sizeof crl_path);
+    ck_assert_int_eq(iotsec_revocation_load(&rs, &cfg, now, &err), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(h, fl, 1, &n), IOTSEC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(iotsec_crl_floor_format(&fl[0], saved, sizeof saved, &tlen), IOTSEC_OK);
+    ck_assert_uint_eq(tlen, strlen(saved));
+    ck_assert_msg(strncmp(saved, "crl-floor v1 issuer=", 20) == 0, "%s", saved);
+    ck_assert_msg(strstr(saved, " number=0000000000000000000000000000000000000015 ") != NULL,
+                  "%s", saved);
+    iotsec_revocation_holder_free(h);
+    h = NULL;
+
+    /* restart: the file went back to CRL 20 meanwhile. Loading it alone knows nothing… */
+    write_crl(dir, der20, len20, crl_path, sizeof crl_path);
+    ck_assert_int_eq(iotsec_crl_floor_parse(saved, tlen, &back), IOTSEC_OK);
+    ck_assert_mem_eq(&back, &fl[0], sizeof back);
+    ck_assert_int_eq(iotsec_revocation_load(&rs, &cfg, now, &err), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    /* …the saved floor refuses it before the server serves */
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(h, &back), IOTSEC_E_ROLLBACK);
+    holder_refusal(h, text, sizeof text);
+    ck_assert_msg(strstr(text, "CN=iotsec restart CA") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "CRL number 20 is older than the floor, CRL number 21") != NULL,
+                  "%s", text);
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(h, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(fl[0].number[IOTSEC_CRL_NUMBER_LEN - 1], 20); /* unchanged */
+    iotsec_revocation_holder_free(h);
+    h = NULL;
+
+    /* with CRL 21 back on disk the floor is accepted and then holds for reloads */
+    write_crl(dir, der21, len21, crl_path, sizeof crl_path);
+    ck_assert_int_eq(iotsec_revocation_load(&rs, &cfg, now, &err), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(h, &back), IOTSEC_OK);
+    write_crl(dir, der20, len20, crl_path, sizeof crl_path);
+    ck_assert_int_eq(iotsec_revocation_reload(h, &cfg, now, NULL, 0, NULL, NULL, &err),
+                     IOTSEC_E_ROLLBACK);
+    /* a floor above the CRL in force (saved after CRL 22, the disk has 21) blocks the
+     * start too; a lower floor is ignored */
+    iotsec_revocation_holder_free(h);
+    h = NULL;
+    write_crl(dir, der21, len21, crl_path, sizeof crl_path);
+    ck_assert_int_eq(iotsec_revocation_load(&rs, &cfg, now, &err), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    other = back;
+    other.number[IOTSEC_CRL_NUMBER_LEN - 1] = 0x10;
+    memset(other.digest, 0x5a, sizeof other.digest);
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(h, &other), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(h, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(fl[0].number[IOTSEC_CRL_NUMBER_LEN - 1], 21);
+    /* a floor of the same number without a digest (a number noted by hand) is fine */
+    other = back;
+    memset(other.digest, 0, sizeof other.digest);
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(h, &other), IOTSEC_OK);
+    other.number[IOTSEC_CRL_NUMBER_LEN - 1] = 22;
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(h, &other), IOTSEC_E_ROLLBACK);
+    iotsec_revocation_holder_free(h);
+
+    /* building a set by hand: the floor is set first and checked by seal */
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &back), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, der20, len20, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_E_ROLLBACK);
+    ck_assert_int_eq(iotsec_revocation_last_refusal(rs, text, sizeof text, &tlen), IOTSEC_OK);
+    ck_assert_msg(strstr(text, "CRL number 20 is older than the floor, CRL number 21") != NULL,
+                  "%s", text);
+    ck_assert_int_eq(iotsec_revocation_last_refusal(rs, text, tlen, &tlen),
+                     IOTSEC_E_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(tlen, 0);
+    /* still unsealed and unchanged: a newer CRL added makes it acceptable */
+    ck_assert_int_eq(iotsec_revocation_check_serial(rs, fl[0].number), IOTSEC_E_STATE);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, der22, len22, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_crl_floors(rs, fl, IOTSEC_CRL_FLOORS_MAX, &n), IOTSEC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(fl[0].number[IOTSEC_CRL_NUMBER_LEN - 1], 22);
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &back), IOTSEC_E_STATE);
+    iotsec_revocation_unref(rs);
+
+    /* floors of other issuers are carried; room for IOTSEC_CRL_FLOORS_MAX issuers in all,
+     * the set's own CA included */
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    other = back;
+    for (i = 0; i + 1u < IOTSEC_CRL_FLOORS_MAX; i++) {
+        other.issuer[0] = (uint8_t)(0xa0u + i);
+        ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &other), IOTSEC_OK);
+    }
+    other.issuer[0] = 0xff;
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &other), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, der22, len22, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_crl_floors(rs, fl, IOTSEC_CRL_FLOORS_MAX - 1u, &n),
+                     IOTSEC_E_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(iotsec_revocation_crl_floors(rs, fl, IOTSEC_CRL_FLOORS_MAX, &n), IOTSEC_OK);
+    ck_assert_uint_eq(n, IOTSEC_CRL_FLOORS_MAX);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(h, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                     IOTSEC_OK);
+    ck_assert_uint_eq(n, IOTSEC_CRL_FLOORS_MAX);
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(h, &other), IOTSEC_E_INVALID_ARG);
+    iotsec_revocation_holder_free(h);
+    iotsec_revocation_unref(rs);
+
+    /* misuse */
+    other = back;
+    other.has_number = 2;
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &other), IOTSEC_E_INVALID_ARG);
+    other.has_number = 0; /* with a number left in */
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &other), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, NULL), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(NULL, &back), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_crl_floors(rs, NULL, 1, &n), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_crl_floors(rs, NULL, 0, &n), IOTSEC_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(iotsec_revocation_last_refusal(rs, text, sizeof text, &tlen), IOTSEC_OK);
+    ck_assert_str_eq(text, "");
+    ck_assert_int_eq(iotsec_revocation_last_refusal(NULL, text, sizeof text, &tlen),
+                     IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_holder_crl_floors(NULL, fl, 1, &n), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_holder_set_crl_floor(NULL, &back), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_revocation_holder_last_refusal(NULL, text, 1, &tlen),
+                     IOTSEC_E_INVALID_ARG);
+    iotsec_revocation_unref(rs);
+
+    free(der20);
+    free(der21);
+    free(der22);
+    X509_free(a);
+    EVP_PKEY_free(ka);
+    fx_ca_free(&ca);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
+/* CRLs without a cRLNumber are ordered by thisUpdate. */
+START_TEST(test_crl_monotonic_this_update)
+{
+    fx_ca ca;
+    EVP_PKEY *ka = fx_p256();
+    X509 *a;
+    iotsec_revocation *rs = NULL;
+    iotsec_revocation_holder *h = NULL;
+    iotsec_crl_floor fl[IOTSEC_CRL_FLOORS_MAX];
+    char text[IOTSEC_REVOCATION_DETAIL_MAX], when[64];
+    uint8_t *d100, *d200, *d200b, *d50, *dnum;
+    size_t l100, l200, l200b, l50, lnum, n = 0;
+    int64_t now = fx_now();
+    time_t t;
+    struct tm tm;
+
+    fx_ca_new(&ca, "iotsec numberless CA");
+    a = fx_issue(&ca, ka, "dev-a");
+    d100 = crl_at(&ca, &a, 1, 0, now - 100, &l100);
+    d200 = crl_at(&ca, &a, 1, 0, now - 200, &l200);
+    d200b = crl_at(&ca, NULL, 0, 0, now - 200, &l200b);
+    d50 = crl_at(&ca, NULL, 0, 0, now - 50, &l50);
+    dnum = crl_at(&ca, NULL, 0, 3, now - 150, &lnum);
+
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, d100, l100, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_crl_floors(rs, fl, IOTSEC_CRL_FLOORS_MAX, &n), IOTSEC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(fl[0].has_number, 0);
+    ck_assert_int_eq(fl[0].this_update, now - 100);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+
+    /* an earlier thisUpdate is refused; the text gives both times */
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, d200, l200, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_swap(h, rs, now, NULL, 0, NULL, NULL),
+                     IOTSEC_E_ROLLBACK);
+    iotsec_revocation_unref(rs);
+    holder_refusal(h, text, sizeof text);
+    t = (time_t)(now - 200);
+    ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+    ck_assert_uint_gt(strftime(when, sizeof when, "thisUpdate %Y-%m-%dT%H:%M:%SZ is older", &tm),
+                      0);
+    ck_assert_msg(strstr(text, when) != NULL, "%s / %s", text, when);
+    ck_assert_msg(strstr(text, "CN=iotsec numberless CA") != NULL, "%s", text);
+    /* a CRL with a number against a floor without one: thisUpdate decides (now - 150 is
+     * older than now - 100) */
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, dnum, lnum, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_swap(h, rs, now, NULL, 0, NULL, NULL),
+                     IOTSEC_E_ROLLBACK);
+    iotsec_revocation_unref(rs);
+    /* the same thisUpdate with other content: refused; a later thisUpdate: accepted */
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, d200b, l200b, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_swap(h, rs, now, NULL, 0, NULL, NULL),
+                     IOTSEC_E_ROLLBACK); /* older still */
+    iotsec_revocation_unref(rs);
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, d50, l50, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_swap(h, rs, now, NULL, 0, NULL, NULL), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &fl[0]), IOTSEC_OK); /* now - 100 */
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, d200b, l200b, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_E_ROLLBACK);
+    iotsec_revocation_unref(rs);
+    {
+        /* same thisUpdate as the floor, other bytes */
+        iotsec_crl_floor f = fl[0];
+        f.this_update = now - 200;
+        memset(f.digest, 0x11, sizeof f.digest);
+        ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_revocation_set_crl_floor(rs, &f), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_revocation_add_crl(rs, d200b, l200b, now), IOTSEC_OK);
+        ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_E_ROLLBACK);
+        ck_assert_int_eq(iotsec_revocation_last_refusal(rs, text, sizeof text, &n), IOTSEC_OK);
+        ck_assert_msg(strstr(text, "is the same as the floor but the CRL differs") != NULL, "%s",
+                      text);
+        iotsec_revocation_unref(rs);
+    }
+    iotsec_revocation_holder_free(h);
+    free(d100);
+    free(d200);
+    free(d200b);
+    free(d50);
+    free(dnum);
+    X509_free(a);
+    EVP_PKEY_free(ka);
+    fx_ca_free(&ca);
+}
+END_TEST
+
+/* cRLNumber values the library refuses, and the text form of floors. */
+START_TEST(test_crl_number_and_floor_text)
+{
+    fx_ca ca;
+    iotsec_revocation *rs = NULL;
+    X509_CRL *crl = NULL;
+    ASN1_INTEGER *num;
+    BIGNUM *bn;
+    iotsec_crl_floor f, g, fl[IOTSEC_CRL_FLOORS_MAX];
+    char text[IOTSEC_CRL_FLOOR_TEXT_MAX], bad[IOTSEC_CRL_FLOOR_TEXT_MAX + 8];
+    size_t len = 0, n = 0, i;
+    int64_t now = fx_now();
+    static const char *const broken[] = {
+        "",
+        "crl-floor v2 issuer=",
+        " number=- this_update=0 digest=",
+        "number=-",
+    };
+
+    fx_ca_new(&ca, "iotsec number CA");
+    /* negative, 21 bytes, 20 bytes (the largest allowed), two cRLNumber extensions */
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(iotsec_x509_crl_create(ca.cert, ca.key, NULL, 0, 1, now - 60,
+                                                now + 600, &crl),
+                         IOTSEC_OK);
+        bn = BN_new();
+        ck_assert_int_eq(BN_set_word(bn, 1), 1);
+        ck_assert_int_eq(BN_lshift(bn, bn, i == 1 ? 167 : 159), 1);
+        if (i == 0)
+            BN_set_negative(bn, 1);
+        num = BN_to_ASN1_INTEGER(bn, NULL);
+        ck_assert_ptr_nonnull(num);
+        if (i == 3)
+            ck_assert_int_eq(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, X509V3_ADD_APPEND),
+                             1);
+        else
+            ck_assert_int_eq(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, X509V3_ADD_REPLACE),
+                             1);
+        ck_assert_int_eq(iotsec_revocation_new(&rs, ca.cert, 0), IOTSEC_OK);
+        ck_assert_int_eq(add_crl_obj(rs, crl, ca.key, now),
+                         i == 2 ? IOTSEC_OK : i == 3 ? IOTSEC_E_MALFORMED : IOTSEC_E_BAD_VALUE);
+        if (i == 2) {
+            ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+            ck_assert_int_eq(iotsec_revocation_crl_floors(rs, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                             IOTSEC_OK);
+            ck_assert_uint_eq(fl[0].number[0], 0x80);
+            ck_assert_int_eq(iotsec_crl_floor_format(&fl[0], text, sizeof text, &len), IOTSEC_OK);
+            ck_assert_msg(strstr(text, " number=80000000000000000000000000000000000000"
+                                       "00 ") != NULL,
+                          "%s", text);
+        } else {
+            ck_assert_uint_eq(iotsec_revocation_serial_count(rs), 0);
+            ck_assert_int_eq(iotsec_revocation_crl_floors(rs, fl, IOTSEC_CRL_FLOORS_MAX, &n),
+                             IOTSEC_OK);
+            ck_assert_uint_eq(n, 0); /* nothing was added */
+        }
+        iotsec_revocation_unref(rs);
+        ASN1_INTEGER_free(num);
+        BN_free(bn);
+        X509_CRL_free(crl);
+    }
+
+    /* text: round trips, with and without a number, negative and extreme times */
+    memset(&f, 0, sizeof f);
+    for (i = 0; i < IOTSEC_CRL_ISSUER_LEN; i++)
+        f.issuer[i] = (uint8_t)(i * 7u);
+    for (i = 0; i < IOTSEC_CRL_DIGEST_LEN; i++)
+        f.digest[i] = (uint8_t)(0xf0u ^ i);
+    f.this_update = INT64_MIN;
+    ck_assert_int_eq(iotsec_crl_floor_format(&f, text, sizeof text, &len), IOTSEC_OK);
+    ck_assert_msg(strstr(text, " number=- this_update=-9223372036854775808 digest=f0f1") != NULL,
+                  "%s", text);
+    ck_assert_int_eq(iotsec_crl_floor_parse(text, len, &g), IOTSEC_OK);
+    ck_assert_mem_eq(&f, &g, sizeof f);
+    f.has_number = 1;
+    f.number[19] = 1;
+    f.this_update = INT64_MAX;
+    ck_assert_int_eq(iotsec_crl_floor_format(&f, text, sizeof text, &len), IOTSEC_OK);
+    ck_assert_uint_lt(len, IOTSEC_CRL_FLOOR_TEXT_MAX);
+    memcpy(bad, text, len);
+    memcpy(bad + len, "\r\n", 3);
+    ck_assert_int_eq(iotsec_crl_floor_parse(bad, len + 2u, &g), IOTSEC_OK);
+    ck_assert_mem_eq(&f, &g, sizeof f);
+    ck_assert_int_eq(iotsec_crl_floor_format(&f, text, len, &n), IOTSEC_E_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(iotsec_crl_floor_format(&f, text, sizeof text, &len), IOTSEC_OK);
+    /* every one-byte change that breaks the form is refused, and *out is not written */
+    for (i = 0; i < len; i++) {
+        char c = text[i];
+        const char *subs = "0aAf-x \n9";
+        size_t k;
+        for (k = 0; subs[k] != '\0'; k++) {
+            if (subs[k] == c)
+                continue;
+            memcpy(bad, text, len);
+            bad[i] = subs[k];
+            memset(&g, 0x77, sizeof g);
+            n = (size_t)iotsec_crl_floor_parse(bad, len, &g);
+            if ((int)n == IOTSEC_OK) {
+                /* only hex digits changed into other lowercase hex digits, a digit of the
+                 * time into another digit, or its first digit into a minus, still parse */
+                ck_assert_msg(strchr("0af9", subs[k]) != NULL ||
+                                  (subs[k] == '-' && strncmp(bad + i - 12, "this_update=", 12) == 0),
+                              "%zu %c", i, subs[k]);
+            } else {
+                ck_assert_int_eq((int)n, IOTSEC_E_BAD_ENCODING);
+                ck_assert_uint_eq(((uint8_t *)&g)[0], 0x77);
+            }
+        }
+    }
+    ck_assert_int_eq(iotsec_crl_floor_parse(text, len - 1u, &g), IOTSEC_E_BAD_ENCODING);
+    memcpy(bad, text, len);
+    bad[len] = 'x';
+    ck_assert_int_eq(iotsec_crl_floor_parse(bad, len + 1u, &g), IOTSEC_E_BAD_ENCODING);
+    bad[len] = '\0';
+    ck_assert_int_eq(iotsec_crl_floor_parse(bad, len + 1u, &g), IOTSEC_E_BAD_ENCODING);
+    for (i = 0; i < sizeof broken / sizeof broken[0]; i++)
+        ck_assert_int_eq(iotsec_crl_floor_parse(broken[i], strlen(broken[i]), &g),
+                         IOTSEC_E_BAD_ENCODING);
+    /* this_update: no leading zero, no "-0", no "+", within int64 */
+    {
+        static const char *const times[] = {"01", "-0", "+1", "9223372036854775808",
+                                            "-9223372036854775809", "", "1 "};
+        const char *at = strstr(text, "this_update=") + 12, *end = strstr(text, " digest=");
+        for (i = 0; i < sizeof times / sizeof times[0]; i++) {
+            int w = snprintf(bad, sizeof bad, "%.*s%s%s", (int)(at - text), text, times[i], end);
+            ck_assert(w > 0 && (size_t)w < sizeof bad);
+            ck_assert_msg(iotsec_crl_floor_parse(bad, (size_t)w, &g) == IOTSEC_E_BAD_ENCODING,
+                          "%s", times[i]);
+        }
+    }
+    f.has_number = 0;
+    ck_assert_int_eq(iotsec_crl_floor_format(&f, text, sizeof text, &len), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_crl_floor_format(NULL, text, sizeof text, &len), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_crl_floor_parse(NULL, 0, &g), IOTSEC_E_INVALID_ARG);
+    ck_assert_int_eq(iotsec_crl_floor_parse(text, 0, NULL), IOTSEC_E_INVALID_ARG);
+    fx_ca_free(&ca);
+}
+END_TEST
+
 /* ---- the CA writer and device-certificate verification -------------------------------- */
 
 static int has_eku(X509 *cert, int nid)
@@ -1101,6 +1738,10 @@ static Suite *revocation_suite(void)
     tcase_add_test(sets, test_set_denylist);
     tcase_add_test(sets, test_load_and_reload);
     tcase_add_test(sets, test_concurrent_swap);
+    tcase_add_test(sets, test_crl_monotonic_reload);
+    tcase_add_test(sets, test_crl_floor_restart);
+    tcase_add_test(sets, test_crl_monotonic_this_update);
+    tcase_add_test(crl, test_crl_number_and_floor_text);
     tcase_add_test(ca, test_ca_certificates);
     tcase_add_test(ca, test_ca_key_types);
     tcase_add_test(ca, test_decode_and_files);

@@ -522,6 +522,54 @@ static SSL_CTX *server_ctx(X509 *cert, EVP_PKEY *key)
     return ctx;
 }
 
+/* The suites and groups iotsec_tls_server_setup configures (tls.h), read back from the
+ * SSL_CTX: exactly TLS 1.3's three suites and the six ECDHE + AEAD suites of TLS 1.2, each
+ * checked by its properties too. */
+START_TEST(test_cipher_policy)
+{
+    static const char *const want[] = {
+        "TLS_AES_128_GCM_SHA256",        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",  "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",   "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",   "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    };
+    fx_ca ca;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    STACK_OF(SSL_CIPHER) *sk;
+    iotsec_tls_policy policy;
+    int i, n, kx, cipher;
+
+    ck_assert_ptr_nonnull(ctx);
+    fx_ca_new(&ca, "iotsec cipher CA");
+    memset(&policy, 0, sizeof policy);
+    policy.ca = ca.cert;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+    ck_assert_int_eq(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
+    sk = SSL_CTX_get_ciphers(ctx);
+    n = sk_SSL_CIPHER_num(sk);
+    ck_assert_int_eq(n, (int)(sizeof want / sizeof want[0]));
+    for (i = 0; i < n; i++) {
+        const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+        ck_assert_str_eq(SSL_CIPHER_get_name(c), want[i]);
+        kx = SSL_CIPHER_get_kx_nid(c);
+        cipher = SSL_CIPHER_get_cipher_nid(c);
+        ck_assert(SSL_CIPHER_is_aead(c));
+        ck_assert(cipher == NID_aes_128_gcm || cipher == NID_aes_256_gcm ||
+                  cipher == NID_chacha20_poly1305);
+        if (i < 3) {
+            ck_assert_int_eq(kx, NID_kx_any);
+            ck_assert_str_eq(SSL_CIPHER_get_version(c), "TLSv1.3");
+        } else {
+            ck_assert_int_eq(kx, NID_kx_ecdhe);
+            ck_assert_str_eq(SSL_CIPHER_get_version(c), "TLSv1.2");
+        }
+    }
+    SSL_CTX_free(ctx);
+    fx_ca_free(&ca);
+}
+END_TEST
+
 START_TEST(test_handshakes)
 {
     fx_ca ca, stranger;
@@ -691,6 +739,28 @@ START_TEST(test_handshakes)
     ck_assert_int_eq(srv.verdict.reason, IOTSEC_REVOKED_CRL);
     ck_assert(!connect_client(&srv, dir, c_good, k_good, NULL, out, sizeof out));
     ck_assert_int_eq(srv.verdict.reason, IOTSEC_REVOKED_DEVICE_ID);
+
+    /* the suite policy in real handshakes (tests/scripts/tls_policy.sh tries every suite;
+     * dev-fp is no longer denylisted):
+     * ChaCha20-Poly1305 in both versions is in, CBC with SHA-256 or SHA-1 and finite-field
+     * groups are out */
+    ck_assert_msg(connect_client(&srv, dir, c_fp, k_fp,
+                                 "-tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305", out, sizeof out),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "ECDHE-ECDSA-CHACHA20-POLY1305") != NULL, "%s", out);
+    ck_assert_msg(connect_client(&srv, dir, c_fp, k_fp,
+                                 "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256", out,
+                                 sizeof out),
+                  "%s", out);
+    ck_assert(!connect_client(&srv, dir, c_fp, k_fp,
+                              "-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA256", out, sizeof out));
+    ck_assert_msg(strstr(out, "handshake failure") != NULL, "%s", out); /* refused by us */
+    ck_assert(!connect_client(&srv, dir, c_fp, k_fp, "-tls1_2 -cipher ECDHE-ECDSA-AES256-SHA",
+                              out, sizeof out));
+    ck_assert_msg(strstr(out, "handshake failure") != NULL, "%s", out); /* refused by us */
+    ck_assert(!connect_client(&srv, dir, c_fp, k_fp, "-tls1_3 -groups ffdhe2048", out,
+                              sizeof out));
+    ck_assert_msg(strstr(out, "handshake failure") != NULL, "%s", out); /* refused by us */
 
     /* the same context switched to SAN URI identities: dev-good has none */
     policy.identity.source = IOTSEC_ID_SAN_URI;
@@ -943,6 +1013,7 @@ static Suite *tls_suite(void)
     tcase_add_test(id, test_identity_san);
     tcase_add_test(id, test_identity_serial_before_source);
     tcase_set_timeout(hs, 120);
+    tcase_add_test(hs, test_cipher_policy);
     tcase_add_test(hs, test_handshakes);
     tcase_add_test(hs, test_handshake_openssl_ca);
     tcase_add_test(hs, test_handshake_name_constraints);

@@ -83,10 +83,10 @@ FX X509 *fx_issue(const fx_ca *ca, EVP_PKEY *key, const char *id)
     return fx_issue_at(ca, key, id, fx_now() - 3600, fx_now() + 365 * 86400LL);
 }
 
-/* A CRL by ca revoking the given certificates, thisUpdate tu, nextUpdate nu, as a malloc'd
- * DER (pem 0) or PEM (pem 1) buffer. */
-FX uint8_t *fx_crl(const fx_ca *ca, X509 *const *revoked, size_t n, int64_t tu, int64_t nu,
-                   int pem, size_t *len)
+/* A CRL by ca revoking the given certificates, with cRLNumber number, thisUpdate tu,
+ * nextUpdate nu, as a malloc'd DER (pem 0) or PEM (pem 1) buffer. */
+FX uint8_t *fx_crl_numbered(const fx_ca *ca, X509 *const *revoked, size_t n, uint64_t number,
+                            int64_t tu, int64_t nu, int pem, size_t *len)
 {
     iotsec_crl_entry e[16];
     X509_CRL *crl = NULL;
@@ -101,7 +101,8 @@ FX uint8_t *fx_crl(const fx_ca *ca, X509 *const *revoked, size_t n, int64_t tu, 
         ck_assert_int_eq(iotsec_x509_serial(revoked[i], e[i].serial), IOTSEC_OK);
         e[i].revoked_at = tu;
     }
-    ck_assert_int_eq(iotsec_x509_crl_create(ca->cert, ca->key, e, n, 7, tu, nu, &crl), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_x509_crl_create(ca->cert, ca->key, e, n, number, tu, nu, &crl),
+                     IOTSEC_OK);
     ck_assert_ptr_nonnull(bio);
     ck_assert_int_eq(pem ? PEM_write_bio_X509_CRL(bio, crl) : i2d_X509_CRL_bio(bio, crl), 1);
     got = BIO_get_mem_data(bio, &data);
@@ -113,6 +114,17 @@ FX uint8_t *fx_crl(const fx_ca *ca, X509 *const *revoked, size_t n, int64_t tu, 
     BIO_free(bio);
     X509_CRL_free(crl);
     return out;
+}
+
+/* As fx_crl_numbered with the next number of a counter shared by every CRL the test makes
+ * (from 7 up), as a real CA does: a reload never sees a CRL number go backwards or repeat
+ * with other content (revocation.h). */
+FX uint64_t fx_crl_seq = 7;
+
+FX uint8_t *fx_crl(const fx_ca *ca, X509 *const *revoked, size_t n, int64_t tu, int64_t nu,
+                   int pem, size_t *len)
+{
+    return fx_crl_numbered(ca, revoked, n, fx_crl_seq++, tu, nu, pem, len);
 }
 
 /* Write a certificate / private key as PEM to dir/name; the full path goes to out. */
