@@ -214,8 +214,13 @@ SPEC_VECTORS_H := $(BUILD)/gen/spec_vectors_data.h
 $(SPEC_VECTORS_H): firmware/gen_vectors.py $(wildcard bindings-spec/vectors/*.json)
 	@mkdir -p $(@D)
 	python3 firmware/gen_vectors.py bindings-spec/vectors $@
-$(BUILD)/obj/tests/unit/test_spec_vectors.o: $(SPEC_VECTORS_H)
-$(BUILD)/obj/tests/unit/test_spec_vectors.o: CHECK_CFLAGS += -I$(BUILD)/gen -Ifirmware
+# The host build of the runner is an internal library every Check suite may link.
+SPEC_VECTORS_LIB := $(BUILD)/internal/libspecvectors.a
+TEST_INTERNAL_LIBS += $(SPEC_VECTORS_LIB)
+$(BUILD)/obj/firmware/spec_vectors.o: $(SPEC_VECTORS_H)
+$(BUILD)/obj/firmware/spec_vectors.o: SYS_CFLAGS += -I$(BUILD)/gen
+$(SPEC_VECTORS_LIB): $(BUILD)/obj/firmware/spec_vectors.o
+$(BUILD)/obj/tests/unit/test_spec_vectors.o: CHECK_CFLAGS += -Ifirmware
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
