@@ -35,7 +35,7 @@ void send_answer(struct request *q, int status, const char *reason, const char *
     evhttp_send_reply(q->req, status, reason, body);
 }
 
-static const char *status_reason(int status)
+const char *status_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -49,7 +49,10 @@ static const char *status_reason(int status)
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
