@@ -322,7 +322,7 @@ void reject_rc(struct request *q, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void internal_error(struct request *q, int rc, const char *what);
 /* Certificate still valid, device registered and enabled: 1 when the request may proceed;
- * otherwise it was answered. */
+ * otherwise it was answered. Fills dev (the caller wipes it, on_request). */
 int authorize(struct request *q, bk_device *dev);
 /* evhttp's handler of every request. */
 void on_request(struct evhttp_request *req, void *arg);
@@ -331,9 +331,11 @@ void on_request(struct evhttp_request *req, void *arg);
 
 /* The map's value destructor of cached receiver keys (server.keys). */
 void keys_entry_free(void *p);
-void handle_telemetry(struct request *q);
-void handle_manifest(struct request *q, const char *query);
-void handle_payload(struct request *q, const char *path);
+/* The endpoints. dev is the request's device record, owned by on_request (which wipes it
+ * on every path): a handler fills it through authorize and never keeps it. */
+void handle_telemetry(struct request *q, bk_device *dev);
+void handle_manifest(struct request *q, const char *query, bk_device *dev);
+void handle_payload(struct request *q, const char *path, bk_device *dev);
 
 /* ---- reload.c: revocation reload -------------------------------------------------------- */
 
