@@ -76,9 +76,9 @@ static int one(mq_options *o, const char *k, const char *v, char *err, size_t ca
     uint64_t n;
     int rc;
 
-    if (strcmp(k, "ca") == 0)
+    if (strcmp(k, "device_ca") == 0)
         rc = set_string(&o->ca_path, v);
-    else if (strcmp(k, "db") == 0)
+    else if (strcmp(k, "database") == 0)
         rc = set_string(&o->db_path, v);
     else if (strcmp(k, "denylist") == 0)
         rc = set_string(&o->denylist_path, v);
@@ -194,7 +194,7 @@ int mq_options_parse(mq_options *o, const struct mosquitto_opt *opts, int count,
         }
     }
     if (rc == IOTSEC_OK && (o->ca_path == NULL || o->db_path == NULL)) {
-        snprintf(err, err_cap, "plugin_opt_ca and plugin_opt_db are required");
+        snprintf(err, err_cap, "plugin_opt_device_ca and plugin_opt_database are required");
         rc = IOTSEC_E_INVALID_ARG;
     }
     if (rc == IOTSEC_OK && o->trust_domain != NULL && o->identity.source != IOTSEC_ID_SAN_URI) {

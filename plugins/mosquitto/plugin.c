@@ -663,7 +663,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return init_fail(p, 0, "no crypto backend");
     rc = iotsec_x509_cert_load_file(p->opt.ca_path, &p->ca);
     if (rc != IOTSEC_OK) {
-        snprintf(err, sizeof err, "plugin_opt_ca %s: %s", p->opt.ca_path, iotsec_strerror(rc));
+        snprintf(err, sizeof err, "plugin_opt_device_ca %s: %s", p->opt.ca_path, iotsec_strerror(rc));
         return init_fail(p, 0, err);
     }
     revocation_config(p, &cfg);

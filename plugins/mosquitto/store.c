@@ -42,14 +42,14 @@ int mq_store_open(mq_plugin *p, char *err, size_t err_cap)
     /* the backend creates the database; a broker pointed at a wrong path must not create an
      * empty one and then refuse every device */
     if (stat(p->opt.db_path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, err_cap, "plugin_opt_db %s: no such database file (create it with "
+        snprintf(err, err_cap, "plugin_opt_database %s: no such database file (create it with "
                  "iotsec-backend add-device)", p->opt.db_path);
         return IOTSEC_E_IO;
     }
     rc = iotsec_replay_sqlite_open(&p->db, p->opt.db_path, p->opt.replay_window,
                                    p->opt.sync_normal ? IOTSEC_REPLAY_SQLITE_SYNC_NORMAL : 0u);
     if (rc != IOTSEC_OK) {
-        snprintf(err, err_cap, "plugin_opt_db %s: %s", p->opt.db_path, iotsec_strerror(rc));
+        snprintf(err, err_cap, "plugin_opt_database %s: %s", p->opt.db_path, iotsec_strerror(rc));
         p->db = NULL;
         return rc;
     }
