@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <stdarg.h>
@@ -115,6 +116,19 @@ static void audit_write(mq_plugin *p, const char *peer, const char *identity, co
             off += (size_t)w;
         }
     }
+}
+
+int mq_audit_open(mq_plugin *p)
+{
+    int fd = open(p->opt.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                  0600);
+
+    if (fd < 0)
+        return IOTSEC_E_IO;
+    if (p->audit_fd >= 0)
+        close(p->audit_fd);
+    p->audit_fd = fd;
+    return IOTSEC_OK;
 }
 
 /* May a rejection row of this gate be written now? */

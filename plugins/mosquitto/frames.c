@@ -91,7 +91,9 @@ static int open_v1(mq_plugin *p, mq_client *c, const char *topic, const uint8_t 
               : iotsec_frame_open_stored(&keys, iotsec_replay_sqlite_store(p->db), buf, len,
                                          &hdr, p->plain, sizeof p->plain, &out_len);
     iotsec_frame_keys_cleanup(&keys);
-    iotsec_zeroize(p->plain, sizeof p->plain);
+    /* the plaintext is not needed (the broker forwards the frame as it came): wiped; the
+     * library already wiped it on a refusal */
+    iotsec_zeroize(p->plain, out_len);
     if (rc != IOTSEC_OK) {
         if (iotsec_err_is_malformed(rc)) {
             where_text(where, sizeof where, hdr.err_field, hdr.err_offset);
@@ -136,7 +138,7 @@ static int open_ecowatt(mq_plugin *p, mq_client *c, const char *topic, const mq_
     rc = iotsec_ecowatt_open_stored(&keys, iotsec_replay_sqlite_ecowatt_store(p->db), buf, len,
                                     &hdr, p->plain, sizeof p->plain, &out_len);
     iotsec_ecowatt_keys_cleanup(&keys);
-    iotsec_zeroize(p->plain, sizeof p->plain);
+    iotsec_zeroize(p->plain, out_len);
     if (rc != IOTSEC_OK) {
         if (iotsec_err_is_malformed(rc)) {
             where_text(where, sizeof where, hdr.err_field, hdr.err_offset);

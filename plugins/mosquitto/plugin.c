@@ -40,7 +40,6 @@
 #include "plugin.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -479,7 +478,6 @@ static void reload(mq_plugin *p, const char *why)
                  nrev);
         iotsec_revocation_unref(rs);
     }
-    p->stale_kicked = 0;
     for (i = 0; i < r.n; i++) {
         if (revoked[i] == 0)
             continue;
@@ -578,6 +576,10 @@ static int on_reload(int event, void *event_data, void *userdata)
 
     (void)event;
     (void)event_data;
+    if (p->opt.audit_path != NULL && mq_audit_open(p) != IOTSEC_OK)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "iotsec plugin: cannot reopen the audit log %s: %s; "
+                             "still writing to the previous file", p->opt.audit_path,
+                             strerror(errno));
     (void)stamps_changed(p);
     reload(p, "SIGHUP");
     sweep(p);
@@ -684,9 +686,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     if (mq_store_open(p, err, sizeof err) != IOTSEC_OK)
         return init_fail(p, 0, err);
     if (p->opt.audit_path != NULL) {
-        p->audit_fd = open(p->opt.audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                           0600);
-        if (p->audit_fd < 0) {
+        if (mq_audit_open(p) != IOTSEC_OK) {
             snprintf(err, sizeof err, "plugin_opt_audit_log %s: %s", p->opt.audit_path,
                      strerror(errno));
             return init_fail(p, 0, err);

@@ -137,7 +137,6 @@ typedef struct mq_plugin {
     mq_stamp crl_stamp[MQ_MAX_CRLS], deny_stamp;
     double next_poll;    /* monotonic seconds */
     double next_flush;   /* audit_suppressed rows, once a second */
-    int stale_kicked;    /* the set went stale and every client was disconnected */
     /* storage: the backend's database through the library's SQLite store */
     iotsec_replay_sqlite *db;
     struct sqlite3_stmt *st_device, *st_key;
@@ -186,6 +185,9 @@ int mq_store_key(mq_plugin *p, const char *id, size_t id_len, unsigned kid,
  * broker's log when none is configured). gate (NULL: never limited) limits rejections. */
 void mq_audit(mq_plugin *p, mq_gate *gate, const char *peer, const char *identity,
               const char *event, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Open (or, on SIGHUP, reopen: log rotation) the audit file of plugin_opt_audit_log. On
+ * failure the previous file stays in use and IOTSEC_E_IO is returned (errno set). */
+int mq_audit_open(mq_plugin *p);
 /* Write the audit_suppressed row of a gate that dropped rows, once a second. */
 void mq_audit_flush(mq_plugin *p, mq_gate *gate, const char *identity);
 /* The backend's event name for a library error: the IOTSEC_E_* name without the prefix, in

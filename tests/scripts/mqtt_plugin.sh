@@ -135,6 +135,11 @@ broker_start() {
 }
 broker_start
 grep -q '"event":"start"' "$AUDIT" || fail "no start line in the audit log"
+if [ "${SANITIZE:-0}" = 1 ]; then
+    grep -q libasan "/proc/$MOSQ_PID/maps" && grep -q mosquitto_iotsec "/proc/$MOSQ_PID/maps" ||
+        fail "mosquitto does not run the plugin under ASan"
+    echo "mqtt_plugin: ASan build: the plugin runs instrumented inside mosquitto (libasan preloaded)"
+fi
 
 # ---- clients ---------------------------------------------------------------------------------
 # tls NAME: mosquitto_pub/_sub TLS options for the certificate NAME ($T/NAME.pem)
@@ -158,7 +163,7 @@ pub() {
     fi
 }
 expect_eq() { [ "$2" == "$3" ] || fail "$1: got '$2', expected '$3'"; }
-audit_has() { grep -q -- "$1" "$AUDIT"; }
+audit_has() { grep -qs -- "$1" "$AUDIT"; }
 expect_audit() { # DESC REGEX: an audit line matches (within 5 s)
     wait_for 5 audit_has "$2" || { tail -n 20 "$AUDIT" >&2; fail "$1: no audit line matching /$2/"; }
 }
@@ -438,6 +443,13 @@ kicked_within 3 d1
 expect_audit "denylist disconnection audited" "\"identity\":\"$D1\",\"event\":\"revoked\",\"detail\":\"connected client disconnected after reload (denylist-id)\""
 seal d1 30 "$T/f30.bin"
 expect_eq "denylisted device publishes" "$(pub d1 "$TOP1" "$T/f30.bin")" "connack 135"
+
+# SIGHUP: the audit file is reopened (log rotation) and revocation reloaded
+mv "$AUDIT" "$AUDIT.1"
+kill -HUP "$MOSQ_PID"
+expect_audit "SIGHUP reload in the reopened audit file" '"event":"reload","detail":"SIGHUP: '
+cat "$AUDIT" >>"$AUDIT.1" && mv "$AUDIT.1" "$AUDIT"
+kill -HUP "$MOSQ_PID" # back to the file the test reads
 
 # ---- stop --------------------------------------------------------------------------------------
 kill -TERM "$MOSQ_PID"
