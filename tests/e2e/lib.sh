@@ -296,7 +296,12 @@ plugin_opt_reload_interval 1
 plugin_opt_operator operator
 EOC
     : >"$bw/mosquitto.log"
-    mosquitto -c "$bw/mosquitto.conf" >"$bw/mosquitto.out" 2>&1 &
+    # a plugin built with AddressSanitizer (the ASan build) loads only into a process whose
+    # first library is the ASan runtime: preload it into mosquitto (not instrumented itself)
+    local asan preload=()
+    asan=$(ldd "$1" 2>/dev/null | sed -n 's/^[[:space:]]*libasan\.so[^ ]* => \([^ ]*\) .*/\1/p')
+    [ -n "$asan" ] && preload=(env "LD_PRELOAD=$asan")
+    "${preload[@]}" mosquitto -c "$bw/mosquitto.conf" >"$bw/mosquitto.out" 2>&1 &
     BROKER_PID=$!
     broker_up() { grep -q 'mosquitto version [0-9.]* running' "$W/broker/mosquitto.log"; }
     wait_for 10 broker_up || return 1

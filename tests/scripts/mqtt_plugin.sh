@@ -115,9 +115,10 @@ plugin_opt_reload_interval 1
 plugin_opt_operator ops
 EOF
 MOSQ_ENV=()
-if [ "${SANITIZE:-0}" = 1 ]; then
-    ASAN_RT=$(${CC:-cc} -print-file-name=libasan.so)
-    [ -f "$ASAN_RT" ] || fail "no libasan.so to preload into mosquitto ($ASAN_RT)"
+# the runtime the plugin was linked with (the ASan build): preloaded, it comes first
+ASAN_RT=$(ldd "$PLUGIN" 2>/dev/null | sed -n 's/^[[:space:]]*libasan\.so[^ ]* => \([^ ]*\) .*/\1/p')
+if [ "${SANITIZE:-0}" = 1 ] || [ -n "$ASAN_RT" ]; then
+    [ -n "$ASAN_RT" ] && [ -f "$ASAN_RT" ] || fail "SANITIZE=1 but $PLUGIN is not linked with libasan"
     MOSQ_ENV=(env "LD_PRELOAD=$ASAN_RT"
         "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$T/asan"
         "UBSAN_OPTIONS=print_stacktrace=1:log_path=$T/ubsan")
@@ -135,7 +136,7 @@ broker_start() {
 }
 broker_start
 grep -q '"event":"start"' "$AUDIT" || fail "no start line in the audit log"
-if [ "${SANITIZE:-0}" = 1 ]; then
+if [ ${#MOSQ_ENV[@]} -gt 0 ]; then
     grep -q libasan "/proc/$MOSQ_PID/maps" && grep -q mosquitto_iotsec "/proc/$MOSQ_PID/maps" ||
         fail "mosquitto does not run the plugin under ASan"
     echo "mqtt_plugin: ASan build: the plugin runs instrumented inside mosquitto (libasan preloaded)"
@@ -457,7 +458,7 @@ mosq_rc=0
 wait "$MOSQ_PID" || mosq_rc=$?
 expect_eq "mosquitto exit status after SIGTERM" "$mosq_rc" 0
 expect_audit "stop audited" '"event":"stop"'
-if [ "${SANITIZE:-0}" = 1 ]; then
+if [ ${#MOSQ_ENV[@]} -gt 0 ]; then
     if ls "$T"/asan.* "$T"/ubsan.* >/dev/null 2>&1; then
         cat "$T"/asan.* "$T"/ubsan.* 2>/dev/null | head -n 80 >&2
         fail "sanitizer report from the plugin inside mosquitto"
