@@ -26,4 +26,10 @@ $(MQPLUGIN): $(MQPLUGIN_OBJ) $(STATIC_LIB) plugins/mosquitto/exports.map
 	$(CC) -shared $(SANFLAGS) $(LDFLAGS) -Wl,--version-script=plugins/mosquitto/exports.map \
 	    -Wl,--exclude-libs,ALL -o $@ $(MQPLUGIN_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 
+# The topic patterns (topic.h: plain C, no mosquitto header) as an internal library for the
+# Check suite tests/unit/test_mqtt_topic.c.
+MQPLUGIN_TOPIC_LIB := $(BUILD)/internal/libmqplugin-topic.a
+TEST_INTERNAL_LIBS += $(MQPLUGIN_TOPIC_LIB)
+$(MQPLUGIN_TOPIC_LIB): $(BUILD)/obj/plugins/mosquitto/topic.o
+
 -include $(MQPLUGIN_OBJ:.o=.d)

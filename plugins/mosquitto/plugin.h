@@ -30,25 +30,18 @@
 
 #include "iotsec/iotsec.h"
 #include "iotsec/replay_sqlite.h"
+#include "topic.h"
 
 struct mosquitto;
 struct sqlite3_stmt;
 
 #define MQ_MAX_CRLS 16u         /* plugin_opt_crl lines */
-#define MQ_MAX_PATTERNS 32u     /* topic patterns per list */
 #define MQ_MAX_OPERATORS 64u    /* plugin_opt_operator lines */
 #define MQ_DETAIL_MAX 256u      /* audit detail, bytes with NUL */
 #define MQ_CLIENT_BUCKETS 1024u /* hash buckets of the client table */
 #define MQ_SECRET_LEN 32u       /* frame master secret (backend device_keys.secret) */
 #define MQ_LEGACY_MAC_LEN 32u   /* EcoWatt raw MAC key (backend devices.legacy_mac_key) */
 #define MQ_LEGACY_ENC_LEN 16u   /* EcoWatt raw AES-128 key (backend devices.legacy_enc_key) */
-
-/* A list of topic patterns: MQTT filters whose levels may be "%i", the client's identity. */
-typedef struct mq_patterns {
-    char *v[MQ_MAX_PATTERNS];
-    size_t n;
-    int given; /* set from the configuration (else the default) */
-} mq_patterns;
 
 /* The plugin_opt_* options (README.md lists them with their defaults). Strings are owned. */
 typedef struct mq_options {
@@ -79,24 +72,6 @@ struct mosquitto_opt;
 int mq_options_parse(mq_options *o, const struct mosquitto_opt *opts, int count, char *err,
                      size_t err_cap);
 void mq_options_free(mq_options *o);
-
-/* ---- topics (topic.c) ------------------------------------------------------------------- */
-
-/* Is every topic that filter matches also matched by pattern, with "%i" levels of pattern
- * standing for id? filter is a topic name (no wildcards) for publish and delivery, or a
- * subscription filter for subscribe. A filter or topic beginning with '$' is within a
- * pattern only when the pattern's first level is the same literal. Returns 1 or 0. */
-int mq_topic_within(const char *filter, const char *pattern, const char *id);
-/* mq_topic_within against each pattern of p; 1 when one of them covers filter. */
-int mq_topic_within_any(const char *filter, const mq_patterns *p, const char *id);
-/* Is topic (a name, no wildcards) an instance of pattern with any value in its "%i" level?
- * Then the value goes to id (NUL-terminated, at most id_cap − 1 bytes; a longer value is no
- * match) and 1 is returned; else 0. */
-int mq_topic_capture(const char *topic, const char *pattern, char *id, size_t id_cap);
-/* A pattern is valid when it is a well-formed MQTT filter ('+' and '#' alone in their
- * level, '#' last) and "%i" appears only as a whole level. telemetry: exactly one "%i" level
- * and no wildcard. Returns 1 or 0. */
-int mq_pattern_valid(const char *pattern, int telemetry);
 
 /* ---- the plugin's state (plugin.c) -------------------------------------------------------- */
 

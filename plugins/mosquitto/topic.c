@@ -9,7 +9,7 @@
  * topic it can match is one the pattern matches, so "devices/+/cmd/#" is not within
  * "devices/%i/cmd/#", while "devices/<id>/cmd/+" is.
  */
-#include "plugin.h"
+#include "topic.h"
 
 #include <string.h>
 
