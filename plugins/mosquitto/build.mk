@@ -13,9 +13,23 @@ MQPLUGIN_HEADERS := $(wildcard $(MOSQUITTO_INCLUDEDIR)/mosquitto_broker.h) \
 # mosquitto's headers are read as system headers (their own style is not ours to warn about)
 MQPLUGIN_CFLAGS := $(if $(filter-out /usr/include,$(MOSQUITTO_INCLUDEDIR)),-isystem $(MOSQUITTO_INCLUDEDIR))
 
+# `make install` puts it in MOSQUITTO_PLUGINDIR (default $(LIBDIR)/mosquitto), the directory
+# mosquitto.conf's `plugin` line names.
+MOSQUITTO_PLUGINDIR ?= $(LIBDIR)/mosquitto
+
 ifneq ($(and $(HAVE_OPENSSL),$(HAVE_SQLITE),$(word 3,$(MQPLUGIN_HEADERS))),)
 PROGRAMS += $(MQPLUGIN)
+install: install-mosquitto-plugin
+uninstall: uninstall-mosquitto-plugin
 endif
+
+.PHONY: install-mosquitto-plugin uninstall-mosquitto-plugin
+install-mosquitto-plugin: $(MQPLUGIN)
+	$(INSTALL) -d $(DESTDIR)$(MOSQUITTO_PLUGINDIR)
+	$(INSTALL) -m 755 $(MQPLUGIN) $(DESTDIR)$(MOSQUITTO_PLUGINDIR)/mosquitto_iotsec.so
+
+uninstall-mosquitto-plugin:
+	rm -f $(DESTDIR)$(MOSQUITTO_PLUGINDIR)/mosquitto_iotsec.so
 
 # -fvisibility=default after SYS_CFLAGS' hidden: the version script decides what is exported
 $(BUILD)/obj/plugins/mosquitto/%.o: plugins/mosquitto/%.c | $(CONFIG_H)
