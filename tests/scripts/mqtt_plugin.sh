@@ -454,6 +454,8 @@ kill -HUP "$MOSQ_PID" # back to the file the test reads
 
 # ---- stop --------------------------------------------------------------------------------------
 kill -TERM "$MOSQ_PID"
+mosq_gone() { ! kill -0 "$MOSQ_PID" 2>/dev/null; }
+wait_for 10 mosq_gone || { kill -KILL "$MOSQ_PID"; fail "mosquitto did not stop within 10 s of SIGTERM"; }
 mosq_rc=0
 wait "$MOSQ_PID" || mosq_rc=$?
 expect_eq "mosquitto exit status after SIGTERM" "$mosq_rc" 0
