@@ -183,7 +183,11 @@ int mq_telemetry_verify(mq_plugin *p, mq_client *c, const char *topic, const cha
                  "device %s is disabled (%s)", c->id.device_id, topic);
         return IOTSEC_E_POLICY;
     }
-    if (len > p->opt.max_payload || payload == NULL || len == 0) {
+    if (payload == NULL || len == 0) {
+        iotsec_zeroize(&dev, sizeof dev);
+        return refuse(p, c, IOTSEC_E_TRUNCATED, "empty payload on %s", topic);
+    }
+    if (len > p->opt.max_payload) {
         iotsec_zeroize(&dev, sizeof dev);
         mq_audit(p, &c->gate, c->peer, c->id.device_id, "too_large",
                  "payload of %lu bytes on %s, limit %zu", (unsigned long)len, topic,

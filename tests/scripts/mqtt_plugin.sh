@@ -295,6 +295,9 @@ expect_eq "retained telemetry" "$(pub d1 "$TOP1" "$T/f3.bin" -r)" 135
 expect_audit "retained telemetry audited" '"event":"policy","detail":"retained telemetry refused'
 printf 'garbage' >"$T/garbage.bin"
 expect_eq "not a frame" "$(pub d1 "$TOP1" "$T/garbage.bin")" 135
+: >"$T/empty.bin"
+expect_eq "empty message" "$(pub d1 "$TOP1" "$T/empty.bin")" 135
+expect_audit "empty message audited" '"event":"truncated","detail":"empty payload on'
 # JSON frame v1, then the legacy EcoWatt profile of a device registered with legacy keys
 seal d1 4 "$T/f4.json" --format json
 expect_eq "JSON frame" "$(pub d1 "$TOP1" "$T/f4.json")" 0
