@@ -136,8 +136,10 @@ static int failed(iotsec_replay_pg *s, PGresult *r)
     const char *code = r == NULL ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
     int rc = IOTSEC_E_IO;
 
-    if (code == NULL || code[0] == '\0')
-        code = PQstatus(s->conn) == CONNECTION_BAD ? "08006" : "";
+    if (PQstatus(s->conn) == CONNECTION_BAD)
+        code = "08006"; /* whatever the server said last (57P01 when it was terminated) */
+    else if (code == NULL)
+        code = "";
     set_sqlstate(s, code);
     if (strncmp(code, "42", 2) == 0 && strcmp(code, "42501") != 0)
         rc = IOTSEC_E_CORRUPT;
@@ -185,16 +187,22 @@ static int commit_txn(iotsec_replay_pg *s)
 static void message(char *err, size_t err_cap, const char *fmt, ...)
 {
     va_list ap;
-    size_t n;
+    size_t i, n;
 
     if (err == NULL || err_cap == 0)
         return;
     va_start(ap, fmt);
     (void)vsnprintf(err, err_cap, fmt, ap);
     va_end(ap);
-    n = strlen(err); /* one line: libpq's messages end with a newline */
-    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-        err[--n] = '\0';
+    /* one line: libpq's messages end with a newline and may continue on indented lines */
+    for (i = 0, n = 0; err[i] != '\0'; i++) {
+        char c = err[i] == '\n' || err[i] == '\r' || err[i] == '\t' ? ' ' : err[i];
+        if (c != ' ' || (n > 0 && err[n - 1] != ' '))
+            err[n++] = c;
+    }
+    while (n > 0 && err[n - 1] == ' ')
+        n--;
+    err[n] = '\0';
 }
 
 /* ---- the session ------------------------------------------------------------------------- */
