@@ -349,8 +349,10 @@ static int check_meta(iotsec_replay_pg *s, char *err, size_t err_cap)
         return IOTSEC_E_CORRUPT;
     }
     v = strtol(ver, &end, 10);
+    if (end == ver || *end != '\0')
+        v = 0; /* not a number: no version of ours */
     PQclear(r);
-    if (end == NULL || *end != '\0' || v < 1 || v > IOTSEC_REPLAY_PG_SCHEMA_VERSION) {
+    if (v < 1 || v > IOTSEC_REPLAY_PG_SCHEMA_VERSION) {
         message(err, err_cap, META_TABLE ": schema version %ld, this library knows %d", v,
                 IOTSEC_REPLAY_PG_SCHEMA_VERSION);
         return IOTSEC_E_BAD_VERSION;

@@ -1079,7 +1079,7 @@ static Suite *replay_pg_suite(void)
 {
     Suite *s = suite_create("replay_pg");
     TCase *offline = tcase_create("offline");
-    TCase *db = tcase_create("database");
+    TCase *db;
 
     tcase_add_test(offline, test_pg_open_errors);
     tcase_set_timeout(offline, 30);
@@ -1090,6 +1090,7 @@ static Suite *replay_pg_suite(void)
                " them)\n", 10);
         return s;
     }
+    db = tcase_create("database");
     tcase_add_test(db, test_pg_window_and_schema);
     tcase_add_test(db, test_pg_restart);
     tcase_add_test(db, test_pg_transactions);
