@@ -2,8 +2,8 @@
  * server named by IOTSEC_TEST_PG_URI (tests/scripts/replay_pg.sh starts a private cluster
  * with tests/lib/pg.sh and runs this suite): window behaviour, restart, transactions with the
  * caller's rows, window changes, foreign and damaged schemas refused untouched, the legacy
- * EcoWatt namespace, two connections, lock timeouts, a deadlock, a lost connection, and
- * eight processes racing on the same counters. Without the variable only the cases that
+ * EcoWatt namespace, two connections, lock timeouts, the creation race of a new device's row,
+ * a deadlock, a lost connection, and eight processes racing on the same counters. Without the variable only the cases that
  * need no server run (argument checks, an unreachable server) and the rest is reported as
  * skipped. Each case works in a schema of its own (options=-csearch_path in the URI). */
 #include <errno.h>
@@ -729,6 +729,72 @@ START_TEST(test_pg_two_connections_and_locks)
 }
 END_TEST
 
+struct cc_arg {
+    iotsec_replay_store *st;
+    const uint8_t *id;
+    size_t len;
+    uint64_t ctr;
+    int rc;
+};
+
+static void *cc_thread(void *p)
+{
+    struct cc_arg *a = p;
+
+    a->rc = cc(a->st, a->id, a->len, 0, a->ctr);
+    return NULL;
+}
+
+/* The creation race, step by step: a creates the row of a new device in its open
+ * transaction; b's own check_and_commit of another counter finds no row, and its INSERT waits
+ * for a; a commits, so b's INSERT writes nothing, and b then locks a's row and moves the
+ * window from there: both counters accepted, once. */
+START_TEST(test_pg_creation_race)
+{
+    char uri[URI_CAP];
+    iotsec_replay_pg *a, *b;
+    struct cc_arg arg;
+    pthread_t t;
+
+    fresh_schema(uri, sizeof uri, "t_create", NULL);
+    a = pg_open(uri, 64, 0);
+    b = pg_open(uri, 64, 0);
+    ck_assert_int_eq(iotsec_replay_store_begin(iotsec_replay_pg_store(a)), IOTSEC_OK);
+    ck_assert_int_eq(cc(iotsec_replay_pg_store(a), DEV_C, LEN_C, 0, 5), IOTSEC_OK);
+    arg.st = iotsec_replay_pg_store(b);
+    arg.id = DEV_C;
+    arg.len = LEN_C;
+    arg.ctr = 6;
+    arg.rc = 12345;
+    ck_assert_int_eq(pthread_create(&t, NULL, cc_thread, &arg), 0);
+    usleep(200 * 1000); /* b is waiting for a's insert */
+    ck_assert_int_eq(sql_int(iotsec_replay_pg_conn(a),
+                             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                             " AND pid = %d", PQbackendPID(iotsec_replay_pg_conn(b))), 1);
+    ck_assert_int_eq(iotsec_replay_store_commit(iotsec_replay_pg_store(a)), IOTSEC_OK);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(arg.rc, IOTSEC_OK);
+    ck_assert_int_eq(peek(iotsec_replay_pg_store(a), DEV_C, LEN_C, 0, 5), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(peek(iotsec_replay_pg_store(a), DEV_C, LEN_C, 0, 6), IOTSEC_E_REPLAY);
+    ck_assert_int_eq(peek(iotsec_replay_pg_store(a), DEV_C, LEN_C, 0, 4), IOTSEC_OK);
+    /* the same counter from both sides: the waiting one gets REPLAY */
+    ck_assert_int_eq(iotsec_replay_store_begin(iotsec_replay_pg_store(a)), IOTSEC_OK);
+    ck_assert_int_eq(cc(iotsec_replay_pg_store(a), DEV_B, LEN_B, 0, 9), IOTSEC_OK);
+    arg.id = DEV_B;
+    arg.len = LEN_B;
+    arg.ctr = 9;
+    arg.rc = 12345;
+    ck_assert_int_eq(pthread_create(&t, NULL, cc_thread, &arg), 0);
+    usleep(200 * 1000);
+    ck_assert_int_eq(iotsec_replay_store_commit(iotsec_replay_pg_store(a)), IOTSEC_OK);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(arg.rc, IOTSEC_E_REPLAY);
+    ck_assert_int_eq(sql_int(iotsec_replay_pg_conn(b), "SELECT count(*) FROM iotsec_replay_state"), 2);
+    iotsec_replay_pg_close(a);
+    iotsec_replay_pg_close(b);
+}
+END_TEST
+
 struct deadlock_arg {
     iotsec_replay_store *st;
     int rc;
@@ -1077,30 +1143,29 @@ END_TEST
 
 static Suite *replay_pg_suite(void)
 {
+    const TTest *db_tests[] = {
+        test_pg_window_and_schema,   test_pg_restart,          test_pg_transactions,
+        test_pg_window_change,       test_pg_foreign_and_damaged, test_pg_ecowatt_namespace,
+        test_pg_two_connections_and_locks, test_pg_creation_race, test_pg_deadlock,
+        test_pg_connection_lost,     test_pg_race,
+    };
     Suite *s = suite_create("replay_pg");
     TCase *offline = tcase_create("offline");
     TCase *db;
+    size_t i;
 
     tcase_add_test(offline, test_pg_open_errors);
     tcase_set_timeout(offline, 30);
     suite_add_tcase(s, offline);
     if (base_uri() == NULL) {
-        printf("test_replay_pg: IOTSEC_TEST_PG_URI is not set: the %d database cases are"
+        printf("test_replay_pg: IOTSEC_TEST_PG_URI is not set: the %zu database cases are"
                " skipped (tests/scripts/replay_pg.sh starts a private PostgreSQL and runs"
-               " them)\n", 10);
+               " them)\n", sizeof db_tests / sizeof db_tests[0]);
         return s;
     }
     db = tcase_create("database");
-    tcase_add_test(db, test_pg_window_and_schema);
-    tcase_add_test(db, test_pg_restart);
-    tcase_add_test(db, test_pg_transactions);
-    tcase_add_test(db, test_pg_window_change);
-    tcase_add_test(db, test_pg_foreign_and_damaged);
-    tcase_add_test(db, test_pg_ecowatt_namespace);
-    tcase_add_test(db, test_pg_two_connections_and_locks);
-    tcase_add_test(db, test_pg_deadlock);
-    tcase_add_test(db, test_pg_connection_lost);
-    tcase_add_test(db, test_pg_race);
+    for (i = 0; i < sizeof db_tests / sizeof db_tests[0]; i++)
+        tcase_add_test(db, db_tests[i]);
     tcase_set_timeout(db, 300);
     suite_add_tcase(s, db);
     return s;
