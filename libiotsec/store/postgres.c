@@ -101,7 +101,6 @@ static const struct migration migrations[] = {
 struct ns {
     iotsec_replay_store store;
     iotsec_replay_pg *owner;
-    const char *table;
     const char *sel_name, *lock_name, *ins_name, *upd_name; /* prepared statement names */
     const char *sel_sql, *lock_sql, *ins_sql, *upd_sql;
     unsigned window;
@@ -168,17 +167,18 @@ static void abandon(iotsec_replay_pg *s)
 }
 
 /* COMMIT the open transaction; IOTSEC_OK only when the server says it committed (COMMIT of
- * a failed transaction answers ROLLBACK). A failed commit leaves no transaction open. */
+ * a failed transaction answers ROLLBACK). A failed commit is IOTSEC_E_IO and leaves no
+ * transaction open (the server ended it, or the connection is gone). */
 static int commit_txn(iotsec_replay_pg *s)
 {
     PGresult *r = PQexec(s->conn, "COMMIT");
 
     if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0) {
-        int rc = failed(s, r);
+        (void)failed(s, r);
         if (s->sqlstate[0] == '\0')
-            set_sqlstate(s, "25P02");
+            set_sqlstate(s, "25P02"); /* it answered ROLLBACK: the transaction had failed */
         abandon(s);
-        return rc == IOTSEC_OK ? IOTSEC_E_IO : rc;
+        return IOTSEC_E_IO;
     }
     PQclear(r);
     return IOTSEC_OK;
@@ -315,10 +315,16 @@ static int migrate(iotsec_replay_pg *s, long from, char *err, size_t err_cap)
         }
         rc = run_all(s, m->sql, 0);
         if (rc == IOTSEC_OK) {
-            char sql[96];
-            (void)snprintf(sql, sizeof sql,
-                           "UPDATE " META_TABLE " SET schema_version = %ld", v + 1);
-            rc = command(s, sql);
+            char num[24];
+            const char *values[1] = {num};
+            PGresult *r;
+            (void)snprintf(num, sizeof num, "%ld", v + 1);
+            r = PQexecParams(s->conn, "UPDATE " META_TABLE " SET schema_version = $1::integer",
+                             1, NULL, values, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                rc = failed(s, r);
+            else
+                PQclear(r);
         }
     }
     return rc;
@@ -460,7 +466,6 @@ static const iotsec_replay_store_ops pg_ops = {pg_check,  pg_check_and_commit, p
         (n)->store.ops = &pg_ops;                                                           \
         (n)->store.ctx = (n);                                                               \
         (n)->owner = (owner_);                                                              \
-        (n)->table = table_;                                                                \
         (n)->sel_name = "iotsec_replay_" tag "_sel";                                        \
         (n)->lock_name = "iotsec_replay_" tag "_lock";                                      \
         (n)->ins_name = "iotsec_replay_" tag "_ins";                                        \

@@ -3,7 +3,8 @@
  * with tests/lib/pg.sh and runs this suite): window behaviour, restart, transactions with the
  * caller's rows, window changes, foreign and damaged schemas refused untouched, the legacy
  * EcoWatt namespace, two connections, lock timeouts, the creation race of a new device's row,
- * a deadlock, a lost connection, and eight processes racing on the same counters. Without the variable only the cases that
+ * a deadlock, the retry policy (failures injected by a trigger), a lost connection, and eight
+ * processes racing on the same counters. Without the variable only the cases that
  * need no server run (argument checks, an unreachable server) and the rest is reported as
  * skipped. Each case works in a schema of its own (options=-csearch_path in the URI). */
 #include <errno.h>
@@ -850,6 +851,76 @@ START_TEST(test_pg_deadlock)
 }
 END_TEST
 
+/* The retry policy, with failures injected by a trigger on the state table: a
+ * check_and_commit that is its own transaction is run again after a serialization failure or
+ * a deadlock, at most IOTSEC_REPLAY_PG_RETRIES more times; inside a caller's transaction it is
+ * not, and the transaction has failed. The trigger counts its calls with a sequence (not rolled
+ * back) and fails the first `fail_first` of them with the SQLSTATE in table fault. */
+static void set_faults(PGconn *c, const char *code, int fail_first)
+{
+    sql(c, "UPDATE fault SET code = '%s', fail_first = %d", code, fail_first);
+    sql(c, "SELECT setval('fault_calls', 1, false)");
+}
+
+START_TEST(test_pg_retry)
+{
+    char uri[URI_CAP];
+    iotsec_replay_pg *s;
+    iotsec_replay_store *st;
+    PGconn *c;
+
+    fresh_schema(uri, sizeof uri, "t_retry", NULL);
+    s = pg_open(uri, 64, 0);
+    st = iotsec_replay_pg_store(s);
+    c = admin("t_retry");
+    sql(c, "CREATE SEQUENCE fault_calls;"
+           "CREATE TABLE fault(code text, fail_first integer); INSERT INTO fault VALUES('', 0);"
+           "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS $$"
+           " DECLARE f fault; BEGIN SELECT * INTO f FROM fault;"
+           " IF nextval('fault_calls') <= f.fail_first THEN"
+           "  RAISE EXCEPTION 'injected' USING ERRCODE = f.code; END IF;"
+           " RETURN NEW; END $$;"
+           "CREATE TRIGGER inject BEFORE INSERT OR UPDATE ON iotsec_replay_state"
+           " FOR EACH ROW EXECUTE FUNCTION inject()");
+    /* own transaction: two serialization failures, then it goes through */
+    set_faults(c, "40001", 2);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 1), IOTSEC_OK);
+    ck_assert_str_eq(iotsec_replay_pg_sqlstate(s), "");
+    ck_assert_int_eq(sql_int(c, "SELECT last_value FROM fault_calls"), 3);
+    /* deadlocks, one more than the retries: IOTSEC_E_IO after 1 + 3 attempts, nothing stored */
+    set_faults(c, "40P01", IOTSEC_REPLAY_PG_RETRIES + 1);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 2), IOTSEC_E_IO);
+    ck_assert_str_eq(iotsec_replay_pg_sqlstate(s), "40P01");
+    ck_assert_int_eq(sql_int(c, "SELECT last_value FROM fault_calls"), IOTSEC_REPLAY_PG_RETRIES + 1);
+    ck_assert_int_eq(peek(st, DEV_A, LEN_A, 0, 2), IOTSEC_OK);
+    /* exactly the retries: the last attempt goes through */
+    set_faults(c, "40P01", IOTSEC_REPLAY_PG_RETRIES);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 2), IOTSEC_OK);
+    /* another failure is not retried */
+    set_faults(c, "53100", 1);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 3), IOTSEC_E_IO);
+    ck_assert_str_eq(iotsec_replay_pg_sqlstate(s), "53100");
+    ck_assert_int_eq(sql_int(c, "SELECT last_value FROM fault_calls"), 1);
+    /* inside a transaction: not retried; the transaction has failed, nothing of it stored */
+    set_faults(c, "40001", 1);
+    ck_assert_int_eq(iotsec_replay_store_begin(st), IOTSEC_OK);
+    ck_assert_int_eq(cc(iotsec_replay_pg_ecowatt_store(s), DEV_A, LEN_A, 0, 7), IOTSEC_OK);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 3), IOTSEC_E_IO);
+    ck_assert_str_eq(iotsec_replay_pg_sqlstate(s), "40001");
+    ck_assert_int_eq(sql_int(c, "SELECT last_value FROM fault_calls"), 1);
+    ck_assert_int_eq(iotsec_replay_store_rollback(st), IOTSEC_OK);
+    ck_assert_int_eq(peek(iotsec_replay_pg_ecowatt_store(s), DEV_A, LEN_A, 0, 7), IOTSEC_OK);
+    /* the caller runs it again, as replay_pg.h says */
+    ck_assert_int_eq(iotsec_replay_store_begin(st), IOTSEC_OK);
+    ck_assert_int_eq(cc(iotsec_replay_pg_ecowatt_store(s), DEV_A, LEN_A, 0, 7), IOTSEC_OK);
+    ck_assert_int_eq(cc(st, DEV_A, LEN_A, 0, 3), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_replay_store_commit(st), IOTSEC_OK);
+    ck_assert_int_eq(peek(st, DEV_A, LEN_A, 0, 3), IOTSEC_E_REPLAY);
+    PQfinish(c);
+    iotsec_replay_pg_close(s);
+}
+END_TEST
+
 /* The server ends the session: operations say IOTSEC_E_IO (08006); begin reconnects by
  * itself, iotsec_replay_pg_reset on request; a transaction cut off stored nothing. */
 START_TEST(test_pg_connection_lost)
@@ -1147,7 +1218,7 @@ static Suite *replay_pg_suite(void)
         test_pg_window_and_schema,   test_pg_restart,          test_pg_transactions,
         test_pg_window_change,       test_pg_foreign_and_damaged, test_pg_ecowatt_namespace,
         test_pg_two_connections_and_locks, test_pg_creation_race, test_pg_deadlock,
-        test_pg_connection_lost,     test_pg_race,
+        test_pg_retry,               test_pg_connection_lost,  test_pg_race,
     };
     Suite *s = suite_create("replay_pg");
     TCase *offline = tcase_create("offline");
