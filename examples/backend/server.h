@@ -43,6 +43,7 @@
 #define IOTSEC_BACKEND_SERVER_H
 
 #include "backend.h"
+#include "budget.h"
 
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -84,13 +85,17 @@ struct config {
     int log_json;
     int sync_normal;
     size_t max_body;            /* bytes */
-    unsigned read_timeout;      /* seconds: handshake, and one request from first byte */
+    unsigned read_timeout;      /* seconds: one request from its first byte */
     unsigned idle_timeout;      /* seconds: keep-alive between requests */
     unsigned drain_timeout;     /* seconds: SIGTERM grace for requests in progress */
     double rate;                /* frames per second per device; 0 = no limit */
     double burst;               /* bucket size */
-    unsigned max_conns;         /* open connections in total */
+    unsigned max_conns;         /* authenticated connections (budget.c) */
     unsigned max_conns_per_peer;
+    /* ---- budget.c: connection budgets ---- */
+    unsigned handshake_timeout;    /* seconds: accept to completed TLS handshake */
+    unsigned max_pending;          /* connections whose handshake is not complete */
+    unsigned max_conns_per_device; /* authenticated connections of one identity */
     double audit_rate;          /* rejection rows per second per source; 0 = no limit */
     uint32_t crl_grace;         /* seconds a CRL stays usable past nextUpdate */
 };
@@ -133,6 +138,7 @@ struct conn {
     int alert_sent;
     const char *fail_event;
     char fail_detail[BK_DETAIL_MAX];
+    struct conn_budget budget; /* budget.c: place in the connection budgets */
 };
 
 /* A small chained hash table keyed by (device id, kid). */
@@ -263,8 +269,6 @@ void conn_request_done(struct conn *c);
 /* accept() failed: pause accepting (the listener's error callback). */
 void accept_error_cb(struct evconnlistener *lev, void *arg);
 void accept_resume_cb(evutil_socket_t fd, short what, void *arg);
-/* Room for --max-conns connections (raises RLIMIT_NOFILE or lowers --max-conns). */
-int fd_budget(struct server *s);
 /* evhttp on --listen, every connection TLS; prints "listening on HOST:PORT". */
 int listen_setup(struct server *s);
 

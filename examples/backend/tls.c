@@ -82,6 +82,8 @@ static void handshake_done(struct conn *c)
     c->state = CONN_IDLE;
     c->fail_event = NULL;
     conn_set_deadline(c, c->srv->cfg.idle_timeout);
+    /* ---- budget.c: per-device limit, authenticated pool (may close c) ---- */
+    (void)budget_authenticated(c);
 }
 
 static void info_cb(const SSL *ssl, int where, int ret)
