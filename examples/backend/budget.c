@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 static uint64_t budget_seq; /* admission and idle order (one server per process) */
 
@@ -253,7 +254,17 @@ void budget_idle(struct conn *c)
     c->budget.idle_at = mono_seconds();
 }
 
-/* ---- descriptors ---------------------------------------------------------------------------- */
+/* ---- the listener and descriptors -------------------------------------------------------- */
+
+void budget_listener(struct server *s, int fd)
+{
+    int backlog = s->cfg.max_pending > 128u ? (s->cfg.max_pending > 65535u ? 65535
+                                                                             : (int)s->cfg.max_pending)
+                                            : 128;
+
+    /* listen(2) on a listening socket only changes its backlog */
+    (void)listen(fd, backlog);
+}
 
 int budget_fds(struct server *s)
 {

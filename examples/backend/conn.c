@@ -387,6 +387,7 @@ int listen_setup(struct server *s)
     accept_server = s;
     evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->bound), accept_error_cb);
     fd = evhttp_bound_socket_get_fd(s->bound);
+    budget_listener(s, fd); /* budget.c: an accept queue to fit a burst */
     if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
         return bk_error(BK_EXIT_IO, "getsockname: %s", strerror(errno));
     if (sa.ss_family == AF_INET6) {

@@ -184,8 +184,9 @@ static void serve_usage(FILE *f)
           "connections of newly revoked devices are closed); SIGTERM or SIGINT stops\n"
           "accepting, lets requests in progress finish and exits 0.\n"
           "Exit status: 0 stopped by SIGTERM or SIGINT; 1 the database or a revocation file\n"
-          "refused (another schema version, a CRL that does not verify or is stale); 2 usage;\n"
-          "3 I/O (a file, the listening socket, the TLS setup).\n",
+          "refused (another schema version, a CRL that does not verify or is stale, a CRL\n"
+          "older than the newest the database remembers for its issuer); 2 usage; 3 I/O (a\n"
+          "file, the listening socket, the TLS setup).\n",
           f);
 }
 

@@ -5,9 +5,11 @@
  * libevent evhttp over bufferevent_openssl, one process, one thread, non-blocking. The TLS
  * context is configured by the library (iotsec_tls_server_setup: TLS 1.2+, client
  * certificate required, device CA only, identity and revocation checked in the handshake,
- * no session resumption); the backend adds connection limits (total and per peer, applied
- * right after the accept: conn_admit) and bookkeeping of open connections with their
- * identities (SSL ex_data; its free callback is the "connection closed" event).
+ * no session resumption); the backend adds connection budgets (budget.c: a pool apart for
+ * connections whose handshake is not complete, limits per device and per peer, applied
+ * right after the accept — conn_admit — and when the handshake completes) and bookkeeping
+ * of open connections with their identities (SSL ex_data; its free callback is the
+ * "connection closed" event).
  *
  * A telemetry request goes: size limit → rate limit (token bucket per TLS identity) →
  * device registered and enabled → peek (untrusted, to pick the keys) → frame device id =
@@ -16,9 +18,9 @@
  * {"error":"<code>","detail":"…"} and writes an audit row (db.c), also printed as a JSON
  * line on stderr with --log-json.
  *
- * Timers: a connection has one deadline — the handshake and each request (from its first
- * byte to the complete request) get --read-timeout (10 s), an idle keep-alive connection
- * --idle-timeout (60 s). Connections are closed by shutdown(2) on their socket: evhttp then
+ * Timers: a connection has one deadline — the handshake gets --handshake-timeout (5 s) from
+ * the accept, each request (from its first byte to the complete request) --read-timeout
+ * (10 s), an idle keep-alive connection --idle-timeout (60 s). Connections are closed by shutdown(2) on their socket: evhttp then
  * sees end of file and frees them through its own path.
  *
  * Operations: SIGHUP and a change of a CRL or the denylist (polled every second) reload the
@@ -35,9 +37,11 @@
  *   telemetry.c  POST /v1/telemetry: rate limit, frame keys, open, store
  *   firmware.c   GET /v1/firmware/manifest and /v1/firmware/payload/<digest>
  *   reload.c     revocation reload: CRL/denylist watcher, SIGHUP
+ *   budget.c     connection budgets: pending pool, per-device and per-peer limits
+ *   crlfloor.c   CRL floors kept in the database: restored at start, stored on reload
  *   audit.c      audit rows, rate-limited per source (--audit-rate)
  *   map.c        the per-device hash table and token buckets
- *   db.c, db_admin.c  storage (every SQLite call; backend.h declares it)
+ *   db.c, db_admin.c, db_floors.c  storage (every SQLite call; backend.h declares it)
  */
 #ifndef IOTSEC_BACKEND_SERVER_H
 #define IOTSEC_BACKEND_SERVER_H
