@@ -258,9 +258,8 @@ void budget_idle(struct conn *c)
 
 void budget_listener(struct server *s, int fd)
 {
-    int backlog = s->cfg.max_pending > 128u ? (s->cfg.max_pending > 65535u ? 65535
-                                                                             : (int)s->cfg.max_pending)
-                                            : 128;
+    unsigned long want = (unsigned long)s->cfg.max_conns + s->cfg.max_pending;
+    int backlog = want < 128u ? 128 : want > 65535u ? 65535 : (int)want;
 
     /* listen(2) on a listening socket only changes its backlog */
     (void)listen(fd, backlog);

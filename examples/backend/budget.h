@@ -51,9 +51,11 @@ int budget_authenticated(struct conn *c);
 /* c became idle (its answer is sent, it waits for the next request). */
 void budget_idle(struct conn *c);
 /* The listening socket fd (bound by evhttp with libevent's accept queue of 128): a queue of
- * --max-pending connections (at least 128; the kernel caps it at net.core.somaxconn), so a
- * burst of connections waits in the queue instead of having its SYNs dropped — a device
- * whose SYN is dropped retries only after a second. */
+ * --max-conns + --max-pending connections (at least 128; the kernel caps it at
+ * net.core.somaxconn). A queued connection costs the kernel a socket, no descriptor, and is
+ * judged by the budgets once accepted; a queue too short under a burst drops SYNs
+ * instead, the device's among them, and a device whose SYN is dropped retries only after a
+ * second. */
 void budget_listener(struct server *s, int fd);
 /* Room for --max-conns + --max-pending connections: raises the soft descriptor limit as far
  * as the hard limit allows; if that is not enough, lowers --max-pending and --max-conns to

@@ -31,8 +31,8 @@ expect() { [ "$2" == "$3" ] || fail "$1: got '$2', expected '$3'"; }
 q() { sqlite3 -cmd '.timeout 5000' "$T/db" "$1"; }
 # wait_q DESC SQL EXPECTED: the query gives EXPECTED within 5 s
 wait_q() {
-    local i r
-    for i in $(seq 1 50); do
+    local _ r
+    for _ in $(seq 1 50); do
         r=$(q "$2")
         [ "$r" == "$3" ] && return 0
         sleep 0.1
@@ -51,8 +51,8 @@ start_server() {
     "$SRV" serve --listen 127.0.0.1:0 --db db --ca ca/ca.pem --cert srv.pem --key srv.key \
         --crl crl.pem --audit-rate 0 > srv.out 2> srv.err &
     PID=$!
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' srv.out)
         [ -n "$PORT" ] && return 0
         kill -0 "$PID" 2>/dev/null || break
@@ -85,7 +85,7 @@ for d in dev-1 dev-2; do
         { echo "FAIL: add-device $d"; exit 1; }
 done
 # CRL n = 3 (numbers 1 and 2 issued before: floors compare numbers, not small integers)
-for i in 1 2 3; do "$CLI" ca crl --dir ca --out crl-n.pem >/dev/null || fail "ca crl"; done
+for _ in 1 2 3; do "$CLI" ca crl --dir ca --out crl-n.pem >/dev/null || fail "ca crl"; done
 cp ca/index index.n && cp ca/crlnumber crlnumber.n
 put crl-n.pem
 

@@ -45,8 +45,8 @@ skip() { echo "backend_flood: skipped: $*"; exit 0; }
 expect() { [ "$2" == "$3" ] || fail "$1: got '$2', expected '$3'"; }
 q() { sqlite3 -cmd '.timeout 5000' "$T/db" "$1"; }
 wait_q() { # DESC SQL EXPECTED: within 5 s
-    local i r
-    for i in $(seq 1 50); do
+    local _ r
+    for _ in $(seq 1 50); do
         r=$(q "$2")
         [ "$r" == "$3" ] && return 0
         sleep 0.1
@@ -63,8 +63,8 @@ start_server() {
     "$SRV" serve --listen 127.0.0.1:0 --db db --ca ca/ca.pem --cert srv.pem --key srv.key \
         --crl crl.pem "$@" > srv.out 2>> srv.err &
     PID=$!
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' srv.out)
         [ -n "$PORT" ] && return 0
         kill -0 "$PID" 2>/dev/null || break
@@ -82,8 +82,9 @@ flood() { python3 "$FLOOD" "$1" --port "$PORT" --ca ca/ca.pem "${@:2}"; }
 
 # ---- environment --------------------------------------------------------------------------
 [ "$(uname -s)" == Linux ] || skip "needs Linux (all of 127.0.0.0/8 routed to lo)"
-command -v python3 >/dev/null && command -v curl >/dev/null && command -v sqlite3 >/dev/null ||
-    skip "needs python3, curl and sqlite3"
+for c in python3 curl sqlite3; do
+    command -v "$c" >/dev/null || skip "needs python3, curl and sqlite3 ($c missing)"
+done
 hard=$(ulimit -Hn)
 [ "$hard" == unlimited ] || [ "$hard" -ge 2600 ] ||
     skip "the hard descriptor limit is $hard; the floods need 2,600 (1,100 client + 1,312 server)"
@@ -107,14 +108,16 @@ done
 "$CLI" ca crl --dir ca --out crl.pem >/dev/null || { echo "FAIL: iotsec ca crl"; exit 1; }
 NFRAMES=300
 mkdir frames
+# shellcheck disable=SC2016 # expanded by sh -c, not here
 seq 1 "$NFRAMES" | xargs -P 2 -I{} sh -c \
     'echo "reading {}" | "$0" frame seal --secret dev-1.secret --device-id dev-1 --ctr {} > frames/{}.bin' \
     "$CLI" || { echo "FAIL: frame seal"; exit 1; }
 NEXT=1
-# frames a flood must measure at least (one every 0.1 s plus curl's own time, ~8 s); under
-# a sanitizer the server is several times slower, so fewer
-MIN_FRAMES=40
-[ -n "${SANITIZE:-}" ] && [ "${SANITIZE:-}" != 0 ] && MIN_FRAMES=20
+# frames a flood must measure at least: one every 0.1 s plus curl's own time for 8 s is
+# about 50, fewer on a loaded machine (under a sanitizer the server is several times
+# slower); with 25 or fewer, 99% means that none failed
+MIN_FRAMES=25
+[ -n "${SANITIZE:-}" ] && [ "${SANITIZE:-}" != 0 ] && MIN_FRAMES=15
 
 # auth DEV: "AUTH OK DEV" when served (a new connection from 127.0.0.1), else "refused"
 auth() {
@@ -124,15 +127,16 @@ auth() {
     [[ $r == "AUTH OK $1" ]] && echo "$r" || echo refused
 }
 # legit SECONDS OUT: dev-1 POSTs the next frame on a new connection every 0.1 s for SECONDS;
-# one line "CODE TIME" per frame in OUT
+# one line "CODE TOTAL CONNECT TLS" per frame in OUT (seconds: the whole request, until the
+# TCP connection, until the end of the TLS handshake)
 legit() {
     local end=$((SECONDS + $1))
     : > "$2"
     while [ "$SECONDS" -lt "$end" ] && [ "$NEXT" -le "$NFRAMES" ]; do
         curl -sS --max-time 5 --cacert ca/ca.pem --cert dev-1.pem --key dev-1.key \
             -H 'Content-Type: application/iotsec-frame' --data-binary "@frames/$NEXT.bin" \
-            -o /dev/null -w '%{http_code} %{time_total}\n' \
-            "https://127.0.0.1:$PORT/v1/telemetry" >> "$2" 2>/dev/null || echo "000 5" >> "$2"
+            -o /dev/null -w '%{http_code} %{time_total} %{time_connect} %{time_appconnect}\n' \
+            "https://127.0.0.1:$PORT/v1/telemetry" >> "$2" 2>/dev/null || echo "000 5 - -" >> "$2"
         NEXT=$((NEXT + 1))
         sleep 0.1
     done
@@ -191,7 +195,7 @@ stop_server
 
 # ---- 2. floods, default budgets ------------------------------------------------------------
 start_server
-printf '%-6s  %-36s  %-7s  %-24s  %-9s  %s\n' flood "legitimate dev-1 (new TLS each)" \
+printf '%-6s  %-48s  %-7s  %-24s  %-9s  %s\n' flood "legitimate dev-1 (new TLS each)" \
     success "attacker opened/held" "srv CPU" "backend RSS before -> after"
 # run_flood NAME SECONDS MAX_HELD FLOOD-ARGS...
 run_flood() {
@@ -210,10 +214,10 @@ run_flood() {
     cpu1=$(cpu)
     n=$(wc -l < "legit-$name.out")
     ok=$(grep -c '^200 ' "legit-$name.out")
-    worst=$(sort -k2 -n "legit-$name.out" | tail -n 1 | cut -d' ' -f2)
+    worst=$(sort -k2 -n "legit-$name.out" | tail -n 1 | awk '{ printf "%.2fs, tcp %.2f tls %.2f", $2, $3, $4 }')
     rate=$(awk -v ok="$ok" -v n="$n" 'BEGIN { printf "%.1f", n ? 100 * ok / n : 0 }')
-    printf '%-6s  %-36s  %-7s  %-24s  %-9s  %s\n' "$name" \
-        "$ok/$n frames 200 (slowest ${worst}s)" "$rate%" \
+    printf '%-6s  %-48s  %-7s  %-24s  %-9s  %s\n' "$name" \
+        "$ok/$n frames 200 (slowest $worst)" "$rate%" \
         "$(field "$r" opened)/$(field "$r" open_at_end) (max $(field "$r" max_open))" \
         "$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f s", t / hz }')" \
         "$before kB -> $after kB"
