@@ -498,11 +498,13 @@ out:
 /* ---- list -------------------------------------------------------------------------------- */
 
 static const char list_usage[] =
-    "usage: iotsec-backend list devices|audit|telemetry|firmware|payloads --db DB [--json] "
-    "[--limit N]\n"
+    "usage: iotsec-backend list devices|audit|telemetry|firmware|payloads|crl-floors --db DB\n"
+    "         [--json] [--limit N]\n"
     "Prints a table, or a JSON array with --json. audit and telemetry show the last N rows\n"
     "(default 100), oldest first. payloads shows staging rows too (ready false: being\n"
-    "stored by publish-firmware, or left by an interrupted one; never served).\n"
+    "stored by publish-firmware, or left by an interrupted one; never served). crl-floors\n"
+    "shows, per CRL issuer, the newest CRL the server has had in force (number in hex,\n"
+    "- when the CRL has none): serve refuses an older one.\n"
     "\n"
     "  --db DB                the database\n"
     "  --json                 print a JSON array of objects instead of a table\n"
@@ -605,6 +607,9 @@ int bk_cmd_list(int argc, char **argv)
                                           {"size", COL_INT},   {"ready", COL_BOOL},
                                           {"chunks", COL_INT}, {"touched", COL_INT},
                                           {NULL, COL_INT}};
+    static const struct col floor_cols[] = {{"issuer", COL_HEX},      {"number", COL_HEX},
+                                            {"this_update", COL_INT}, {"digest", COL_HEX},
+                                            {"updated", COL_INT},     {NULL, COL_INT}};
     const char *dbp = NULL, *limit_s = NULL, *what[1] = {NULL};
     int json = 0;
     const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
@@ -642,8 +647,12 @@ int bk_cmd_list(int argc, char **argv)
     } else if (strcmp(what[0], "payloads") == 0) {
         cols = pay_cols;
         listing = BK_LIST_PAYLOADS;
+    } else if (strcmp(what[0], "crl-floors") == 0) { /* db_floors.c */
+        cols = floor_cols;
+        listing = BK_LIST_CRL_FLOORS;
     } else {
-        return bk_error(BK_EXIT_USAGE, "list devices, audit, telemetry, firmware or payloads");
+        return bk_error(BK_EXIT_USAGE,
+                        "list devices, audit, telemetry, firmware, payloads or crl-floors");
     }
     if ((rc = open_db(dbp, &db)) != BK_EXIT_OK)
         return rc;

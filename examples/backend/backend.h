@@ -20,8 +20,9 @@
 
 #include "iotsec/iotsec.h"
 #include "iotsec/replay_sqlite.h"
+#include "iotsec/revocation.h"
 
-#define BK_SCHEMA_VERSION 2          /* backend_meta.schema_version (1 is migrated) */
+#define BK_SCHEMA_VERSION 3          /* backend_meta.schema_version (1 and 2 are migrated) */
 #define BK_SECRET_LEN 32u            /* frame master secret, bytes */
 #define BK_LEGACY_MAC_LEN 32u        /* EcoWatt raw MAC key, bytes */
 #define BK_LEGACY_ENC_LEN 16u        /* EcoWatt raw AES-128 key, bytes */
@@ -38,8 +39,8 @@ typedef struct bk_db bk_db;
 
 /* Open (creating if missing) the database at path through the library's SQLite replay
  * store with replay window `window` (0–1024) and create or check the backend schema; a
- * database of schema version 1 (one blob per payload) is migrated to chunk rows in one
- * transaction. sync_normal selects PRAGMA synchronous=NORMAL instead of FULL. On error a
+ * database of schema version 1 (one blob per payload) is migrated to chunk rows, and one of
+ * version 2 gets the crl_floors table (version 3), in one transaction. sync_normal selects PRAGMA synchronous=NORMAL instead of FULL. On error a
  * message goes to err. Errors: those of iotsec_replay_sqlite_open, IOTSEC_E_BAD_VERSION
  * (another backend schema version), IOTSEC_E_CORRUPT (a version-1 payload whose data
  * differs from its size: not migrated), IOTSEC_E_NO_MEMORY, IOTSEC_E_IO. */
@@ -133,6 +134,19 @@ int bk_db_stage_drop(bk_db *db, int64_t id);
  * publish-firmware); *dropped how many. */
 int bk_db_stage_prune(bk_db *db, int64_t now, unsigned *dropped);
 
+/* ---- CRL floors (db_floors.c) ------------------------------------------------------------ */
+
+/* The stored CRL floors, one per issuer, into out[0..cap); *n how many. Errors (*n is then
+ * 0): IOTSEC_E_BUFFER_TOO_SMALL (more rows than cap), IOTSEC_E_CORRUPT (a column of the
+ * wrong size or type), IOTSEC_E_IO. */
+int bk_db_crl_floors(bk_db *db, iotsec_crl_floor *out, size_t cap, size_t *n);
+/* Store floors[0..n) (one row per issuer, replacing the issuer's row) in one transaction,
+ * with updated = now; rows already equal are left alone. *changed: how many rows were
+ * written. The caller stores only floors at least as new as those stored (the revocation
+ * holder's, after the stored ones were set on it). */
+int bk_db_crl_floors_put(bk_db *db, const iotsec_crl_floor *floors, size_t n, int64_t now,
+                         unsigned *changed);
+
 /* ---- storage of the admin subcommands (db_admin.c) ------------------------------------ */
 
 /* Transactions of the admin subcommands: BEGIN IMMEDIATE (the write lock, waiting up to the
@@ -165,7 +179,7 @@ int bk_db_firmware_add(bk_db *db, const uint8_t *cls, size_t cls_len, const uint
 
 /* Listings (list): rows read one at a time; columns numbered from 0 as admin.c prints them. */
 enum bk_listing { BK_LIST_DEVICES, BK_LIST_AUDIT, BK_LIST_TELEMETRY, BK_LIST_FIRMWARE,
-                  BK_LIST_PAYLOADS };
+                  BK_LIST_PAYLOADS, BK_LIST_CRL_FLOORS };
 typedef struct bk_rows bk_rows;
 /* Start a listing; limit bounds the audit and telemetry listings (their last rows).
  * Errors: IOTSEC_E_IO, IOTSEC_E_NO_MEMORY, IOTSEC_E_INVALID_ARG. */

@@ -1,9 +1,10 @@
 /*
  * iotsec-backend serve — connections (server.h): the listener and accept, the connection
- * limits (total and per peer, applied right after the accept: conn_admit), the one deadline
- * of each connection (handshake and request: --read-timeout; idle keep-alive:
- * --idle-timeout), closing, and the bookkeeping of open connections (SSL ex_data; its free
- * callback is the "connection closed" event). The TLS side of a connection — context and
+ * budgets (applied right after the accept: conn_admit, and at the end of the handshake;
+ * the budgets themselves are in budget.c), the one deadline of each connection (handshake:
+ * --handshake-timeout; request: --read-timeout; idle keep-alive: --idle-timeout), closing,
+ * and the bookkeeping of open connections (SSL ex_data; its free callback is the
+ * "connection closed" event). The TLS side of a connection — context and
  * handshake callbacks — is in tls.c.
  */
 #include "server.h"
@@ -13,7 +14,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,7 +71,7 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
     if (c->state == CONN_HANDSHAKE) {
         c->fail_event = "handshake_failed";
         snprintf(c->fail_detail, sizeof c->fail_detail,
-                 "no complete TLS handshake within %u s", c->srv->cfg.read_timeout);
+                 "no complete TLS handshake within %u s", c->srv->cfg.handshake_timeout);
     } else if (c->state == CONN_REFUSING) {
         /* the staged close of a refused head: the peer did not close in time */
     } else if (c->state == CONN_REQUEST) {
@@ -249,39 +249,27 @@ void conn_learn_peer(struct conn *c)
     snprintf(c->peer, sizeof c->peer, "%s:%u", c->addr, port);
 }
 
-/* Apply the connection limits to a new connection, as soon as its socket is known: on the
+/* Apply the connection budgets to a new connection, as soon as its socket is known: on the
  * first turn of the event loop after the accept (conn_new's zero timer), or at its
  * ClientHello if that comes first. Connections that never send a byte count like any
- * other, so they cannot pile up past --max-conns / --max-conns-per-peer while they wait
- * for the handshake deadline. Over a limit the connection is closed at once. */
+ * other, so they cannot pile up past --max-pending / --max-conns-per-peer while they wait
+ * for the handshake deadline (--handshake-timeout). A full pool makes room by closing an
+ * older connection (budget.c); a connection refused is closed at once. */
 void conn_admit(struct conn *c)
 {
     struct server *s = c->srv;
-    struct conn *o;
-    unsigned same = 0, open = 0;
 
     if (c->admitted)
         return;
     c->admitted = 1;
     conn_learn_peer(c);
-    /* the admitted connections still open; those accepted in the same turn of the loop
-     * are admitted one after the other */
-    for (o = s->conns; o != NULL; o = o->next) {
-        if (o == c || !o->admitted || o->closing)
-            continue;
-        open++;
-        same += o->addr[0] != '\0' && strcmp(o->addr, c->addr) == 0;
-    }
-    if (open >= s->cfg.max_conns || same >= s->cfg.max_conns_per_peer) {
-        c->fail_event = "conn_limit";
-        snprintf(c->fail_detail, sizeof c->fail_detail,
-                 "too many connections (%u open, %u from this address)", open + 1u,
-                 same + 1u);
+    /* ---- budget.c: pending pool, per-peer limit ---- */
+    if (!budget_admit(c)) {
         evtimer_del(c->deadline);
         conn_close(c);
         return;
     }
-    conn_set_deadline(c, s->cfg.read_timeout);
+    conn_set_deadline(c, s->cfg.handshake_timeout);
 }
 
 /* The handler is done with the connection's request (its answer may still be leaving):
@@ -304,6 +292,7 @@ void conn_request_done(struct conn *c)
         conn_set_deadline(c, c->srv->cfg.read_timeout);
     } else {
         c->state = CONN_IDLE;
+        budget_idle(c); /* budget.c: idle since, for closing the longest idle first */
         conn_set_deadline(c, c->srv->cfg.idle_timeout);
     }
 }
@@ -375,31 +364,6 @@ void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
         evconnlistener_enable(evhttp_bound_socket_get_listener(s->bound));
 }
 
-/* Room for --max-conns connections: raise the soft descriptor limit as far as the hard
- * limit allows; if that is not enough, lower --max-conns to fit (a connection over it is
- * refused at once instead of an accept() failing). */
-int fd_budget(struct server *s)
-{
-    struct rlimit rl;
-    rlim_t need = (rlim_t)s->cfg.max_conns + FD_RESERVE;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-        rl.rlim_cur >= need)
-        return BK_EXIT_OK;
-    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-    (void)setrlimit(RLIMIT_NOFILE, &rl);
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
-        rl.rlim_cur >= need)
-        return BK_EXIT_OK;
-    if (rl.rlim_cur <= FD_RESERVE)
-        return bk_error(BK_EXIT_USAGE, "only %llu file descriptors available; need more than %u",
-                        (unsigned long long)rl.rlim_cur, FD_RESERVE);
-    s->cfg.max_conns = (unsigned)(rl.rlim_cur - FD_RESERVE);
-    bk_error(0, "--max-conns lowered to %u: the file descriptor limit is %llu",
-             s->cfg.max_conns, (unsigned long long)rl.rlim_cur);
-    return BK_EXIT_OK;
-}
-
 int listen_setup(struct server *s)
 {
     char host[256], addr[INET6_ADDRSTRLEN];
@@ -432,6 +396,7 @@ int listen_setup(struct server *s)
     accept_server = s;
     evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(s->bound), accept_error_cb);
     fd = evhttp_bound_socket_get_fd(s->bound);
+    budget_listener(s, fd); /* budget.c: an accept queue to fit a burst */
     if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
         return bk_error(BK_EXIT_IO, "getsockname: %s", strerror(errno));
     if (sa.ss_family == AF_INET6) {

@@ -6,7 +6,7 @@
  * iotsec_replay_ecowatt — legacy nonces —, and PRAGMA user_version);
  * the backend adds its tables on the same connection and versions them in backend_meta:
  *
- *   backend_meta(key, value)                       schema_version = 2
+ *   backend_meta(key, value)                       schema_version = 3
  *   devices(device_id, enabled, legacy_mac_key, legacy_enc_key, created)
  *   device_keys(device_id, kid, secret, created)  frame master secret per key generation
  *   telemetry(id, received, device_id, kid, ctr, format, encrypted, payload, peer)
@@ -20,10 +20,15 @@
  *                                                  of payloads(id = payload): every chunk
  *                                                  BK_CHUNK bytes but the last, none for an
  *                                                  empty payload
+ *   crl_floors(issuer, number, this_update, digest, updated)
+ *                                                  the newest CRL ever in force per issuer
+ *                                                  (db_floors.c; version 3)
  *
  * Schema version 1 kept each payload as one blob, payloads(digest, size, data); opening such
  * a database migrates it (bk_db_open, one transaction): a read near the end of a large blob
- * walks its whole overflow-page chain, a chunk row is found through the primary key.
+ * walks its whole overflow-page chain, a chunk row is found through the primary key. Schema
+ * version 2 lacked crl_floors: opening it adds the table (db_floors.c), in the same
+ * transaction. A new database is created as version 2, then migrated the same way.
  *
  * Secrets are stored in the clear: the file is created 0600 and is the server's key store.
  * Functions return IOTSEC_OK or IOTSEC_E_IO (SQLite failure), and the further codes their
@@ -259,15 +264,18 @@ static int schema_init(sqlite3 *db, char *err, size_t cap)
         sqlite3_finalize(st);
         if (rc == SQLITE_OK && version == 1) {
             ret = migrate_v1(db, err, cap);
-        } else if (rc == SQLITE_OK && version != BK_SCHEMA_VERSION) {
+        } else if (rc == SQLITE_OK && version != BK_SCHEMA_VERSION && version != 2) {
             if (err != NULL && cap > 0)
                 snprintf(err, cap,
                          "the database holds backend schema version %lld; this build reads"
-                         " version %d (and migrates version 1)",
+                         " version %d (and migrates versions 1 and 2)",
                          (long long)version, BK_SCHEMA_VERSION);
             ret = IOTSEC_E_BAD_VERSION;
         }
     }
+    /* ---- db_floors.c: a new database, or one of version 1 or 2, gets crl_floors ---- */
+    if (ret == IOTSEC_OK && rc == SQLITE_OK && version != BK_SCHEMA_VERSION)
+        ret = bk_db_migrate_v3(db, err, cap);
     if (ret != IOTSEC_OK) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return ret;

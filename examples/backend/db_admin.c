@@ -203,6 +203,8 @@ static const char *const list_sql[] = {
                          " length(manifest), published FROM firmware ORDER BY id",
     [BK_LIST_PAYLOADS] = "SELECT id, digest, size, ready, (SELECT count(*) FROM payload_chunks c"
                          " WHERE c.payload = p.id), touched FROM payloads p ORDER BY id",
+    [BK_LIST_CRL_FLOORS] = "SELECT issuer, number, this_update, digest, updated FROM crl_floors"
+                           " ORDER BY issuer", /* db_floors.c */
 };
 
 int bk_db_list_open(bk_db *db, enum bk_listing what, uint64_t limit, bk_rows **out)

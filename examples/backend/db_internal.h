@@ -11,5 +11,8 @@ struct sqlite3;
 
 /* The connection the library's SQLite replay store opened (the same transactions). */
 struct sqlite3 *bk_db_handle(bk_db *db);
+/* db_floors.c: schema version 2 → 3 (the crl_floors table), inside the caller's
+ * transaction. Errors: IOTSEC_E_IO (message in err). */
+int bk_db_migrate_v3(struct sqlite3 *db, char *err, size_t cap);
 
 #endif

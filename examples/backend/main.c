@@ -15,7 +15,7 @@ static const struct {
     {"add-device", bk_cmd_add_device, "register a device and its frame secret"},
     {"disable-device", bk_cmd_disable_device, "refuse a device from now on"},
     {"publish-firmware", bk_cmd_publish_firmware, "verify and publish a manifest and payload"},
-    {"list", bk_cmd_list, "print devices, audit, telemetry, firmware or payloads"},
+    {"list", bk_cmd_list, "print devices, audit, telemetry, firmware, payloads, CRL floors"},
 };
 
 static void usage(FILE *f)

@@ -2,7 +2,9 @@
  * iotsec-backend serve — revocation reload (docs/DESIGN.md §7, §10; server.h). SIGHUP and a
  * change of a CRL or the denylist (their stat(2) stamps, polled every second) reload the
  * revocation set with iotsec_revocation_reload, which also reports the open connections it
- * revokes; those are closed. A reload that fails keeps the previous set in force.
+ * revokes; those are closed. A reload that fails keeps the previous set in force; one whose
+ * CRL is older than the one in force is refused (crl_rollback) and the newest CRL of each
+ * issuer is kept in the database (crlfloor.c).
  */
 #include "server.h"
 
@@ -50,6 +52,10 @@ static void reload_revocation(struct server *s, const char *why)
     }
     revocation_config(s, &rcfg);
     rc = iotsec_revocation_reload(s->holder, &rcfg, bk_now(), ids, n, revoked, &nrev, &err);
+    if (rc == IOTSEC_E_ROLLBACK) { /* crlfloor.c: an older CRL, refused and audited */
+        crl_rollback_refused(s, why, err.path);
+        goto out;
+    }
     if (rc != IOTSEC_OK) {
         audit(s, NULL, NULL, "reload_failed",
               "%s: %s (%s, line %zu): %s; the previous revocation set stays in force", why,
@@ -64,6 +70,7 @@ static void reload_revocation(struct server *s, const char *why)
               iotsec_revocation_denylist_count(rs), nrev);
         iotsec_revocation_unref(rs);
     }
+    crl_floors_save(s, why); /* crlfloor.c: a restart remembers the newest CRL */
     for (i = 0; i < n; i++) {
         if (revoked[i] == 0)
             continue;

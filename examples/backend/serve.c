@@ -117,7 +117,8 @@ static void serve_usage(FILE *f)
           "         [--log-json] [--pid-file FILE] [--max-body 71680] [--read-timeout 10]\n"
           "         [--idle-timeout 60] [--drain-timeout 5] [--rate 50] [--burst 100]\n"
           "         [--max-conns 1024] [--max-conns-per-peer 128] [--crl-grace 0]\n"
-          "         [--sync normal|full] [--audit-rate 20]\n"
+          "         [--sync normal|full] [--audit-rate 20] [--handshake-timeout 5]\n"
+          "         [--max-pending 256] [--max-conns-per-device 4]\n"
           "Serves the device API over HTTPS/1.1 with mutual TLS only (TLS 1.2+, a client\n"
           "certificate of the device CA required; plain HTTP is never served): GET /v1/auth,\n"
           "POST /v1/telemetry, GET /v1/firmware/manifest?class=C and\n"
@@ -144,16 +145,31 @@ static void serve_usage(FILE *f)
           "                          counter seen a new counter is still accepted, 0-1024\n"
           "                          (64)\n"
           "  --max-body BYTES        largest request body, 1-131072 (71680)\n"
-          "  --read-timeout SECONDS  the TLS handshake, and each request from its first\n"
-          "                          byte, 1-3600 (10)\n"
-          "  --idle-timeout SECONDS  an idle keep-alive connection, 1-86400 (60)\n"
-          "  --drain-timeout SECONDS after SIGTERM or SIGINT, the time left to requests in\n"
+          "  --read-timeout SECONDS  each request, from its first byte to its end, 1-3600\n"
+          "                          (10)\n"
+          "  --handshake-timeout SECONDS\n"
+          "                          a new connection, from its accept to the end of its\n"
+          "                          TLS handshake, 1-3600 (5)\n"
+          "  --idle-timeout SECONDS  an idle keep-alive connection, 1-86400 (60)\n",
+          f);
+    fputs("  --drain-timeout SECONDS after SIGTERM or SIGINT, the time left to requests in\n"
           "                          progress, 0-3600 (5)\n"
           "  --rate N                telemetry frames per second per device; 0 = no limit\n"
           "                          (50)\n"
           "  --burst N               the size of that token bucket, at least 1 (100)\n"
-          "  --max-conns N           open connections in total (1024)\n"
-          "  --max-conns-per-peer N  open connections per peer address (128)\n"
+          "  --max-conns N           authenticated connections (handshake complete) in\n"
+          "                          total (1024); when full, the connection idle the\n"
+          "                          longest is closed for a new one\n"
+          "  --max-pending N         connections whose TLS handshake is not complete, a\n"
+          "                          pool apart (256); when full, the oldest of the address\n"
+          "                          with the most is closed for a new one\n"
+          "  --max-conns-per-device N\n"
+          "                          authenticated connections of one device identity (4);\n"
+          "                          over it, the device's connection idle the longest is\n"
+          "                          closed for the new one (refused if none is idle)\n"
+          "  --max-conns-per-peer N  connections per peer address (128); over it, the\n"
+          "                          address's oldest pending handshake is closed (the new\n"
+          "                          connection refused if all are authenticated)\n"
           "  --audit-rate N          audit rows of rejections per second per device, and for\n"
           "                          all peers without a verified identity together (burst\n"
           "                          10 s worth; the rest counted in audit_suppressed rows);\n"
@@ -168,8 +184,9 @@ static void serve_usage(FILE *f)
           "connections of newly revoked devices are closed); SIGTERM or SIGINT stops\n"
           "accepting, lets requests in progress finish and exits 0.\n"
           "Exit status: 0 stopped by SIGTERM or SIGINT; 1 the database or a revocation file\n"
-          "refused (another schema version, a CRL that does not verify or is stale); 2 usage;\n"
-          "3 I/O (a file, the listening socket, the TLS setup).\n",
+          "refused (another schema version, a CRL that does not verify or is stale, a CRL\n"
+          "older than the newest the database remembers for its issuer); 2 usage; 3 I/O (a\n"
+          "file, the listening socket, the TLS setup).\n",
           f);
 }
 
@@ -197,6 +214,9 @@ static int parse_args(struct config *c, int argc, char **argv)
     c->burst = 100;
     c->max_conns = 1024;
     c->max_conns_per_peer = 128;
+    c->handshake_timeout = 5;    /* budget.c */
+    c->max_pending = 256;        /* budget.c */
+    c->max_conns_per_device = 4; /* budget.c */
     c->audit_rate = 20;
     c->identity.source = IOTSEC_ID_CN;
     for (i = 1; i < argc; i++) {
@@ -272,6 +292,15 @@ static int parse_args(struct config *c, int argc, char **argv)
         } else if (strcmp(o, "--max-conns-per-peer") == 0) {
             if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
                 c->max_conns_per_peer = (unsigned)v;
+        } else if (strcmp(o, "--handshake-timeout") == 0) { /* budget.c */
+            if ((rc = opt_u64(o, val, 3600, &v)) == 0)
+                c->handshake_timeout = (unsigned)v;
+        } else if (strcmp(o, "--max-pending") == 0) { /* budget.c */
+            if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
+                c->max_pending = (unsigned)v;
+        } else if (strcmp(o, "--max-conns-per-device") == 0) { /* budget.c */
+            if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
+                c->max_conns_per_device = (unsigned)v;
         } else if (strcmp(o, "--audit-rate") == 0) {
             if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
                 c->audit_rate = (double)v;
@@ -289,7 +318,8 @@ static int parse_args(struct config *c, int argc, char **argv)
         c->key_path == NULL)
         return bk_error(BK_EXIT_USAGE, "serve needs --db, --ca, --cert and --key");
     if (c->read_timeout == 0 || c->idle_timeout == 0 || c->max_conns == 0 ||
-        c->max_conns_per_peer == 0 || c->max_body == 0)
+        c->max_conns_per_peer == 0 || c->max_body == 0 || c->handshake_timeout == 0 ||
+        c->max_pending == 0 || c->max_conns_per_device == 0)
         return bk_error(BK_EXIT_USAGE, "timeouts, limits and --max-body must be positive");
     if (c->rate > 0 && c->burst < 1)
         return bk_error(BK_EXIT_USAGE, "--burst must be at least 1");
@@ -326,6 +356,8 @@ int bk_cmd_serve(int argc, char **argv)
         goto out;
     }
     rc = tls_setup(s);
+    if (rc == BK_EXIT_OK)
+        rc = crl_floors_restore(s); /* crlfloor.c: CRL floors from the database */
     if (rc == BK_EXIT_OK) {
         s->base = event_base_new();
         rc = s->base ? BK_EXIT_OK : bk_error(BK_EXIT_IO, "event_base_new failed");
@@ -333,7 +365,7 @@ int bk_cmd_serve(int argc, char **argv)
     if (rc == BK_EXIT_OK)
         rc = events_setup(s);
     if (rc == BK_EXIT_OK)
-        rc = fd_budget(s);
+        rc = budget_fds(s); /* budget.c */
     if (rc == BK_EXIT_OK)
         rc = listen_setup(s);
     if (rc == BK_EXIT_OK && s->cfg.pid_file != NULL) {

@@ -5,9 +5,11 @@
  * libevent evhttp over bufferevent_openssl, one process, one thread, non-blocking. The TLS
  * context is configured by the library (iotsec_tls_server_setup: TLS 1.2+, client
  * certificate required, device CA only, identity and revocation checked in the handshake,
- * no session resumption); the backend adds connection limits (total and per peer, applied
- * right after the accept: conn_admit) and bookkeeping of open connections with their
- * identities (SSL ex_data; its free callback is the "connection closed" event).
+ * no session resumption); the backend adds connection budgets (budget.c: a pool apart for
+ * connections whose handshake is not complete, limits per device and per peer, applied
+ * right after the accept — conn_admit — and when the handshake completes) and bookkeeping
+ * of open connections with their identities (SSL ex_data; its free callback is the
+ * "connection closed" event).
  *
  * A telemetry request goes: size limit → rate limit (token bucket per TLS identity) →
  * device registered and enabled → peek (untrusted, to pick the keys) → frame device id =
@@ -16,9 +18,9 @@
  * {"error":"<code>","detail":"…"} and writes an audit row (db.c), also printed as a JSON
  * line on stderr with --log-json.
  *
- * Timers: a connection has one deadline — the handshake and each request (from its first
- * byte to the complete request) get --read-timeout (10 s), an idle keep-alive connection
- * --idle-timeout (60 s). Connections are closed by shutdown(2) on their socket: evhttp then
+ * Timers: a connection has one deadline — the handshake gets --handshake-timeout (5 s) from
+ * the accept, each request (from its first byte to the complete request) --read-timeout
+ * (10 s), an idle keep-alive connection --idle-timeout (60 s). Connections are closed by shutdown(2) on their socket: evhttp then
  * sees end of file and frees them through its own path.
  *
  * Operations: SIGHUP and a change of a CRL or the denylist (polled every second) reload the
@@ -36,15 +38,18 @@
  *   telemetry.c  POST /v1/telemetry: rate limit, frame keys, open, store
  *   firmware.c   GET /v1/firmware/manifest and /v1/firmware/payload/<digest>
  *   reload.c     revocation reload: CRL/denylist watcher, SIGHUP
+ *   budget.c     connection budgets: pending pool, per-device and per-peer limits
+ *   crlfloor.c   CRL floors kept in the database: restored at start, stored on reload
  *   audit.c      audit rows, rate-limited per source (--audit-rate)
  *   map.c        the per-device hash table and token buckets
- *   db.c, db_admin.c  storage (every SQLite call; backend.h declares it)
+ *   db.c, db_admin.c, db_floors.c  storage (every SQLite call; backend.h declares it)
  */
 #ifndef IOTSEC_BACKEND_SERVER_H
 #define IOTSEC_BACKEND_SERVER_H
 
 #include "backend.h"
 #include "httpparse.h"
+#include "budget.h"
 
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -87,13 +92,17 @@ struct config {
     int log_json;
     int sync_normal;
     size_t max_body;            /* bytes */
-    unsigned read_timeout;      /* seconds: handshake, and one request from first byte */
+    unsigned read_timeout;      /* seconds: one request from its first byte */
     unsigned idle_timeout;      /* seconds: keep-alive between requests */
     unsigned drain_timeout;     /* seconds: SIGTERM grace for requests in progress */
     double rate;                /* frames per second per device; 0 = no limit */
     double burst;               /* bucket size */
-    unsigned max_conns;         /* open connections in total */
+    unsigned max_conns;         /* authenticated connections (budget.c) */
     unsigned max_conns_per_peer;
+    /* ---- budget.c: connection budgets ---- */
+    unsigned handshake_timeout;    /* seconds: accept to completed TLS handshake */
+    unsigned max_pending;          /* connections whose handshake is not complete */
+    unsigned max_conns_per_device; /* authenticated connections of one identity */
     double audit_rate;          /* rejection rows per second per source; 0 = no limit */
     uint32_t crl_grace;         /* seconds a CRL stays usable past nextUpdate */
 };
@@ -154,6 +163,7 @@ struct conn {
     bufferevent_event_cb ev_eventcb;
     void *ev_cbarg;
     int wr_shut;              /* the write side was shut after the refusal's answer */
+    struct conn_budget budget; /* budget.c: place in the connection budgets */
 };
 
 /* A small chained hash table keyed by (device id, kid). */
@@ -284,8 +294,6 @@ void conn_request_done(struct conn *c);
 /* accept() failed: pause accepting (the listener's error callback). */
 void accept_error_cb(struct evconnlistener *lev, void *arg);
 void accept_resume_cb(evutil_socket_t fd, short what, void *arg);
-/* Room for --max-conns connections (raises RLIMIT_NOFILE or lowers --max-conns). */
-int fd_budget(struct server *s);
 /* evhttp on --listen, every connection TLS; prints "listening on HOST:PORT". */
 int listen_setup(struct server *s);
 

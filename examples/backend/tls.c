@@ -82,6 +82,9 @@ static void handshake_done(struct conn *c)
     c->state = CONN_IDLE;
     c->fail_event = NULL;
     conn_set_deadline(c, c->srv->cfg.idle_timeout);
+    /* ---- budget.c: per-device limit, authenticated pool (may close c) ---- */
+    if (!budget_authenticated(c))
+        return;
     framing_arm(c); /* the first request's head */
 }
 
@@ -155,6 +158,9 @@ int tls_setup(struct server *s)
     if (rc != IOTSEC_OK)
         return bk_error(BK_EXIT_IO, "TLS policy: %s", iotsec_strerror(rc));
     SSL_CTX_set_client_hello_cb(s->ctx, client_hello_cb, s);
+    /* budget.c: an idle or stalled connection holds no TLS record buffers (about 34 KiB
+     * each), so --max-conns idle devices and --max-pending stalled handshakes cost less */
+    SSL_CTX_set_mode(s->ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_info_callback(s->ctx, info_cb);
     return BK_EXIT_OK;
 }

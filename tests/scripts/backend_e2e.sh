@@ -214,8 +214,9 @@ wait_grep() { # FILE REGEX SECONDS
     return 1
 }
 
+# (up to 6 connections of dev-1 at once below: the held ones and 4 large downloads)
 start_server --crl crl.pem --denylist deny.txt --log-json --rate 5 --burst 30 \
-    --read-timeout 3
+    --read-timeout 3 --max-conns-per-device 8
 
 # /v1/auth
 expect "/v1/auth" "$(req dev-1 "$(U /v1/auth)")" $'AUTH OK dev-1\n200'
@@ -624,15 +625,15 @@ expect "version 1 with a damaged payload row" "$?" 1
 grep -q 'damaged row' v1bad.err || fail "damaged version 1 row: $(cat v1bad.err)"
 expect "damaged version 1 left as it was" \
     "$(sqlite3 v1bad.db "SELECT value FROM backend_meta; SELECT count(*) FROM payloads WHERE length(data) = 70000")" $'1\n1'
-sqlite3 v1bad.db "UPDATE backend_meta SET value = 3"
+sqlite3 v1bad.db "UPDATE backend_meta SET value = 9"
 "$SRV" list payloads --db v1bad.db > /dev/null 2> v1bad.err
 expect "unknown schema version" "$?" 1
-grep -q 'schema version 3' v1bad.err || fail "schema version 3: $(cat v1bad.err)"
+grep -q 'schema version 9' v1bad.err || fail "schema version 9: $(cat v1bad.err)"
 
 # ---- restart: the replay state survived ---------------------------------------------------
 start_server --crl crl.pem --rate 0 --idle-timeout 2 --max-conns-per-peer 3
-expect "migrated to schema version 2" \
-    "$(q "SELECT value FROM backend_meta WHERE key = 'schema_version'")" 2
+expect "migrated to schema version 3" \
+    "$(q "SELECT value FROM backend_meta WHERE key = 'schema_version'")" 3
 expect "migrated payloads (ready, chunks of large.bin)" \
     "$(q "SELECT count(*), sum(ready), (SELECT count(*) FROM payload_chunks c JOIN payloads p
           ON p.id = c.payload WHERE p.size = 24000000) FROM payloads")" "5|5|367"
@@ -729,7 +730,7 @@ SRV_WRAP=(bash -c 'ulimit -n 64 && exec "$0" "$@"')
 start_server --crl crl-short.pem --rate 0 --audit-rate 2
 SRV_WRAP=()
 since=$(q "SELECT max(id) FROM audit WHERE event = 'start'")
-grep -q -- '--max-conns lowered to 32' srv.err || fail "--max-conns not fitted to the descriptor limit: $(head -c 300 srv.err)"
+grep -q -- '--max-conns lowered to 24 and --max-pending to 8' srv.err || fail "--max-conns not fitted to the descriptor limit: $(head -c 300 srv.err)"
 silent 200 > /dev/null
 expect "server still serving after the flood" "$(req dev-1 "$(U /v1/auth)" | tail -n1)" 200
 wait_q "refused connections accounted for" \
