@@ -8,6 +8,8 @@
  */
 #include "server.h"
 
+#include <string.h>
+
 #include <openssl/err.h>
 
 /* First handshake message: a connection over the limits gets no handshake. */
@@ -49,8 +51,12 @@ static void verdict_cb(void *arg, SSL *ssl, const iotsec_tls_verdict *v)
         c->id_verified = verified;
     }
     c->fail_event = verified ? "revoked" : "handshake_failed";
-    snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s", bk_error_code(v->code, code, sizeof code),
-             v->detail, v->have_identity && !verified ? " (device id unverified)" : "");
+    /* the library's detail names the check that failed; a long one is cut */
+    if (snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s",
+                 bk_error_code(v->code, code, sizeof code), v->detail,
+                 v->have_identity && !verified ? " (device id unverified)" : "") >=
+        (int)sizeof c->fail_detail)
+        memcpy(c->fail_detail + sizeof c->fail_detail - 4u, "...", 4u);
 }
 
 static void handshake_done(struct conn *c)
