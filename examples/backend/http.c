@@ -105,10 +105,14 @@ int authorize(struct request *q, bk_device *dev)
 {
     iotsec_revocation *rs = iotsec_revocation_holder_get(q->s->holder);
     iotsec_revocation_reason reason = IOTSEC_REVOKED_NONE;
+    char why[IOTSEC_REVOCATION_DETAIL_MAX] = "";
     int64_t now = bk_now();
     int rc, found = 0;
 
-    rc = rs != NULL ? iotsec_revocation_check(rs, &q->c->id, now, &reason) : IOTSEC_E_STATE;
+    /* every level of the connection's chain against its issuer's CRLs; why names it */
+    rc = rs != NULL ? iotsec_revocation_check_detail(rs, &q->c->id, now, &reason, NULL, why,
+                                                     sizeof why, NULL)
+                    : IOTSEC_E_STATE;
     iotsec_revocation_unref(rs);
     if (rc != IOTSEC_OK || now > q->c->not_after) {
         /* answered, then closed by evhttp once the answer is written (a shutdown now would
@@ -117,7 +121,7 @@ int authorize(struct request *q, bk_device *dev)
             evhttp_add_header(evhttp_request_get_output_headers(q->req), "Connection", "close");
         if (rc != IOTSEC_OK)
             reject_rc(q, rc, "certificate refused (%s)",
-                      iotsec_revocation_reason_name((int)reason));
+                      why[0] != '\0' ? why : iotsec_revocation_reason_name((int)reason));
         else
             reject_rc(q, IOTSEC_E_EXPIRED, "certificate expired %lld s ago, since the handshake",
                       (long long)(now - q->c->not_after));

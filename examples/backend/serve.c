@@ -102,6 +102,7 @@ static void server_free(struct server *s)
     SSL_CTX_free(s->ctx);
     iotsec_revocation_holder_free(s->holder);
     X509_free(s->ca);
+    pki_free(s);
     bk_db_close(s->db);
     iotsec_zeroize(s->plain, sizeof s->plain);
 }
@@ -117,7 +118,8 @@ static void serve_usage(FILE *f)
           "         [--log-json] [--pid-file FILE] [--max-body 71680] [--read-timeout 10]\n"
           "         [--idle-timeout 60] [--drain-timeout 5] [--rate 50] [--burst 100]\n"
           "         [--max-conns 1024] [--max-conns-per-peer 128] [--crl-grace 0]\n"
-          "         [--sync normal|full] [--audit-rate 20]\n"
+          "         [--sync normal|full] [--audit-rate 20] [--intermediates FILE]\n"
+          "         [--max-depth 2] [--crl-policy allow|require]\n"
           "Serves the device API over HTTPS/1.1 with mutual TLS only (TLS 1.2+, a client\n"
           "certificate of the device CA required; plain HTTP is never served): GET /v1/auth,\n"
           "POST /v1/telemetry, GET /v1/firmware/manifest?class=C and\n"
@@ -125,7 +127,8 @@ static void serve_usage(FILE *f)
           "\n"
           "required:\n"
           "  --db DB                 the database (an SQLite file, created mode 0600)\n"
-          "  --ca DEVICE-CA.pem      the device CA: client certificates must chain to it\n"
+          "  --ca DEVICE-CA.pem      the trust anchor (a root or a pinned intermediate):\n"
+          "                          client certificates must chain to it\n"
           "  --cert SERVER.pem       the server certificate and its chain (PEM)\n"
           "  --key SERVER.key        the server certificate's private key (PEM)\n"
           "options:\n"
@@ -134,7 +137,15 @@ static void serve_usage(FILE *f)
           "                          'listening on HOST:PORT'\n"
           "  --crl CRL.pem           a CRL (PEM or DER) of the device CA or of a CA of its\n"
           "                          chain; repeat for up to 8\n"
-          "  --crl-grace SECONDS     how long a CRL stays usable past its nextUpdate (0)\n"
+          "  --crl-grace SECONDS     how long a CRL stays usable past its nextUpdate (0)\n",
+          f);
+    fputs("  --intermediates FILE    untrusted intermediate CAs (PEM) to build device chains\n"
+          "                          from besides those the devices send; their CRLs may\n"
+          "                          then be given with --crl\n"
+          "  --max-depth N           most certificates below --ca in a device's chain, its\n"
+          "                          own included, 1-8 (2: root -> issuing CA -> device)\n"
+          "  --crl-policy P          a chain level whose issuer has no --crl: allow (the\n"
+          "                          default) or require (refused)\n"
           "  --denylist FILE         refused certificates, one a line: sha256:<64 hex> (the\n"
           "                          certificate's fingerprint) or id:<device id>\n"
           "  --identity SOURCE       where the device id is read: cn (the default), san-uri\n"
@@ -275,6 +286,8 @@ static int parse_args(struct config *c, int argc, char **argv)
         } else if (strcmp(o, "--audit-rate") == 0) {
             if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
                 c->audit_rate = (double)v;
+        } else if (pki_serve_option(c, o, val, &rc)) {
+            /* pki.c: --intermediates, --max-depth, --crl-policy */
         } else if (strcmp(o, "--crl-grace") == 0) {
             if ((rc = opt_u64(o, val, 86400u * 365u, &v)) == 0)
                 c->crl_grace = (uint32_t)v;

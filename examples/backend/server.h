@@ -35,6 +35,7 @@
  *   telemetry.c  POST /v1/telemetry: rate limit, frame keys, open, store
  *   firmware.c   GET /v1/firmware/manifest and /v1/firmware/payload/<digest>
  *   reload.c     revocation reload: CRL/denylist watcher, SIGHUP
+ *   pki.c        chains: --intermediates, --max-depth, --crl-policy
  *   audit.c      audit rows, rate-limited per source (--audit-rate)
  *   map.c        the per-device hash table and token buckets
  *   db.c, db_admin.c  storage (every SQLite call; backend.h declares it)
@@ -63,6 +64,7 @@
 /* ---- configuration ------------------------------------------------------------------------ */
 
 #define MAX_CRLS 8
+#define PKI_BUNDLE_MAX 16 /* certificates in --intermediates */
 #define MAP_BUCKETS 1024u
 #define FD_RESERVE 32u       /* descriptors besides connections: SQLite (3), listener,
                                 stdio, event base, revocation files being read */
@@ -93,6 +95,10 @@ struct config {
     unsigned max_conns_per_peer;
     double audit_rate;          /* rejection rows per second per source; 0 = no limit */
     uint32_t crl_grace;         /* seconds a CRL stays usable past nextUpdate */
+    /* chains (pki.c): untrusted intermediates bundle, depth below --ca, CRL policy */
+    const char *intermediates_path;
+    unsigned max_depth;         /* 0 = the library's default (2) */
+    iotsec_crl_policy crl_policy;
 };
 
 /* ---- state ---------------------------------------------------------------------------------- */
@@ -205,6 +211,8 @@ struct server {
     int draining;
     time_t drain_started;
     uint8_t plain[IOTSEC_FRAME_CIPHER_MAX + IOTSEC_AES_BLOCK_LEN]; /* opened payloads */
+    X509 *bundle[PKI_BUNDLE_MAX]; /* --intermediates (pki.c) */
+    size_t n_bundle;
 };
 
 /* The request a handler is answering. */
@@ -299,6 +307,18 @@ void keys_entry_free(void *p);
 void handle_telemetry(struct request *q);
 void handle_manifest(struct request *q, const char *query);
 void handle_payload(struct request *q, const char *path);
+
+/* ---- pki.c: chains (--intermediates, --max-depth, --crl-policy) ------------------------ */
+
+/* Parse one of pki.c's serve options (o with its value val): 1 when it was one (*rc set to
+ * BK_EXIT_OK or the usage error), 0 when o is not one of them. */
+int pki_serve_option(struct config *c, const char *o, const char *val, int *rc);
+/* Load --intermediates into s->bundle. Returns a BK_EXIT_* code (message printed). */
+int pki_setup(struct server *s);
+/* The chain part of the TLS policy and of the revocation configuration. */
+void pki_tls_policy(struct server *s, iotsec_tls_policy *p);
+void pki_revocation_config(struct server *s, iotsec_revocation_config *rc);
+void pki_free(struct server *s);
 
 /* ---- reload.c: revocation reload -------------------------------------------------------- */
 

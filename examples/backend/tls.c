@@ -128,6 +128,8 @@ int tls_setup(struct server *s)
     rc = iotsec_x509_cert_load_file(s->cfg.ca_path, &s->ca);
     if (rc != IOTSEC_OK)
         return bk_error(BK_EXIT_IO, "--ca %s: %s", s->cfg.ca_path, iotsec_strerror(rc));
+    if ((rc = pki_setup(s)) != BK_EXIT_OK)
+        return rc;
     revocation_config(s, &rcfg);
     (void)stamps_changed(s);
     rc = iotsec_revocation_load(&rs, &rcfg, bk_now(), &err);
@@ -135,6 +137,8 @@ int tls_setup(struct server *s)
         return bk_error(rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED,
                         "revocation: %s line %zu: %s", err.path ? err.path : "(set)",
                         err.line, iotsec_strerror(rc));
+    /* (a refused CRL is named by iotsec_revocation_load's error path; the reason text is the
+     * holder's after a reload: see reload.c) */
     rc = iotsec_revocation_holder_new(&s->holder, rs);
     iotsec_revocation_unref(rs);
     if (rc != IOTSEC_OK)
@@ -154,6 +158,7 @@ int tls_setup(struct server *s)
     s->policy.identity = s->cfg.identity;
     s->policy.on_verdict = verdict_cb;
     s->policy.cb_arg = s;
+    pki_tls_policy(s, &s->policy);
     /* TLS 1.2+, client certificate against the device CA only, identity and revocation in
      * the verify callback, no session resumption (every handshake is verified in full) */
     rc = iotsec_tls_server_setup(s->ctx, &s->policy);
