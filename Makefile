@@ -143,7 +143,7 @@ FUZZ_RUN := $(if $(FUZZ_TARGETS),$(FUZZ_TARGETS:%=tests/fuzz/fuzz_%.c),$(FUZZ_SR
 
 # Front-ends and extra programs register themselves in their own makefile fragments.
 PROGRAMS :=
--include $(sort $(wildcard tools/*/build.mk examples/*/build.mk tests/*/build.mk bench/build.mk))
+-include $(sort $(wildcard tools/*/build.mk examples/*/build.mk plugins/*/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
         install-lib install-includes install-pc install-bin install-man clean demo bench fuzz fuzz-campaign FORCE

@@ -88,6 +88,7 @@ static void handshake_done(struct conn *c)
     c->state = CONN_IDLE;
     c->fail_event = NULL;
     conn_set_deadline(c, c->srv->cfg.idle_timeout);
+    framing_arm(c); /* the first request's head */
 }
 
 static void info_cb(const SSL *ssl, int where, int ret)
