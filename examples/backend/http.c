@@ -5,7 +5,7 @@
  * request to its endpoint, and GET /v1/auth. The endpoints themselves are in telemetry.c
  * and firmware.c.
  */
-#include "server.h"
+#include "est_server.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -172,7 +172,7 @@ void on_request(struct evhttp_request *req, void *arg)
     q.s = arg;
     q.req = req;
     q.c = conn_of(req);
-    if (q.c == NULL || !q.c->have_identity) {
+    if (q.c == NULL || (!q.c->have_identity && !q.c->anonymous)) {
         /* cannot happen: evhttp only hands us requests of completed handshakes */
         evhttp_send_error(req, 403, "Forbidden");
         goto out;
@@ -189,6 +189,15 @@ void on_request(struct evhttp_request *req, void *arg)
     evtimer_del(q.c->deadline);
     if (path == NULL) {
         reject(&q, 400, "bad_request", "no path");
+    } else if (est_path(path)) {
+        est_dispatch(&q, path, query); /* enrollment (est.c) */
+    } else if (!q.c->have_identity) {
+        /* a connection without a client certificate (possible only with enrollment on)
+         * reaches the EST paths and nothing else */
+        if (!q.s->draining)
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        reject(&q, 403, "untrusted", "a client certificate is required (without one, only "
+                                     "enrollment at /.well-known/est/ is open)");
     } else if (strcmp(path, "/v1/auth") == 0) {
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
             reject(&q, 405, "method_not_allowed", "use GET");

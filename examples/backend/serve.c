@@ -4,7 +4,7 @@
  * descriptor budget, listener, pid file), the event loop, SIGTERM / SIGINT draining, and
  * teardown.
  */
-#include "server.h"
+#include "est_server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -103,6 +103,7 @@ static void server_free(struct server *s)
     iotsec_revocation_holder_free(s->holder);
     X509_free(s->ca);
     pki_free(s);
+    est_free(s);
     bk_db_close(s->db);
     iotsec_zeroize(s->plain, sizeof s->plain);
 }
@@ -119,7 +120,8 @@ static void serve_usage(FILE *f)
           "         [--idle-timeout 60] [--drain-timeout 5] [--rate 50] [--burst 100]\n"
           "         [--max-conns 1024] [--max-conns-per-peer 128] [--crl-grace 0]\n"
           "         [--sync normal|full] [--audit-rate 20] [--intermediates FILE]\n"
-          "         [--max-depth 2] [--crl-policy allow|require]\n"
+          "         [--max-depth 2] [--crl-policy allow|require] [--est-ca-dir DIR]\n"
+          "         [--est-days 365]\n"
           "Serves the device API over HTTPS/1.1 with mutual TLS only (TLS 1.2+, a client\n"
           "certificate of the device CA required; plain HTTP is never served): GET /v1/auth,\n"
           "POST /v1/telemetry, GET /v1/firmware/manifest?class=C and\n"
@@ -146,6 +148,11 @@ static void serve_usage(FILE *f)
           "                          own included, 1-8 (2: root -> issuing CA -> device)\n"
           "  --crl-policy P          a chain level whose issuer has no --crl: allow (the\n"
           "                          default) or require (refused)\n"
+          "  --est-ca-dir DIR        offer enrollment (EST: /.well-known/est/cacerts,\n"
+          "                          simpleenroll with a bootstrap token, simplereenroll over\n"
+          "                          mTLS), issuing with the iotsec ca directory DIR; clients\n"
+          "                          may then connect without a certificate, to enroll only\n"
+          "  --est-days N            validity of enrolled certificates, 1-3650 days (365)\n"
           "  --denylist FILE         refused certificates, one a line: sha256:<64 hex> (the\n"
           "                          certificate's fingerprint) or id:<device id>\n"
           "  --identity SOURCE       where the device id is read: cn (the default), san-uri\n"
@@ -288,6 +295,8 @@ static int parse_args(struct config *c, int argc, char **argv)
                 c->audit_rate = (double)v;
         } else if (pki_serve_option(c, o, val, &rc)) {
             /* pki.c: --intermediates, --max-depth, --crl-policy */
+        } else if (est_serve_option(c, o, val, &rc)) {
+            /* est.c: --est-ca-dir, --est-days */
         } else if (strcmp(o, "--crl-grace") == 0) {
             if ((rc = opt_u64(o, val, 86400u * 365u, &v)) == 0)
                 c->crl_grace = (uint32_t)v;
@@ -338,7 +347,9 @@ int bk_cmd_serve(int argc, char **argv)
         rc = rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED;
         goto out;
     }
-    rc = tls_setup(s);
+    rc = est_setup(s);
+    if (rc == BK_EXIT_OK)
+        rc = tls_setup(s);
     if (rc == BK_EXIT_OK) {
         s->base = event_base_new();
         rc = s->base ? BK_EXIT_OK : bk_error(BK_EXIT_IO, "event_base_new failed");

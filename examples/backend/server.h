@@ -37,6 +37,7 @@
  *   firmware.c   GET /v1/firmware/manifest and /v1/firmware/payload/<digest>
  *   reload.c     revocation reload: CRL/denylist watcher, SIGHUP
  *   pki.c        chains: --intermediates, --max-depth, --crl-policy
+ *   est.c        enrollment (EST, /.well-known/est/...); db_est.c its tables
  *   audit.c      audit rows, rate-limited per source (--audit-rate)
  *   map.c        the per-device hash table and token buckets
  *   db.c, db_admin.c  storage (every SQLite call; backend.h declares it)
@@ -102,6 +103,9 @@ struct config {
     const char *intermediates_path;
     unsigned max_depth;         /* 0 = the library's default (2) */
     iotsec_crl_policy crl_policy;
+    /* enrollment (est.c): the issuing CA directory (NULL: off), certificate days */
+    const char *est_ca_dir;
+    unsigned est_days;
 };
 
 /* ---- state ---------------------------------------------------------------------------------- */
@@ -115,6 +119,7 @@ enum conn_state { CONN_HANDSHAKE, CONN_IDLE, CONN_REQUEST, CONN_HANDLER, CONN_RE
 enum gate_state { GATE_OFF, GATE_HOLD, GATE_PASS, GATE_REFUSE };
 
 struct server;
+struct est_state;
 
 /* A payload answer in progress (handle_payload): the next piece is read from the database
  * only once the previous one has left the output buffer, so a connection holds at most
@@ -142,6 +147,7 @@ struct conn {
     char peer[INET6_ADDRSTRLEN + 8]; /* "addr:port", for the audit */
     int have_identity;
     int id_verified;          /* id is a verified identity (see verdict_cb) */
+    int anonymous;            /* no client certificate (enrollment on): EST paths only */
     iotsec_peer_identity id;
     int64_t not_after;        /* the client certificate's notAfter, Unix seconds */
     /* why the handshake failed, for its audit row */
@@ -234,6 +240,7 @@ struct server {
     uint8_t plain[IOTSEC_FRAME_CIPHER_MAX + IOTSEC_AES_BLOCK_LEN]; /* opened payloads */
     X509 *bundle[PKI_BUNDLE_MAX]; /* --intermediates (pki.c) */
     size_t n_bundle;
+    struct est_state *est;        /* enrollment (est.c), or NULL */
 };
 
 /* The request a handler is answering. */

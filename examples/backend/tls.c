@@ -6,7 +6,7 @@
  * limits, conn.c), the library's verdicts (why a handshake was refused, for its audit row)
  * and an info callback (handshake done: the connection's identity and certificate end).
  */
-#include "server.h"
+#include "est_server.h"
 
 #include <string.h>
 
@@ -65,6 +65,17 @@ static void handshake_done(struct conn *c)
     int rc = iotsec_tls_peer_identity(c->ssl, NULL, &id);
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
     int days = 0, secs = 0;
+
+    if (cert == NULL && est_enabled(c->srv)) {
+        /* no client certificate, which only enrollment allows (est.c): the connection has
+         * no identity and http.c serves it the EST paths only */
+        c->anonymous = 1;
+        c->state = CONN_IDLE;
+        c->fail_event = NULL;
+        conn_set_deadline(c, c->srv->cfg.idle_timeout);
+        framing_arm(c);
+        return;
+    }
 
     /* the verify callback checked the validity period at the handshake; a connection may
      * outlive it, so its end is kept for the per-request check (authorize) */
@@ -160,6 +171,8 @@ int tls_setup(struct server *s)
     s->policy.on_verdict = verdict_cb;
     s->policy.cb_arg = s;
     pki_tls_policy(s, &s->policy);
+    /* enrollment: a certificate is requested, not required (est.c) */
+    s->policy.client_cert_optional = est_enabled(s);
     /* TLS 1.2+, client certificate against the device CA only, identity and revocation in
      * the verify callback, no session resumption (every handshake is verified in full) */
     rc = iotsec_tls_server_setup(s->ctx, &s->policy);

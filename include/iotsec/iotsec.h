@@ -50,6 +50,7 @@
 #include "iotsec/x509.h"
 #include "iotsec/revocation.h"
 #include "iotsec/tls.h"
+#include "iotsec/est.h"
 #endif
 
 #endif

@@ -88,6 +88,13 @@ typedef struct iotsec_tls_policy {
     void *cb_arg;                         /* passed to on_verdict */
     iotsec_chain_policy chain;            /* depth and intermediates bundle (x509.h); zeroed:
                                              the defaults */
+    /* 0 (the default): a client certificate is required. 1: it is requested but a client
+     * may complete the handshake without one (EST bootstrap enrollment, est.h): a
+     * certificate that is presented is still checked in full and a bad one refused, but a
+     * connection without one has no identity (iotsec_tls_peer_identity: IOTSEC_E_UNTRUSTED,
+     * iotsec_tls_verdict_get: no certificate examined) and the application must refuse it
+     * everything but enrollment. */
+    int client_cert_optional;
 } iotsec_tls_policy;
 
 /* Configure ctx as described above. The policy is copied into ctx (the CA and the bundle's
@@ -98,6 +105,7 @@ typedef struct iotsec_tls_policy {
  * turned off, so every connection presents its certificate and is checked against the
  * revocation set current at its handshake. The server's own certificate and key are the
  * caller's business. Errors: IOTSEC_E_INVALID_ARG (NULL ctx, policy or ca, bad id source,
+ * client_cert_optional not 0 or 1,
  * chain.max_depth over IOTSEC_CHAIN_MAX, a NULL certificate in chain.intermediates);
  * IOTSEC_E_NO_MEMORY; IOTSEC_E_BACKEND (OpenSSL refused a setting). */
 IOTSEC_API int iotsec_tls_server_setup(struct ssl_ctx_st *ctx, const iotsec_tls_policy *policy);

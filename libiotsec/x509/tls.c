@@ -287,6 +287,7 @@ int iotsec_tls_server_setup(SSL_CTX *ctx, const iotsec_tls_policy *policy)
         (policy->identity.source != IOTSEC_ID_CN && policy->identity.source != IOTSEC_ID_SAN_URI &&
          policy->identity.source != IOTSEC_ID_SAN_DNS) ||
         policy->chain.max_depth > IOTSEC_CHAIN_MAX ||
+        (policy->client_cert_optional != 0 && policy->client_cert_optional != 1) ||
         (policy->chain.intermediate_count > 0 && policy->chain.intermediates == NULL))
         return IOTSEC_E_INVALID_ARG;
     for (i = 0; i < policy->chain.intermediate_count; i++) {
@@ -358,7 +359,13 @@ int iotsec_tls_server_setup(SSL_CTX *ctx, const iotsec_tls_policy *policy)
     ok = ok && X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), IOTSEC_X509I_VERIFY_FLAGS) == 1;
     ok = ok && X509_VERIFY_PARAM_clear_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT) == 1;
     if (ok) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        /* a presented certificate is always verified (a failure ends the handshake);
+         * without FAIL_IF_NO_PEER_CERT a client may also send none */
+        SSL_CTX_set_verify(ctx,
+                           policy->client_cert_optional
+                               ? SSL_VERIFY_PEER
+                               : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                           NULL);
         SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, NULL);
         SSL_CTX_set_verify_depth(ctx, (int)cfg->max_depth);
         SSL_CTX_set_client_CA_list(ctx, names); /* takes names */

@@ -146,6 +146,8 @@ struct ca_dir {
     struct record *recs;
     size_t n, cap;
     uint64_t crl_number;
+    int lock_fd1; /* CA_DIR/lock, held (flock) while open, + 1; 0: none. The backend's
+                     enrollment appends to the index under the same lock. */
 };
 
 /* Append the records of ca->dir/index to ca (a damaged record or line is rejected with a

@@ -15,10 +15,12 @@
  * Certificates and CRLs are made by libiotsec (x509.h); this file keeps the records. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,6 +139,8 @@ static int dir_path(char *out, size_t cap, const char *dir, const char *name)
 
 void ca_close(struct ca_dir *ca)
 {
+    if (ca->lock_fd1 > 0)
+        close(ca->lock_fd1 - 1); /* releases the lock */
     X509_free(ca->cert);
     EVP_PKEY_free(ca->key);
     free(ca->recs);
@@ -264,6 +268,19 @@ static int ca_open(struct ca_dir *ca, const char *dir, int need_key)
 
     memset(ca, 0, sizeof *ca);
     ca->dir = dir;
+    /* one writer of the records at a time: this tool, or the backend's enrollment */
+    if ((rc = dir_path(path, sizeof path, dir, "lock")) != CLI_OK)
+        return rc;
+    {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != ENOENT)
+            return cli_error(CLI_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+            close(fd);
+            return cli_error(CLI_IO, "%s: %s", path, strerror(errno));
+        }
+        ca->lock_fd1 = fd >= 0 ? fd + 1 : 0;
+    }
     if ((rc = dir_path(path, sizeof path, dir, "ca.pem")) != CLI_OK)
         return rc;
     rc = iotsec_x509_cert_load_file(path, &ca->cert);
