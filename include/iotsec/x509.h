@@ -321,6 +321,18 @@ IOTSEC_API int iotsec_x509_cert_write_file(struct x509_st *cert, const char *pat
  * IOTSEC_E_BACKEND, IOTSEC_E_IO. */
 IOTSEC_API int iotsec_x509_certs_write_file(struct x509_st *const *certs, size_t n,
                                             const char *path);
+/* Write key, its certificate cert and the CA certificates chain[0..n) (may be 0) as one
+ * PKCS#12 file (RFC 7292) to path atomically with mode 0600, for factories that inject keys:
+ * key and certificates encrypted with AES-256-CBC under PBES2/PBKDF2-HMAC-SHA256 (600000
+ * iterations), integrity by an HMAC-SHA256 MAC, protected by password[0..pw_len) (1-1023
+ * bytes, no NUL); friendlyName = name (optional, the device id). Readable by `openssl
+ * pkcs12` and Python's cryptography. Errors: IOTSEC_E_INVALID_ARG (NULL, a password of
+ * another length or with a NUL, chain NULL with n > 0); IOTSEC_E_BAD_KEY (key does not
+ * match cert); IOTSEC_E_NO_MEMORY; IOTSEC_E_BACKEND; IOTSEC_E_IO. */
+IOTSEC_API int iotsec_x509_pkcs12_write_file(struct evp_pkey_st *key, struct x509_st *cert,
+                                             struct x509_st *const *chain, size_t n,
+                                             const char *password, size_t pw_len,
+                                             const char *name, const char *path);
 /* Write crl as PEM ("X509 CRL") or DER (format IOTSEC_X509_PEM / IOTSEC_X509_DER) to path
  * atomically with mode 0644. Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_BACKEND, IOTSEC_E_IO. */
 IOTSEC_API int iotsec_x509_crl_write_file(struct X509_crl_st *crl, const char *path,

@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -448,6 +449,70 @@ int iotsec_x509_certs_write_file(X509 *const *certs, size_t n, const char *path)
     if (rc == IOTSEC_OK)
         rc = write_bio(bio, path);
     BIO_free(bio);
+    ERR_clear_error();
+    return rc;
+}
+
+#define P12_ITER 600000
+
+int iotsec_x509_pkcs12_write_file(EVP_PKEY *key, X509 *cert, X509 *const *chain, size_t n,
+                                  const char *password, size_t pw_len, const char *name,
+                                  const char *path)
+{
+    STACK_OF(X509) *cas = NULL;
+    PKCS12 *p12 = NULL;
+    unsigned char *der = NULL;
+    char *pw = NULL;
+    size_t i;
+    int len = 0, rc = IOTSEC_OK;
+
+    if (key == NULL || cert == NULL || path == NULL || password == NULL || pw_len == 0 ||
+        pw_len > 1023 || memchr(password, '\0', pw_len) != NULL || (chain == NULL && n > 0) ||
+        n > 64)
+        return IOTSEC_E_INVALID_ARG;
+    for (i = 0; i < n; i++) {
+        if (chain[i] == NULL)
+            return IOTSEC_E_INVALID_ARG;
+    }
+    if (X509_check_private_key(cert, key) != 1) {
+        ERR_clear_error();
+        return IOTSEC_E_BAD_KEY;
+    }
+    pw = malloc(pw_len + 1u);
+    cas = sk_X509_new_null();
+    if (pw == NULL || cas == NULL)
+        rc = IOTSEC_E_NO_MEMORY;
+    if (pw != NULL) {
+        memcpy(pw, password, pw_len);
+        pw[pw_len] = '\0';
+    }
+    for (i = 0; rc == IOTSEC_OK && i < n; i++) {
+        if (sk_X509_push(cas, chain[i]) <= 0)
+            rc = IOTSEC_E_NO_MEMORY;
+    }
+    /* PBES2 (PBKDF2-HMAC-SHA256) with AES-256-CBC for the key and the certificates; the MAC
+     * set separately, with SHA-256 */
+    if (rc == IOTSEC_OK) {
+        p12 = PKCS12_create(pw, name, key, cert, cas, NID_aes_256_cbc, NID_aes_256_cbc,
+                            P12_ITER, -1, 0);
+        if (p12 == NULL ||
+            PKCS12_set_mac(p12, pw, -1, NULL, 0, P12_ITER, EVP_sha256()) != 1)
+            rc = IOTSEC_E_BACKEND;
+    }
+    if (rc == IOTSEC_OK && (len = i2d_PKCS12(p12, &der)) <= 0)
+        rc = IOTSEC_E_BACKEND;
+    if (rc == IOTSEC_OK)
+        rc = iotsec_file_write_atomic(path, der, (size_t)len, 0600);
+    if (der != NULL) {
+        OPENSSL_cleanse(der, (size_t)len);
+        OPENSSL_free(der);
+    }
+    if (pw != NULL) {
+        OPENSSL_cleanse(pw, pw_len);
+        free(pw);
+    }
+    PKCS12_free(p12);
+    sk_X509_free(cas); /* borrowed certificates */
     ERR_clear_error();
     return rc;
 }

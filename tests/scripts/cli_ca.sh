@@ -213,6 +213,27 @@ expect 0 "$IOTSEC" ca revoke --dir root int/ca.pem
 expect 0 "$IOTSEC" ca crl --dir root --out root2.crl
 expect 1 "$IOTSEC" crl check --ca root/ca.pem --crl root2.crl --crl int.crl c1.pem
 has err 'its intermediate "CN=Issuing CA" revoked (crl)'
+# a PKCS#12 bundle for a factory: key, certificate, chain; AES-256 / PBKDF2 / SHA-256 MAC
+printf 'factory secret\n' >p12.pw
+expect 2 "$IOTSEC" ca issue --dir int --device-id dev-p12 --p12 p.p12
+expect 0 "$IOTSEC" ca issue --dir int --device-id dev-p12 --p12 p.p12 --password-file p12.pw
+[ "$(stat -c %a p.p12)" = 600 ] || fail "p12 mode"
+openssl pkcs12 -in p.p12 -passin file:p12.pw -info -nokeys >p12.txt 2>&1 || fail "openssl pkcs12: $(cat p12.txt)"
+grep -q "MAC: sha256" p12.txt || fail "p12 MAC"
+grep -q "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC" p12.txt || fail "p12 key encryption"
+[ "$(grep -c '^subject=' p12.txt)" = 3 ] || fail "p12 chain: $(grep subject= p12.txt)"
+openssl pkcs12 -in p.p12 -passin file:p12.pw -nokeys -clcerts 2>/dev/null |
+    openssl x509 -out p12-leaf.pem || fail "p12 leaf"
+expect 0 "$IOTSEC" crl check --ca root/ca.pem --intermediates int/chain.pem p12-leaf.pem
+python3 -c '
+import sys
+from cryptography.hazmat.primitives.serialization import pkcs12
+k, c, cas = pkcs12.load_key_and_certificates(open("p.p12", "rb").read(), b"factory secret")
+assert c.subject.rfc4514_string() == "CN=dev-p12", c.subject
+assert [x.subject.rfc4514_string() for x in cas] == ["CN=Issuing CA", "CN=Fleet Root"], cas
+' || fail "Python cryptography cannot read the PKCS#12 bundle"
+: >empty.pw
+expect 2 "$IOTSEC" ca issue --dir int --device-id dev-p13 --p12 bad.p12 --password-file empty.pw
 # a CA made the tutorial way (no keyUsage) is accepted; one whose keyUsage lacks keyCertSign
 # is refused, named
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tut.key \

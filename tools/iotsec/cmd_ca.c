@@ -42,7 +42,7 @@ static const char ca_usage[] =
     "  iotsec ca init   --dir CA_DIR [--alg p256|rsa2048] [--name CN] [--days N]\n"
     "                   [--parent PARENT_DIR] [--path-len N|none] [--force]\n"
     "  iotsec ca issue  --dir CA_DIR --device-id ID --out-key K.pem --out-cert C.pem\n"
-    "                   [--days N] [--force]\n"
+    "                   [--p12 FILE --password-file P] [--days N] [--force]\n"
     "  iotsec ca server --dir CA_DIR --name NAME [--ip IP] --out-key K.pem --out-cert C.pem\n"
     "                   [--days N] [--force]\n"
     "  iotsec ca revoke --dir CA_DIR (C.pem | --serial HEX)\n"
@@ -87,6 +87,11 @@ static const char issue_usage[] =
     "  --out-cert C.pem  the certificate, PEM, mode 0644 (required); '-': standard output\n"
     "  --days N          validity in days, 1-36500 (default 365)\n"
     "  --force           replace existing output files (default: exit 3 if one exists)\n"
+    "  --p12 FILE        also (or, without --out-key and --out-cert, only) write key,\n"
+    "                    certificate and CA chain as PKCS#12, mode 0600: AES-256-CBC with\n"
+    "                    PBKDF2-HMAC-SHA256, an HMAC-SHA256 MAC (for factories that inject\n"
+    "                    keys; openssl pkcs12 and Python's cryptography read it)\n"
+    "  --password-file P the PKCS#12 password: the file's first line, 1-1023 bytes\n"
     "One of --out-key and --out-cert at most may be '-'; the summary line then goes to\n"
     "standard error. Exit status: 0 issued; 1 damaged CA records; 2 usage; 3 I/O.\n";
 
@@ -576,9 +581,12 @@ static int ca_issue_common(int argc, char **argv, int server)
                                          {"out-cert", required_argument, NULL, 'c'},
                                          {"days", required_argument, NULL, 'y'},
                                          {"force", no_argument, NULL, 'f'},
+                                         {"p12", required_argument, NULL, 'P'},
+                                         {"password-file", required_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *cmd = server ? "ca server" : "ca issue";
+    const char *p12 = NULL, *pw_path = NULL;
     const char *dir = NULL, *id = NULL, *name = NULL, *ip = NULL, *out_key = NULL,
                *out_cert = NULL;
     uint64_t days = 365;
@@ -608,6 +616,8 @@ static int ca_issue_common(int argc, char **argv, int server)
                 return rc;
             break;
         case 'f': force = 1; break;
+        case 'P': p12 = optarg; break;
+        case 'W': pw_path = optarg; break;
         case 'h': fputs(server ? server_usage : issue_usage, stdout); return CLI_OK;
         default: return cli_usage_error(cmd, "invalid option");
         }
@@ -617,8 +627,13 @@ static int ca_issue_common(int argc, char **argv, int server)
     if (server ? (id != NULL || name == NULL) : (name != NULL || ip != NULL || id == NULL))
         return cli_usage_error(cmd, server ? "--name is required (not --device-id)"
                                            : "--device-id is required (not --name or --ip)");
-    if (dir == NULL || out_key == NULL || out_cert == NULL)
-        return cli_usage_error(cmd, "--dir, --out-key and --out-cert are required");
+    if ((p12 == NULL) != (pw_path == NULL))
+        return cli_usage_error(cmd, "--p12 and --password-file go together");
+    if (dir == NULL || (p12 == NULL && (out_key == NULL || out_cert == NULL)))
+        return cli_usage_error(cmd, "--dir, and --out-key and --out-cert (or --p12) are "
+                                    "required");
+    if (p12 != NULL && (cli_is_dash(p12) || cli_is_dash(pw_path)))
+        return cli_usage_error(cmd, "--p12 and --password-file are files, not '-'");
     if (cli_is_dash(dir))
         return cli_usage_error(cmd, DIR_DASH);
     if (server)
@@ -631,22 +646,26 @@ static int ca_issue_common(int argc, char **argv, int server)
         if (inet_pton(AF_INET, ip, addr) != 1 && inet_pton(AF_INET6, ip, addr) != 1)
             return cli_usage_error(cmd, "--ip '%s': not an IPv4 or IPv6 address", ip);
     }
-    if ((rc = cli_claim_stdout(cmd, &io, "--out-key", out_key)) != CLI_OK ||
-        (rc = cli_claim_stdout(cmd, &io, "--out-cert", out_cert)) != CLI_OK ||
-        (rc = cli_refuse_terminal(cmd, "--out-key", out_key)) != CLI_OK)
-        return rc;
-    if ((rc = cli_check_overwrite(out_key, force)) != CLI_OK ||
-        (rc = cli_check_overwrite(out_cert, force)) != CLI_OK)
+    if ((out_key != NULL &&
+         ((rc = cli_claim_stdout(cmd, &io, "--out-key", out_key)) != CLI_OK ||
+          (rc = cli_refuse_terminal(cmd, "--out-key", out_key)) != CLI_OK ||
+          (rc = cli_check_overwrite(out_key, force)) != CLI_OK)) ||
+        (out_cert != NULL &&
+         ((rc = cli_claim_stdout(cmd, &io, "--out-cert", out_cert)) != CLI_OK ||
+          (rc = cli_check_overwrite(out_cert, force)) != CLI_OK)) ||
+        (p12 != NULL && (rc = cli_check_overwrite(p12, force)) != CLI_OK))
         return rc;
     if ((rc = ca_open(&ca, dir, 1)) != CLI_OK) {
         ca_close(&ca);
         return rc;
     }
-    if ((key_path = cli_spool_path(&key_sp, out_key, "key.pem")) == NULL) {
+    /* without --out-key / --out-cert (a --p12 bundle alone) they go to a private temporary
+     * directory that is removed */
+    if ((key_path = cli_spool_path(&key_sp, out_key ? out_key : "-", "key.pem")) == NULL) {
         ca_close(&ca);
         return CLI_IO;
     }
-    if ((cert_path = cli_spool_path(&cert_sp, out_cert, "cert.pem")) == NULL) {
+    if ((cert_path = cli_spool_path(&cert_sp, out_cert ? out_cert : "-", "cert.pem")) == NULL) {
         (void)cli_spool_finish(&key_sp, 0);
         ca_close(&ca);
         return CLI_IO;
@@ -689,15 +708,47 @@ static int ca_issue_common(int argc, char **argv, int server)
         free_chain(all + 1, n_chain);
     }
     if (rc != IOTSEC_OK) {
-        rc = cli_fail(rc, "%s: writing %s", cmd, cli_out(out_cert));
+        rc = cli_fail(rc, "%s: writing %s", cmd, out_cert ? cli_out(out_cert) : cert_path);
         goto out;
+    }
+    if (p12 != NULL) {
+        /* key, certificate and the CA chain (this CA, the CAs above it) for factories */
+        X509 *cas[CHAIN_MAX + 1];
+        size_t n_cas = 0, pw_len = 0;
+        uint8_t *pw = NULL;
+        rc = cli_read_file(pw_path, 1024, &pw, &pw_len);
+        if (rc != CLI_OK)
+            goto out;
+        while (pw_len > 0 && (pw[pw_len - 1] == '\n' || pw[pw_len - 1] == '\r'))
+            pw_len--;
+        if ((rc = load_chain(dir, cas, &n_cas)) == CLI_OK) {
+            if (n_cas == 0) {
+                cas[0] = ca.cert; /* a root: itself */
+                X509_up_ref(ca.cert);
+                n_cas = 1;
+            } else {
+                char rp[4096];
+                X509 *root = NULL;
+                if (dir_path(rp, sizeof rp, dir, "root.pem") == CLI_OK &&
+                    iotsec_x509_cert_load_file(rp, &root) == IOTSEC_OK)
+                    cas[n_cas++] = root;
+            }
+            rc = iotsec_x509_pkcs12_write_file(key, cert, cas, n_cas, (const char *)pw, pw_len,
+                                               id, p12);
+            free_chain(cas, n_cas);
+            if (rc != IOTSEC_OK)
+                rc = cli_fail(rc, "%s: --p12 %s (the password: 1-1023 bytes, no NUL)", cmd, p12);
+        }
+        cli_free_secret(pw, pw_len + 1u);
+        if (rc != CLI_OK)
+            goto out;
     }
     rc = CLI_OK;
 out:
-    c = cli_spool_finish(&key_sp, rc == CLI_OK);
+    c = cli_spool_finish(&key_sp, rc == CLI_OK && out_key != NULL);
     if (rc == CLI_OK)
         rc = c;
-    c = cli_spool_finish(&cert_sp, rc == CLI_OK);
+    c = cli_spool_finish(&cert_sp, rc == CLI_OK && out_cert != NULL);
     if (rc == CLI_OK)
         rc = c;
     if (rc == CLI_OK) {
