@@ -714,11 +714,12 @@ static int ca_issue_common(int argc, char **argv, int server)
     if (p12 != NULL) {
         /* key, certificate and the CA chain (this CA, the CAs above it) for factories */
         X509 *cas[CHAIN_MAX + 1];
-        size_t n_cas = 0, pw_len = 0;
+        size_t n_cas = 0, pw_len = 0, pw_read;
         uint8_t *pw = NULL;
         rc = cli_read_file(pw_path, 1024, &pw, &pw_len);
         if (rc != CLI_OK)
             goto out;
+        pw_read = pw_len;
         while (pw_len > 0 && (pw[pw_len - 1] == '\n' || pw[pw_len - 1] == '\r'))
             pw_len--;
         if ((rc = load_chain(dir, cas, &n_cas)) == CLI_OK) {
@@ -739,7 +740,7 @@ static int ca_issue_common(int argc, char **argv, int server)
             if (rc != IOTSEC_OK)
                 rc = cli_fail(rc, "%s: --p12 %s (the password: 1-1023 bytes, no NUL)", cmd, p12);
         }
-        cli_free_secret(pw, pw_len + 1u);
+        cli_free_secret(pw, pw_read + 1u);
         if (rc != CLI_OK)
             goto out;
     }
