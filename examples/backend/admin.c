@@ -7,6 +7,7 @@
  * including a secret file of the wrong length; 3 I/O.
  */
 #include "backend.h"
+#include "est_server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,7 @@ static int open_db_begin(const char *path, bk_db **db)
 static const char add_usage[] =
     "usage: iotsec-backend add-device --db DB --device-id D --secret-file S [--kid K]\n"
     "         [--legacy-mac-key K.bin [--legacy-enc-key E.bin]]\n"
+    "         [--enroll-token-out FILE [--enroll-token-ttl SECONDS]]\n"
     "Registers device D (enabled) with the 32-byte frame master secret S for key generation\n"
     "K (default 0); on an existing device, adds key generation K. --legacy-mac-key (32\n"
     "bytes) and --legacy-enc-key (16 bytes) allow the EcoWatt legacy profile for D.\n"
@@ -114,6 +116,10 @@ static const char add_usage[] =
     "                         legacy profile; replaces the device's legacy keys)\n"
     "  --legacy-enc-key E.bin the EcoWatt profile's raw AES-128 key, 16 bytes (needs\n"
     "                         --legacy-mac-key)\n"
+    "  --enroll-token-out FILE  also make D a one-time enrollment (EST) bootstrap token,\n"
+    "                         written to FILE (mode 0600; the database keeps only its\n"
+    "                         hash); a new token replaces an unused previous one\n"
+    "  --enroll-token-ttl SECONDS  how long the token is valid (86400)\n"
     "  -h, --help             print this help and exit\n"
     "Exit status: 0 added or updated; 1 the device already has key generation K; 2 usage,\n"
     "including a secret file of the wrong length; 3 I/O. (Every command: 1 also for a\n"
@@ -122,16 +128,20 @@ static const char add_usage[] =
 int bk_cmd_add_device(int argc, char **argv)
 {
     const char *dbp = NULL, *id = NULL, *secret_path = NULL, *kid_s = NULL, *mac_p = NULL,
-               *enc_p = NULL;
+               *enc_p = NULL, *token_out = NULL, *ttl_s = NULL;
     const struct opt opts[] = {{"--db", &dbp, NULL, NULL, NULL},
                                {"--device-id", &id, NULL, NULL, NULL},
                                {"--secret-file", &secret_path, NULL, NULL, NULL},
                                {"--kid", &kid_s, NULL, NULL, NULL},
                                {"--legacy-mac-key", &mac_p, NULL, NULL, NULL},
                                {"--legacy-enc-key", &enc_p, NULL, NULL, NULL},
+                               {"--enroll-token-out", &token_out, NULL, NULL, NULL},
+                               {"--enroll-token-ttl", &ttl_s, NULL, NULL, NULL},
                                {NULL, NULL, NULL, NULL, NULL}};
     uint8_t secret[BK_SECRET_LEN], mac[BK_LEGACY_MAC_LEN], enc[BK_LEGACY_ENC_LEN];
-    uint64_t kid = 0;
+    uint8_t token_hash[IOTSEC_EST_TOKEN_HASH_LEN];
+    char token[IOTSEC_EST_TOKEN_TEXT_LEN + 2];
+    uint64_t kid = 0, ttl = EST_TOKEN_TTL_DEFAULT;
     bk_db *db = NULL;
     int rc, exists = 0, taken = 0;
 
@@ -147,6 +157,12 @@ int bk_cmd_add_device(int argc, char **argv)
         return bk_error(BK_EXIT_USAGE, "--kid: an integer 0-255");
     if (enc_p != NULL && mac_p == NULL)
         return bk_error(BK_EXIT_USAGE, "--legacy-enc-key needs --legacy-mac-key");
+    if (ttl_s != NULL && (token_out == NULL ||
+                          iotsec_parse_u64_dec(ttl_s, strlen(ttl_s), 86400u * 365u, &ttl) !=
+                              IOTSEC_OK ||
+                          ttl == 0))
+        return bk_error(BK_EXIT_USAGE, "--enroll-token-ttl: 1 to 31536000 seconds, with "
+                                       "--enroll-token-out");
     rc = iotsec_file_read_secret(secret_path, secret, sizeof secret);
     if (rc == IOTSEC_OK && mac_p != NULL)
         rc = iotsec_file_read_secret(mac_p, mac, sizeof mac);
@@ -166,12 +182,30 @@ int bk_cmd_add_device(int argc, char **argv)
         rc = bk_db_device_insert(db, id, mac_p ? mac : NULL, enc_p ? enc : NULL);
     else if (rc == IOTSEC_OK && mac_p != NULL)
         rc = bk_db_device_set_legacy(db, id, mac, enc_p ? enc : NULL);
+    if (rc == IOTSEC_OK && token_out != NULL) {
+        /* enrollment: only the token's hash is stored, bound to the device id */
+        rc = iotsec_est_token_new(id, strlen(id), token, token_hash);
+        if (rc == IOTSEC_OK)
+            rc = bk_est_schema(db);
+        if (rc == IOTSEC_OK)
+            rc = bk_est_token_put(db, id, token_hash, bk_now() + (int64_t)ttl, bk_now());
+    }
     if (rc == IOTSEC_OK) {
         rc = bk_db_device_key_add(db, id, (unsigned)kid, secret, &taken);
         if (taken) {
             bk_db_tx_rollback(db);
             rc = bk_error(BK_EXIT_REJECTED, "device %s already has key generation %u", id,
                           (unsigned)kid);
+            goto out;
+        }
+    }
+    if (rc == IOTSEC_OK && token_out != NULL) {
+        /* written before the commit: a token in the database was handed out */
+        size_t tl = strlen(token);
+        token[tl] = '\n';
+        if (iotsec_file_write_atomic(token_out, token, tl + 1u, 0600) != IOTSEC_OK) {
+            bk_db_tx_rollback(db);
+            rc = bk_error(BK_EXIT_IO, "--enroll-token-out %s: cannot write it", token_out);
             goto out;
         }
     }
@@ -182,9 +216,13 @@ int bk_cmd_add_device(int argc, char **argv)
     }
     printf("%s device %s, key generation %u%s\n", exists ? "updated" : "added", id,
            (unsigned)kid, mac_p ? ", legacy EcoWatt profile allowed" : "");
+    if (token_out != NULL)
+        printf("enrollment token for %s written to %s, valid %llu s\n", id, token_out,
+               (unsigned long long)ttl);
     rc = BK_EXIT_OK;
 out:
     iotsec_zeroize(secret, sizeof secret);
+    iotsec_zeroize(token, sizeof token);
     iotsec_zeroize(mac, sizeof mac);
     iotsec_zeroize(enc, sizeof enc);
     bk_db_close(db);

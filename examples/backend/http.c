@@ -5,7 +5,7 @@
  * request to its endpoint, and GET /v1/auth. The endpoints themselves are in telemetry.c
  * and firmware.c.
  */
-#include "server.h"
+#include "est_server.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -108,10 +108,14 @@ int authorize(struct request *q, bk_device *dev)
 {
     iotsec_revocation *rs = iotsec_revocation_holder_get(q->s->holder);
     iotsec_revocation_reason reason = IOTSEC_REVOKED_NONE;
+    char why[IOTSEC_REVOCATION_DETAIL_MAX] = "";
     int64_t now = bk_now();
     int rc, found = 0;
 
-    rc = rs != NULL ? iotsec_revocation_check(rs, &q->c->id, now, &reason) : IOTSEC_E_STATE;
+    /* every level of the connection's chain against its issuer's CRLs; why names it */
+    rc = rs != NULL ? iotsec_revocation_check_detail(rs, &q->c->id, now, &reason, NULL, why,
+                                                     sizeof why, NULL)
+                    : IOTSEC_E_STATE;
     iotsec_revocation_unref(rs);
     if (rc != IOTSEC_OK || now > q->c->not_after) {
         /* answered, then closed by evhttp once the answer is written (a shutdown now would
@@ -120,7 +124,7 @@ int authorize(struct request *q, bk_device *dev)
             evhttp_add_header(evhttp_request_get_output_headers(q->req), "Connection", "close");
         if (rc != IOTSEC_OK)
             reject_rc(q, rc, "certificate refused (%s)",
-                      iotsec_revocation_reason_name((int)reason));
+                      why[0] != '\0' ? why : iotsec_revocation_reason_name((int)reason));
         else
             reject_rc(q, IOTSEC_E_EXPIRED, "certificate expired %lld s ago, since the handshake",
                       (long long)(now - q->c->not_after));
@@ -168,7 +172,7 @@ void on_request(struct evhttp_request *req, void *arg)
     q.s = arg;
     q.req = req;
     q.c = conn_of(req);
-    if (q.c == NULL || !q.c->have_identity) {
+    if (q.c == NULL || (!q.c->have_identity && !q.c->anonymous)) {
         /* cannot happen: evhttp only hands us requests of completed handshakes */
         evhttp_send_error(req, 403, "Forbidden");
         goto out;
@@ -185,6 +189,15 @@ void on_request(struct evhttp_request *req, void *arg)
     evtimer_del(q.c->deadline);
     if (path == NULL) {
         reject(&q, 400, "bad_request", "no path");
+    } else if (est_path(path)) {
+        est_dispatch(&q, path, query); /* enrollment (est.c) */
+    } else if (!q.c->have_identity) {
+        /* a connection without a client certificate (possible only with enrollment on)
+         * reaches the EST paths and nothing else */
+        if (!q.s->draining)
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        reject(&q, 403, "untrusted", "a client certificate is required (without one, only "
+                                     "enrollment at /.well-known/est/ is open)");
     } else if (strcmp(path, "/v1/auth") == 0) {
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
             reject(&q, 405, "method_not_allowed", "use GET");

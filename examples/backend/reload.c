@@ -19,6 +19,7 @@ void revocation_config(struct server *s, iotsec_revocation_config *rc)
     rc->crl_count = s->cfg.crl_count;
     rc->denylist_path = s->cfg.denylist_path;
     rc->grace_seconds = s->cfg.crl_grace;
+    pki_revocation_config(s, rc);
 }
 
 static void reload_revocation(struct server *s, const char *why)
@@ -57,10 +58,16 @@ static void reload_revocation(struct server *s, const char *why)
         goto out;
     }
     if (rc != IOTSEC_OK) {
+        char reason[IOTSEC_REVOCATION_DETAIL_MAX] = "";
+        size_t rl = 0;
+        /* the library's reason names the check (a CRL's issuer, its dates, a rollback) */
+        if (iotsec_revocation_holder_last_refusal(s->holder, reason, sizeof reason, &rl) !=
+            IOTSEC_OK)
+            reason[0] = '\0';
         audit(s, NULL, NULL, "reload_failed",
-              "%s: %s (%s, line %zu): %s; the previous revocation set stays in force", why,
+              "%s: %s (%s, line %zu): %s%s%s; the previous revocation set stays in force", why,
               bk_error_code(rc, code, sizeof code), err.path ? err.path : "-", err.line,
-              iotsec_strerror(rc));
+              rl > 0 ? reason : "", rl > 0 ? ": " : "", iotsec_strerror(rc));
         goto out;
     }
     {

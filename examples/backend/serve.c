@@ -4,7 +4,7 @@
  * descriptor budget, listener, pid file), the event loop, SIGTERM / SIGINT draining, and
  * teardown.
  */
-#include "server.h"
+#include "est_server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -102,6 +102,8 @@ static void server_free(struct server *s)
     SSL_CTX_free(s->ctx);
     iotsec_revocation_holder_free(s->holder);
     X509_free(s->ca);
+    pki_free(s);
+    est_free(s);
     bk_db_close(s->db);
     iotsec_zeroize(s->plain, sizeof s->plain);
 }
@@ -118,7 +120,9 @@ static void serve_usage(FILE *f)
           "         [--idle-timeout 60] [--drain-timeout 5] [--rate 50] [--burst 100]\n"
           "         [--max-conns 1024] [--max-conns-per-peer 128] [--crl-grace 0]\n"
           "         [--sync normal|full] [--audit-rate 20] [--handshake-timeout 5]\n"
-          "         [--max-pending 256] [--max-conns-per-device 4]\n"
+          "         [--max-pending 256] [--max-conns-per-device 4] [--intermediates FILE]\n"
+          "         [--max-depth 2] [--crl-policy allow|require] [--est-ca-dir DIR]\n"
+          "         [--est-days 365]\n"
           "Serves the device API over HTTPS/1.1 with mutual TLS only (TLS 1.2+, a client\n"
           "certificate of the device CA required; plain HTTP is never served): GET /v1/auth,\n"
           "POST /v1/telemetry, GET /v1/firmware/manifest?class=C and\n"
@@ -126,7 +130,8 @@ static void serve_usage(FILE *f)
           "\n"
           "required:\n"
           "  --db DB                 the database (an SQLite file, created mode 0600)\n"
-          "  --ca DEVICE-CA.pem      the device CA: client certificates must chain to it\n"
+          "  --ca DEVICE-CA.pem      the trust anchor (a root or a pinned intermediate):\n"
+          "                          client certificates must chain to it\n"
           "  --cert SERVER.pem       the server certificate and its chain (PEM)\n"
           "  --key SERVER.key        the server certificate's private key (PEM)\n"
           "options:\n"
@@ -135,7 +140,20 @@ static void serve_usage(FILE *f)
           "                          'listening on HOST:PORT'\n"
           "  --crl CRL.pem           a CRL (PEM or DER) of the device CA or of a CA of its\n"
           "                          chain; repeat for up to 8\n"
-          "  --crl-grace SECONDS     how long a CRL stays usable past its nextUpdate (0)\n"
+          "  --crl-grace SECONDS     how long a CRL stays usable past its nextUpdate (0)\n",
+          f);
+    fputs("  --intermediates FILE    untrusted intermediate CAs (PEM) to build device chains\n"
+          "                          from besides those the devices send; their CRLs may\n"
+          "                          then be given with --crl\n"
+          "  --max-depth N           most certificates below --ca in a device's chain, its\n"
+          "                          own included, 1-8 (2: root -> issuing CA -> device)\n"
+          "  --crl-policy P          a chain level whose issuer has no --crl: allow (the\n"
+          "                          default) or require (refused)\n"
+          "  --est-ca-dir DIR        offer enrollment (EST: /.well-known/est/cacerts,\n"
+          "                          simpleenroll with a bootstrap token, simplereenroll over\n"
+          "                          mTLS), issuing with the iotsec ca directory DIR; clients\n"
+          "                          may then connect without a certificate, to enroll only\n"
+          "  --est-days N            validity of enrolled certificates, 1-3650 days (365)\n"
           "  --denylist FILE         refused certificates, one a line: sha256:<64 hex> (the\n"
           "                          certificate's fingerprint) or id:<device id>\n"
           "  --identity SOURCE       where the device id is read: cn (the default), san-uri\n"
@@ -304,6 +322,10 @@ static int parse_args(struct config *c, int argc, char **argv)
         } else if (strcmp(o, "--audit-rate") == 0) {
             if ((rc = opt_u64(o, val, 1000000, &v)) == 0)
                 c->audit_rate = (double)v;
+        } else if (pki_serve_option(c, o, val, &rc)) {
+            /* pki.c: --intermediates, --max-depth, --crl-policy */
+        } else if (est_serve_option(c, o, val, &rc)) {
+            /* est.c: --est-ca-dir, --est-days */
         } else if (strcmp(o, "--crl-grace") == 0) {
             if ((rc = opt_u64(o, val, 86400u * 365u, &v)) == 0)
                 c->crl_grace = (uint32_t)v;
@@ -355,7 +377,9 @@ int bk_cmd_serve(int argc, char **argv)
         rc = rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED;
         goto out;
     }
-    rc = tls_setup(s);
+    rc = est_setup(s);
+    if (rc == BK_EXIT_OK)
+        rc = tls_setup(s);
     if (rc == BK_EXIT_OK)
         rc = crl_floors_restore(s); /* crlfloor.c: CRL floors from the database */
     if (rc == BK_EXIT_OK) {

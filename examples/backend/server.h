@@ -40,6 +40,8 @@
  *   reload.c     revocation reload: CRL/denylist watcher, SIGHUP
  *   budget.c     connection budgets: pending pool, per-device and per-peer limits
  *   crlfloor.c   CRL floors kept in the database: restored at start, stored on reload
+ *   pki.c        chains: --intermediates, --max-depth, --crl-policy
+ *   est.c        enrollment (EST, /.well-known/est/...); db_est.c its tables
  *   audit.c      audit rows, rate-limited per source (--audit-rate)
  *   map.c        the per-device hash table and token buckets
  *   db.c, db_admin.c, db_floors.c  storage (every SQLite call; backend.h declares it)
@@ -71,6 +73,7 @@
 /* ---- configuration ------------------------------------------------------------------------ */
 
 #define MAX_CRLS 8
+#define PKI_BUNDLE_MAX 16 /* certificates in --intermediates */
 #define MAP_BUCKETS 1024u
 #define FD_RESERVE 32u       /* descriptors besides connections: SQLite (3), listener,
                                 stdio, event base, revocation files being read */
@@ -105,6 +108,13 @@ struct config {
     unsigned max_conns_per_device; /* authenticated connections of one identity */
     double audit_rate;          /* rejection rows per second per source; 0 = no limit */
     uint32_t crl_grace;         /* seconds a CRL stays usable past nextUpdate */
+    /* chains (pki.c): untrusted intermediates bundle, depth below --ca, CRL policy */
+    const char *intermediates_path;
+    unsigned max_depth;         /* 0 = the library's default (2) */
+    iotsec_crl_policy crl_policy;
+    /* enrollment (est.c): the issuing CA directory (NULL: off), certificate days */
+    const char *est_ca_dir;
+    unsigned est_days;
 };
 
 /* ---- state ---------------------------------------------------------------------------------- */
@@ -118,6 +128,7 @@ enum conn_state { CONN_HANDSHAKE, CONN_IDLE, CONN_REQUEST, CONN_HANDLER, CONN_RE
 enum gate_state { GATE_OFF, GATE_HOLD, GATE_PASS, GATE_REFUSE };
 
 struct server;
+struct est_state;
 
 /* A payload answer in progress (handle_payload): the next piece is read from the database
  * only once the previous one has left the output buffer, so a connection holds at most
@@ -145,6 +156,7 @@ struct conn {
     char peer[INET6_ADDRSTRLEN + 8]; /* "addr:port", for the audit */
     int have_identity;
     int id_verified;          /* id is a verified identity (see verdict_cb) */
+    int anonymous;            /* no client certificate (enrollment on): EST paths only */
     iotsec_peer_identity id;
     int64_t not_after;        /* the client certificate's notAfter, Unix seconds */
     /* why the handshake failed, for its audit row */
@@ -236,6 +248,9 @@ struct server {
     int draining;
     time_t drain_started;
     uint8_t plain[IOTSEC_FRAME_CIPHER_MAX + IOTSEC_AES_BLOCK_LEN]; /* opened payloads */
+    X509 *bundle[PKI_BUNDLE_MAX]; /* --intermediates (pki.c) */
+    size_t n_bundle;
+    struct est_state *est;        /* enrollment (est.c), or NULL */
 };
 
 /* The request a handler is answering. */
@@ -344,6 +359,18 @@ void keys_entry_free(void *p);
 void handle_telemetry(struct request *q, bk_device *dev);
 void handle_manifest(struct request *q, const char *query, bk_device *dev);
 void handle_payload(struct request *q, const char *path, bk_device *dev);
+
+/* ---- pki.c: chains (--intermediates, --max-depth, --crl-policy) ------------------------ */
+
+/* Parse one of pki.c's serve options (o with its value val): 1 when it was one (*rc set to
+ * BK_EXIT_OK or the usage error), 0 when o is not one of them. */
+int pki_serve_option(struct config *c, const char *o, const char *val, int *rc);
+/* Load --intermediates into s->bundle. Returns a BK_EXIT_* code (message printed). */
+int pki_setup(struct server *s);
+/* The chain part of the TLS policy and of the revocation configuration. */
+void pki_tls_policy(struct server *s, iotsec_tls_policy *p);
+void pki_revocation_config(struct server *s, iotsec_revocation_config *rc);
+void pki_free(struct server *s);
 
 /* ---- reload.c: revocation reload -------------------------------------------------------- */
 

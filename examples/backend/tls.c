@@ -6,7 +6,9 @@
  * limits, conn.c), the library's verdicts (why a handshake was refused, for its audit row)
  * and an info callback (handshake done: the connection's identity and certificate end).
  */
-#include "server.h"
+#include "est_server.h"
+
+#include <string.h>
 
 #include <openssl/err.h>
 
@@ -49,8 +51,12 @@ static void verdict_cb(void *arg, SSL *ssl, const iotsec_tls_verdict *v)
         c->id_verified = verified;
     }
     c->fail_event = verified ? "revoked" : "handshake_failed";
-    snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s", bk_error_code(v->code, code, sizeof code),
-             v->detail, v->have_identity && !verified ? " (device id unverified)" : "");
+    /* the library's detail names the check that failed; a long one is cut */
+    if (snprintf(c->fail_detail, sizeof c->fail_detail, "%s: %s%s",
+                 bk_error_code(v->code, code, sizeof code), v->detail,
+                 v->have_identity && !verified ? " (device id unverified)" : "") >=
+        (int)sizeof c->fail_detail)
+        memcpy(c->fail_detail + sizeof c->fail_detail - 4u, "...", 4u);
 }
 
 static void handshake_done(struct conn *c)
@@ -59,6 +65,17 @@ static void handshake_done(struct conn *c)
     int rc = iotsec_tls_peer_identity(c->ssl, NULL, &id);
     X509 *cert = SSL_get0_peer_certificate(c->ssl);
     int days = 0, secs = 0;
+
+    if (cert == NULL && est_enabled(c->srv)) {
+        /* no client certificate, which only enrollment allows (est.c): the connection has
+         * no identity and http.c serves it the EST paths only */
+        c->anonymous = 1;
+        c->state = CONN_IDLE;
+        c->fail_event = NULL;
+        conn_set_deadline(c, c->srv->cfg.idle_timeout);
+        framing_arm(c);
+        return;
+    }
 
     /* the verify callback checked the validity period at the handshake; a connection may
      * outlive it, so its end is kept for the per-request check (authorize) */
@@ -126,6 +143,8 @@ int tls_setup(struct server *s)
     rc = iotsec_x509_cert_load_file(s->cfg.ca_path, &s->ca);
     if (rc != IOTSEC_OK)
         return bk_error(BK_EXIT_IO, "--ca %s: %s", s->cfg.ca_path, iotsec_strerror(rc));
+    if ((rc = pki_setup(s)) != BK_EXIT_OK)
+        return rc;
     revocation_config(s, &rcfg);
     (void)stamps_changed(s);
     rc = iotsec_revocation_load(&rs, &rcfg, bk_now(), &err);
@@ -133,6 +152,8 @@ int tls_setup(struct server *s)
         return bk_error(rc == IOTSEC_E_IO ? BK_EXIT_IO : BK_EXIT_REJECTED,
                         "revocation: %s line %zu: %s", err.path ? err.path : "(set)",
                         err.line, iotsec_strerror(rc));
+    /* (a refused CRL is named by iotsec_revocation_load's error path; the reason text is the
+     * holder's after a reload: see reload.c) */
     rc = iotsec_revocation_holder_new(&s->holder, rs);
     iotsec_revocation_unref(rs);
     if (rc != IOTSEC_OK)
@@ -152,6 +173,9 @@ int tls_setup(struct server *s)
     s->policy.identity = s->cfg.identity;
     s->policy.on_verdict = verdict_cb;
     s->policy.cb_arg = s;
+    pki_tls_policy(s, &s->policy);
+    /* enrollment: a certificate is requested, not required (est.c) */
+    s->policy.client_cert_optional = est_enabled(s);
     /* TLS 1.2+, client certificate against the device CA only, identity and revocation in
      * the verify callback, no session resumption (every handshake is verified in full) */
     rc = iotsec_tls_server_setup(s->ctx, &s->policy);

@@ -37,7 +37,18 @@ typedef struct sim_run_opts {
     enum sim_format format;
     int encrypt;
     enum sim_transport transport;
+    long renew_before;         /* enrollment: renew the certificate when less than this many
+                                  seconds are left (0: in the last third of its lifetime;
+                                  -1: never) */
 } sim_run_opts;
+
+/* Enroll (enroll.c): a new key made in the state directory and a certificate for it from
+ * the EST server at server (https://): with the bootstrap token in token_file, or with
+ * renew over mTLS with the current certificate. Returns SIM_OK or an exit code with a
+ * message. */
+int sim_enroll(const sim_state *st, const char *server, const char *token_file, int renew);
+/* 1 when the device certificate should be renewed (see sim_run_opts.renew_before). */
+int sim_enroll_due(const sim_state *st, int64_t now, int64_t renew_before);
 
 /* Boot, then send telemetry frames over mTLS to server: an https:// URL, or with
  * ro->transport SIM_TRANSPORT_MQTT an mqtts:// broker. */

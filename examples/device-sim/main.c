@@ -21,7 +21,7 @@ enum {
     O_CLASS, O_IMAGE, O_MANIFEST, O_LEGACY_MAC, O_LEGACY_ENC, O_FRAMES, O_INTERVAL, O_FORMAT,
     O_ENCRYPT, O_JSON, O_SELF_TEST_FAIL, O_ATTEMPTS, O_POWER, O_HELP, O_TRANSPORT, O_BROKER,
     O_COUNT, O_TIMEOUT
-};
+, O_TOKEN, O_RENEW, O_RENEW_BEFORE};
 
 /* which subcommands accept an option */
 #define C_PROVISION 0x01u
@@ -30,7 +30,8 @@ enum {
 #define C_UPDATE 0x08u
 #define C_STATUS 0x10u
 #define C_LISTEN 0x20u
-#define C_ALL 0x3Fu
+#define C_ENROLL 0x40u
+#define C_ALL 0x7Fu
 #define C_BOOTS (C_BOOT | C_RUN | C_UPDATE | C_LISTEN) /* subcommands that boot the device */
 
 struct optdef {
@@ -40,7 +41,7 @@ struct optdef {
 
 static const struct optdef optdefs[] = {
     {{"state", required_argument, NULL, O_STATE}, C_ALL},
-    {{"server", required_argument, NULL, O_SERVER}, C_RUN | C_UPDATE},
+    {{"server", required_argument, NULL, O_SERVER}, C_RUN | C_UPDATE | C_ENROLL},
     {{"device-id", required_argument, NULL, O_DEVICE_ID}, C_PROVISION},
     {{"cert", required_argument, NULL, O_CERT}, C_PROVISION},
     {{"key", required_argument, NULL, O_KEY}, C_PROVISION},
@@ -64,6 +65,9 @@ static const struct optdef optdefs[] = {
      C_PROVISION | C_BOOTS},
     {{"help", no_argument, NULL, O_HELP}, C_ALL},
     {{"transport", required_argument, NULL, O_TRANSPORT}, C_RUN},
+    {{"token-file", required_argument, NULL, O_TOKEN}, C_ENROLL},
+    {{"renew", no_argument, NULL, O_RENEW}, C_ENROLL},
+    {{"renew-before", required_argument, NULL, O_RENEW_BEFORE}, C_RUN},
     {{"broker", required_argument, NULL, O_BROKER}, C_RUN | C_LISTEN},
     {{"count", required_argument, NULL, O_COUNT}, C_LISTEN},
     {{"timeout-ms", required_argument, NULL, O_TIMEOUT}, C_LISTEN},
@@ -97,6 +101,9 @@ static const char usage_text[] =
     "      fetch, verify and install the class's firmware, then reboot into it\n"
     "  status    --state DIR [--json]\n"
     "      active slot, versions, counters, pending flag\n"
+    "  enroll    --state DIR --server https://HOST:PORT (--token-file T | --renew)\n"
+    "      make a key on the device and get its certificate by EST (bootstrap token, or\n"
+    "      over mTLS with the current certificate)\n"
     "\n";
 /* in two parts: C99 compilers need not take string literals over 4095 bytes */
 static const char usage_options[] =
@@ -104,6 +111,7 @@ static const char usage_options[] =
     "  --state DIR          the device's state directory (created by provision, mode 0700)\n"
     "  --device-id D        provision: the device id, at most 64 characters\n"
     "  --cert C.pem, --key K.pem   provision: the device's TLS client certificate and key\n"
+    "                       (without them the device gets its own by enroll)\n"
     "  --ca CA.pem          provision: the CA pinned for the server (the only one trusted)\n"
     "  --secret S.bin       provision: the 32-byte frame master secret\n"
     "  --trust PUB.pem      provision: a trusted firmware signing key (up to 8)\n"
@@ -113,7 +121,12 @@ static const char usage_options[] =
     "                       (32 and 16 bytes; default: none)\n"
     "  --class C            provision: the device class, at most 64 characters\n"
     "  --image FW.bin, --manifest M   provision: the first image and its signed manifest\n"
-    "  --server URL         run, update: the backend, https:// only\n"
+    "  --server URL         run, update, enroll: the backend, https:// only\n"
+    "  --token-file T       enroll: the device's one-time bootstrap token\n"
+    "  --renew              enroll: re-enroll over mTLS with the current certificate\n"
+    "  --renew-before S     run (https): renew the certificate by EST first when less than\n"
+    "                       S seconds are left (default: in the last third of its\n"
+    "                       lifetime; 0: never)\n"
     "  --transport T        run: https (default: POST to --server) or mqtt (publish to\n"
     "                       devices/<id>/telemetry on --broker, QoS 1)\n"
     "  --broker URL         run --transport mqtt, listen: the MQTT broker, mqtts:// only\n"
@@ -169,7 +182,8 @@ static int parse_ulong(const char *opt, const char *s, unsigned long min, unsign
 }
 
 struct args {
-    const char *state, *server, *broker, *device_id, *device_class;
+    const char *state, *server, *broker, *device_id, *device_class, *token_file;
+    int renew;
     sim_listen_opts listen;
     sim_provision_opts prov;
     sim_boot_opts boot;
@@ -241,6 +255,13 @@ static int parse(int argc, char **argv, unsigned cmd, struct args *a)
                 return usage_error("--format: binary, json or ecowatt, not '%s'", arg);
             break;
         case O_ENCRYPT: a->run.encrypt = 1; break;
+        case O_TOKEN: a->token_file = arg; break;
+        case O_RENEW: a->renew = 1; break;
+        case O_RENEW_BEFORE:
+            if ((rc = parse_ulong("renew-before", arg, 0, 86400ul * 3650ul, &v)) != SIM_OK)
+                return rc;
+            a->run.renew_before = v == 0 ? -1 : (long)v;
+            break;
         case O_TRANSPORT:
             if (strcmp(arg, "https") == 0)
                 a->run.transport = SIM_TRANSPORT_HTTPS;
@@ -286,17 +307,20 @@ static int parse(int argc, char **argv, unsigned cmd, struct args *a)
             return usage_error("run --transport mqtt takes --broker URL, not --server%s", "");
     } else if (cmd == C_RUN && a->broker != NULL) {
         return usage_error("--broker needs --transport mqtt%s", "");
-    } else if ((cmd & (C_RUN | C_UPDATE)) && a->server == NULL) {
+    } else if ((cmd & (C_RUN | C_UPDATE | C_ENROLL)) && a->server == NULL) {
         return usage_error("--server URL is required%s", "");
     }
     if (cmd == C_LISTEN && a->broker == NULL)
         return usage_error("--broker URL is required%s", "");
+    if (cmd == C_ENROLL && (a->token_file == NULL) == !a->renew)
+        return usage_error("enroll takes --token-file T or --renew%s", "");
     if (cmd == C_PROVISION) {
-        if (a->device_id == NULL || a->prov.cert == NULL || a->prov.key == NULL ||
+        if (a->device_id == NULL || (a->prov.cert == NULL) != (a->prov.key == NULL) ||
             a->prov.ca == NULL || a->prov.secret == NULL || a->prov.ntrust == 0 ||
             a->device_class == NULL || a->prov.image == NULL || a->prov.manifest == NULL)
-            return usage_error("provision needs --device-id, --cert, --key, --ca, --secret, "
-                               "--trust, --class, --image and --manifest%s", "");
+            return usage_error("provision needs --device-id, --ca, --secret, --trust, --class, "
+                               "--image and --manifest, and --cert with --key (or neither: "
+                               "the device enrolls)%s", "");
         if (a->prov.legacy_enc_key != NULL && a->prov.legacy_mac_key == NULL)
             return usage_error("--legacy-enc-key needs --legacy-mac-key%s", "");
     }
@@ -329,6 +353,7 @@ static int dispatch(unsigned cmd, struct args *a, const char *argv0)
                        &a->run);
     case C_LISTEN: return sim_listen(&st, crypto, a->broker, &a->boot, &a->listen);
     case C_UPDATE: return sim_update(&st, crypto, a->server, &a->boot, argv0);
+    case C_ENROLL: return sim_enroll(&st, a->server, a->token_file, a->renew);
     default: return sim_status(&st, crypto, a->json);
     }
 }
@@ -339,7 +364,8 @@ int main(int argc, char **argv)
         const char *name;
         unsigned cmd;
     } cmds[] = {{"provision", C_PROVISION}, {"boot", C_BOOT}, {"run", C_RUN},
-                {"update", C_UPDATE}, {"status", C_STATUS}, {"listen", C_LISTEN}};
+                {"update", C_UPDATE}, {"status", C_STATUS}, {"listen", C_LISTEN},
+                {"enroll", C_ENROLL}};
     struct args a;
     size_t i;
     int rc;

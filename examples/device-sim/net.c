@@ -86,7 +86,8 @@ static int refuse_insecure(const char *url)
                      url);
 }
 
-int sim_net_open(sim_net **out, const sim_state *st, const char *server)
+/* with_cert 0: no client certificate (enrollment with a bootstrap token, enroll.c) */
+static int net_open(sim_net **out, const sim_state *st, const char *server, int with_cert)
 {
     sim_net *n;
     size_t len;
@@ -104,8 +105,8 @@ int sim_net_open(sim_net **out, const sim_state *st, const char *server)
     if (n == NULL)
         return sim_error(SIM_IO, "out of memory");
     memcpy(n->base, server, len);
-    if ((rc = sim_path(st, SIM_CRED_CERT, n->cert)) != SIM_OK ||
-        (rc = sim_path(st, SIM_CRED_KEY, n->key)) != SIM_OK ||
+    if ((with_cert && ((rc = sim_path(st, SIM_CRED_CERT, n->cert)) != SIM_OK ||
+                       (rc = sim_path(st, SIM_CRED_KEY, n->key)) != SIM_OK)) ||
         (rc = sim_path(st, SIM_CRED_CA, n->ca)) != SIM_OK) {
         free(n);
         return rc;
@@ -136,10 +137,11 @@ int sim_net_open(sim_net **out, const sim_state *st, const char *server)
         curl_easy_setopt(n->h, CURLOPT_CAINFO, n->ca) != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_CAPATH, NULL) != CURLE_OK ||
         curl_easy_setopt(n->h, CURLOPT_SSL_OPTIONS, 0L) != CURLE_OK ||
-        curl_easy_setopt(n->h, CURLOPT_SSLCERT, n->cert) != CURLE_OK ||
-        curl_easy_setopt(n->h, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
-        curl_easy_setopt(n->h, CURLOPT_SSLKEY, n->key) != CURLE_OK ||
-        curl_easy_setopt(n->h, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK ||
+        (with_cert &&
+         (curl_easy_setopt(n->h, CURLOPT_SSLCERT, n->cert) != CURLE_OK ||
+          curl_easy_setopt(n->h, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK ||
+          curl_easy_setopt(n->h, CURLOPT_SSLKEY, n->key) != CURLE_OK ||
+          curl_easy_setopt(n->h, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK)) ||
         curl_easy_setopt(n->h, CURLOPT_WRITEFUNCTION, sink_write) != CURLE_OK)
         rc = SIM_NETWORK;
     if (rc != SIM_OK) {
@@ -147,6 +149,25 @@ int sim_net_open(sim_net **out, const sim_state *st, const char *server)
         return sim_error(rc, "libcurl lacks a required TLS option (HTTPS-only, pinned CA)");
     }
     *out = n;
+    return SIM_OK;
+}
+
+int sim_net_open(sim_net **out, const sim_state *st, const char *server)
+{
+    return net_open(out, st, server, 1);
+}
+
+int sim_net_open_anonymous(sim_net **out, const sim_state *st, const char *server)
+{
+    return net_open(out, st, server, 0);
+}
+
+int sim_net_basic_auth(sim_net *n, const char *user, const char *password)
+{
+    if (curl_easy_setopt(n->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
+        curl_easy_setopt(n->h, CURLOPT_USERNAME, user) != CURLE_OK ||
+        curl_easy_setopt(n->h, CURLOPT_PASSWORD, password) != CURLE_OK)
+        return sim_error(SIM_NETWORK, "libcurl: cannot set HTTP Basic authentication");
     return SIM_OK;
 }
 

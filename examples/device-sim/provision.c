@@ -151,9 +151,10 @@ int sim_provision(sim_state *st, const iotsec_crypto *crypto, const sim_provisio
 
     if ((rc = iotsec_device_id_check(st->device_id, strlen(st->device_id))) != IOTSEC_OK)
         return sim_fail(SIM_USAGE, rc, "--device-id: 1-64 characters of [A-Za-z0-9._:@-]");
+    /* without a certificate and key the device enrolls (enroll.c) */
     if ((rc = sim_state_write_config(st)) != SIM_OK ||
-        (rc = copy_file(st, o->cert, SIM_CRED_CERT, 0644)) != SIM_OK ||
-        (rc = copy_file(st, o->key, SIM_CRED_KEY, 0600)) != SIM_OK ||
+        (o->cert != NULL && (rc = copy_file(st, o->cert, SIM_CRED_CERT, 0644)) != SIM_OK) ||
+        (o->key != NULL && (rc = copy_file(st, o->key, SIM_CRED_KEY, 0600)) != SIM_OK) ||
         (rc = copy_file(st, o->ca, SIM_CRED_CA, 0644)) != SIM_OK ||
         (rc = install_secret(st, o->secret, SIM_CRED_SECRET, SIM_FRAME_SECRET_LEN,
                              "--secret")) != SIM_OK)

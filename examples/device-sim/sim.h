@@ -174,6 +174,10 @@ typedef struct sim_net sim_net;
  * pinned CA, TLS 1.2 or later. Returns SIM_OK or an exit code with a message. */
 int sim_net_open(sim_net **out, const sim_state *st, const char *server);
 void sim_net_close(sim_net *n);
+/* As sim_net_open without a client certificate: enrollment with a bootstrap token. */
+int sim_net_open_anonymous(sim_net **out, const sim_state *st, const char *server);
+/* HTTP Basic credentials for the next requests (libcurl copies them). */
+int sim_net_basic_auth(sim_net *n, const char *user, const char *password);
 /* Bound every later request of n: abort one that averages under min_rate bytes/s over
  * min_rate_time seconds (libcurl's low-speed limit; min_rate 0: none), and one still
  * running at deadline_ms (sim_clock_ms() time; 0: none) — a request is not even started

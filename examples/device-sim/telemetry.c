@@ -201,6 +201,11 @@ int sim_run(const sim_state *st, const iotsec_crypto *crypto, const char *server
     unsigned long i;
     int rc, rejected = 0;
 
+    /* a certificate near its end is renewed first, over mTLS (enroll.c) */
+    if (ro->transport != SIM_TRANSPORT_MQTT && ro->renew_before >= 0 &&
+        sim_enroll_due(st, (int64_t)time(NULL), ro->renew_before) &&
+        (rc = sim_enroll(st, server, NULL, 1)) != SIM_OK)
+        return rc;
     rc = ro->transport == SIM_TRANSPORT_MQTT ? sim_mqtt_open(&mq, st, server)
                                              : sim_net_open(&net, st, server);
     if (rc != SIM_OK)

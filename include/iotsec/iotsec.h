@@ -53,6 +53,7 @@
 #include "iotsec/x509.h"
 #include "iotsec/revocation.h"
 #include "iotsec/tls.h"
+#include "iotsec/est.h"
 #endif
 
 #endif

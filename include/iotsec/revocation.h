@@ -2,10 +2,12 @@
  * libiotsec — revocation sets: X.509 CRLs plus the denylist, swapped atomically on reload
  * (libiotsec/x509/, OpenSSL). docs/DESIGN.md §7.
  *
- * A revocation set (iotsec_revocation) answers "is this certificate revoked?" for
- * certificates of one device CA. It is built once and then never changes:
+ * A revocation set (iotsec_revocation) answers "is this certificate revoked?" for the
+ * certificates of chains below one trust anchor. It is built once and then never changes:
  *
- *   iotsec_revocation_new(&rs, ca, grace)        empty set for the device CA ca
+ *   iotsec_revocation_new(&rs, ca, grace)        empty set for the trust anchor ca
+ *   iotsec_revocation_add_ca(rs, intermediate)   intermediates whose CRLs it takes (optional)
+ *   iotsec_revocation_set_crl_policy(rs, p)      a level without a CRL: allowed or refused
  *   iotsec_revocation_add_crl(rs, bytes, now)    any number of CRLs (PEM or DER)
  *   iotsec_revocation_add_denylist(rs, ...)      any number of denylists (denylist.h)
  *   iotsec_revocation_seal(rs)                   sort and index; read-only from here on
@@ -14,17 +16,30 @@
  * reference-counted, so any number of threads may check against it while a reload builds
  * the next one. An add that fails leaves the set exactly as it was.
  *
+ * Chains (x509.h): every certificate of a device's chain below the anchor is checked
+ * against the CRLs of its own issuer — the device's against its issuing CA's, an
+ * intermediate's against the CRLs of the CA above it, up to the anchor's. A set holds the
+ * CRLs of the anchor and of each intermediate added with iotsec_revocation_add_ca; a CRL of
+ * an intermediate applies to a chain only when that chain's CA has the same public key. A
+ * level whose issuer has no CRL in the set is not checked under IOTSEC_CRL_ALLOW_MISSING
+ * (the default) and refused under IOTSEC_CRL_REQUIRE.
+ *
  * CRL rules (RFC 5280 §5, §6.3): the CRL must parse completely; its issuer name must equal
- * the CA's subject; if the CA has keyUsage it must include cRLSign; its signature must verify
- * with the CA's public key; thisUpdate must not be after now; nextUpdate must be present,
+ * the subject of the anchor or of an intermediate of the set (which must chain to the anchor:
+ * checked when its first CRL is added); if that CA has keyUsage it must include cRLSign; its
+ * signature must verify with that CA's public key; thisUpdate must not be after now; nextUpdate must be present,
  * and now must not be later than nextUpdate + grace_seconds. A CRL carrying a critical
  * extension (e.g. deltaCRLIndicator, issuingDistributionPoint) or a critical entry
  * extension (e.g. certificateIssuer: an indirect CRL) is refused, because its scope would
  * not be honoured. Every revoked serial (any reason, certificateHold included) goes into a
- * sorted array of 20-byte keys (IOTSEC_SERIAL_LEN), searched by binary search over a sample
- * of every 16th key and then within one block of 16. A set also remembers the earliest
- * nextUpdate + grace of its CRLs: checking against a set whose CRLs have gone stale fails
- * (fail closed) until a fresh CRL is loaded.
+ * sorted array of 20-byte keys (IOTSEC_SERIAL_LEN) per issuer, searched by binary search
+ * over a sample of every 16th key and then within one block of 16. A set also remembers, per
+ * issuer and overall, the earliest nextUpdate + grace of its CRLs: checking a chain through
+ * an issuer whose CRL has gone stale fails (fail closed) until a fresh CRL is loaded. Every
+ * refusal of add_crl, add_ca or seal leaves a one-line reason naming the check that failed
+ * (iotsec_revocation_last_refusal), e.g. "CRL for intermediate \"CN=Issuing CA\" expired".
+ *
+ * A set's CRL floors (below) are kept per issuer too: the anchor's and each intermediate's.
  *
  * A holder (iotsec_revocation_holder) owns the current set for a server: handshakes take a
  * reference with iotsec_revocation_holder_get(), and iotsec_revocation_reload() builds a
@@ -81,6 +96,15 @@ typedef enum iotsec_revocation_reason {
 /* A short static name: "none", "crl", "denylist-fingerprint", "denylist-id", or "?". */
 IOTSEC_API const char *iotsec_revocation_reason_name(int reason);
 
+/* What to do with a level of a chain whose issuer has no CRL in the set. */
+typedef enum iotsec_crl_policy {
+    IOTSEC_CRL_ALLOW_MISSING = 0, /* not checked (the default; deployments without CRLs) */
+    IOTSEC_CRL_REQUIRE = 1        /* refused: IOTSEC_E_POLICY, "no CRL for ..." */
+} iotsec_crl_policy;
+
+/* Most CA certificates a set holds: the anchor plus intermediates. */
+#define IOTSEC_REVOCATION_CA_MAX 8u
+
 /* ---- building a set ------------------------------------------------------------------- */
 
 /* Create an empty, unsealed set for the device CA ca (a reference is taken) that accepts a
@@ -90,11 +114,27 @@ IOTSEC_API const char *iotsec_revocation_reason_name(int reason);
 IOTSEC_API int iotsec_revocation_new(iotsec_revocation **out, struct x509_st *ca,
                                      uint32_t grace_seconds);
 
-/* Verify the CRL in data[0..len) (PEM "X509 CRL" or DER) against the set's CA at time now
- * (Unix seconds) and add its revoked serials. Errors: IOTSEC_E_BAD_ENCODING /
- * IOTSEC_E_TRAILING_DATA (does not decode, see iotsec_x509_crl_decode); IOTSEC_E_UNTRUSTED
- * (issuer is not the CA, CA lacks cRLSign, or the signature does not verify with the CA's
- * key); IOTSEC_E_NOT_YET_VALID (thisUpdate after now); IOTSEC_E_EXPIRED (now after
+/* Let the unsealed set take CRLs issued by the intermediate CA ca (a reference is taken),
+ * for chains through it (see above). Adding a certificate already in the set (the same DER)
+ * changes nothing. Errors (the set is unchanged; iotsec_revocation_last_refusal says why):
+ * IOTSEC_E_UNTRUSTED (ca lacks basicConstraints CA:TRUE); IOTSEC_E_INVALID_ARG (NULL, another
+ * CA of the set has the same subject name, or the set holds IOTSEC_REVOCATION_CA_MAX CAs, or
+ * its CRL floors would cover more than IOTSEC_CRL_FLOORS_MAX issuers); IOTSEC_E_STATE
+ * (sealed); IOTSEC_E_NO_MEMORY; IOTSEC_E_BACKEND. */
+IOTSEC_API int iotsec_revocation_add_ca(iotsec_revocation *rs, struct x509_st *ca);
+
+/* Set what the sealed set does with a chain level whose issuer has no CRL in it (default
+ * IOTSEC_CRL_ALLOW_MISSING). Errors: IOTSEC_E_STATE (sealed); IOTSEC_E_INVALID_ARG (NULL, a
+ * value not in the enum). */
+IOTSEC_API int iotsec_revocation_set_crl_policy(iotsec_revocation *rs, iotsec_crl_policy policy);
+
+/* Verify the CRL in data[0..len) (PEM "X509 CRL" or DER) against the CA of the set that
+ * issued it (the anchor or an intermediate added with iotsec_revocation_add_ca) at time now
+ * (Unix seconds) and add its revoked serials. On a refusal iotsec_revocation_last_refusal
+ * gives the reason. Errors: IOTSEC_E_BAD_ENCODING / IOTSEC_E_TRAILING_DATA (does not decode,
+ * see iotsec_x509_crl_decode); IOTSEC_E_UNTRUSTED (issuer is no CA of the set, that CA lacks
+ * cRLSign, the signature does not verify with its key, or the intermediate does not chain to
+ * the anchor at now); IOTSEC_E_NOT_YET_VALID (thisUpdate after now); IOTSEC_E_EXPIRED (now after
  * nextUpdate + grace); IOTSEC_E_MISSING_FIELD (no nextUpdate); IOTSEC_E_UNKNOWN_CRITICAL
  * (a critical CRL or entry extension); IOTSEC_E_BAD_VALUE (a revoked serial that is zero,
  * negative or over 20 bytes, or a cRLNumber that is negative or over 20 bytes);
@@ -132,11 +172,15 @@ IOTSEC_API void iotsec_revocation_unref(iotsec_revocation *rs);
 
 /* Files to build a set from (iotsec_revocation_load, iotsec_revocation_reload). */
 typedef struct iotsec_revocation_config {
-    struct x509_st *ca;             /* the device CA (borrowed) */
+    struct x509_st *ca;             /* the trust anchor (borrowed) */
     const char *const *crl_paths;   /* CRL files, PEM or DER (may be NULL if crl_count 0) */
     size_t crl_count;
     const char *denylist_path;      /* denylist file, or NULL for none */
     uint32_t grace_seconds;         /* see iotsec_revocation_new */
+    struct x509_st *const *intermediates; /* added with iotsec_revocation_add_ca (borrowed),
+                                             or NULL */
+    size_t intermediate_count;
+    iotsec_crl_policy crl_policy;   /* see iotsec_revocation_set_crl_policy */
 } iotsec_revocation_config;
 
 /* Where a load failed: the file (one of cfg's paths, or NULL) and, for a denylist syntax
@@ -146,29 +190,48 @@ typedef struct iotsec_revocation_error {
     size_t line;
 } iotsec_revocation_error;
 
-/* new + add_crl_file for each CRL + add_denylist_file + seal, at time now. On success *out
- * holds one reference to a sealed set. On error nothing is returned and *err (optional)
- * says where (for a refusal of the seal, IOTSEC_E_ROLLBACK, the path of the set's newest
- * CRL). Errors: those of the functions named. */
+/* new + add_ca for each intermediate + set_crl_policy + add_crl_file for each CRL +
+ * add_denylist_file + seal, at time now. On success *out holds one reference to a sealed
+ * set. On error nothing is returned and *err (optional) says where (for a refusal of the
+ * seal, IOTSEC_E_ROLLBACK, the path of the refused issuer's newest CRL). Errors: those of
+ * the functions named. */
 IOTSEC_API int iotsec_revocation_load(iotsec_revocation **out,
                                       const iotsec_revocation_config *cfg, int64_t now,
                                       iotsec_revocation_error *err);
 
 /* ---- checking ------------------------------------------------------------------------ */
 
-/* Is the certificate with identity id revoked at time now? Checks its serial against the
- * CRLs, then its fingerprint and device id against the denylists. Does not verify the
- * certificate (iotsec_x509_verify / the TLS handshake do). Returns IOTSEC_OK (not revoked);
- * IOTSEC_E_REVOKED with *reason (optional) set; IOTSEC_E_EXPIRED (a CRL of the set is past
- * nextUpdate + grace at now: no answer can be trusted); IOTSEC_E_STATE (not sealed);
+/* Is the certificate with identity id revoked at time now? Checks the serial of each level
+ * of its chain against the CRLs of that level's issuer (see iotsec_revocation_check_detail),
+ * then its fingerprint and device id against the denylists. Does not verify the certificate
+ * (iotsec_x509_verify_chain / the TLS handshake do). Returns IOTSEC_OK (not revoked);
+ * IOTSEC_E_REVOKED with *reason (optional) set; IOTSEC_E_EXPIRED (the CRL of an issuer of the
+ * chain is past nextUpdate + grace at now: no answer can be trusted); IOTSEC_E_POLICY (an
+ * issuer of the chain has no CRL and the set requires one); IOTSEC_E_STATE (not sealed);
  * IOTSEC_E_INVALID_ARG. */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_revocation_check(const iotsec_revocation *rs,
                                                          const iotsec_peer_identity *id,
                                                          int64_t now,
                                                          iotsec_revocation_reason *reason);
 
-/* Is serial (IOTSEC_SERIAL_LEN form) on one of the set's CRLs? Binary search, no freshness
- * check. Returns IOTSEC_OK, IOTSEC_E_REVOKED, IOTSEC_E_STATE (not sealed),
+/* iotsec_revocation_check, telling more: each level of id's chain (id->chain; a chain of
+ * one issued by the anchor when id->chain_len is 0) is looked up in the CRLs of its issuer,
+ * then the device's fingerprint and id in the denylists, then every level's CRL freshness and,
+ * under IOTSEC_CRL_REQUIRE, its presence. *level (optional) gets the chain level the answer
+ * is about (0 the device's certificate, i the i-th CA above it) and text (optional, cap
+ * bytes; IOTSEC_REVOCATION_DETAIL_MAX always suffices, a longer reason is cut) one line
+ * naming it, e.g. "CA certificate at chain level 1 revoked by the CRL of \"CN=Root\"",
+ * "CRL for intermediate \"CN=Issuing CA\" expired", "no CRL for the issuer at chain level 1
+ * (CRL policy: require)"; "" when the answer is IOTSEC_OK. *len (optional) gets the text's
+ * length. Returns the codes of iotsec_revocation_check, and IOTSEC_E_POLICY (a level's issuer
+ * has no CRL and the set's policy is IOTSEC_CRL_REQUIRE; also a chain_len over
+ * IOTSEC_CHAIN_MAX is IOTSEC_E_INVALID_ARG). */
+IOTSEC_API IOTSEC_MUST_CHECK int iotsec_revocation_check_detail(
+    const iotsec_revocation *rs, const iotsec_peer_identity *id, int64_t now,
+    iotsec_revocation_reason *reason, size_t *level, char *text, size_t cap, size_t *len);
+
+/* Is serial (IOTSEC_SERIAL_LEN form) on one of the anchor's CRLs? Binary search, no
+ * freshness check. Returns IOTSEC_OK, IOTSEC_E_REVOKED, IOTSEC_E_STATE (not sealed),
  * IOTSEC_E_INVALID_ARG. */
 IOTSEC_API IOTSEC_MUST_CHECK int iotsec_revocation_check_serial(
     const iotsec_revocation *rs, const uint8_t serial[IOTSEC_SERIAL_LEN]);
@@ -230,8 +293,10 @@ IOTSEC_API int iotsec_revocation_set_crl_floor(iotsec_revocation *rs,
 IOTSEC_API int iotsec_revocation_crl_floors(const iotsec_revocation *rs, iotsec_crl_floor *out,
                                             size_t cap, size_t *n);
 
-/* The one-line reason of the last rollback refusal of iotsec_revocation_seal on rs, naming
- * the issuer and both numbers (or thisUpdate times), as NUL-terminated text in text[0..cap)
+/* The one-line reason of the last refusal of iotsec_revocation_add_crl, _add_ca or _seal on
+ * rs — for a rollback naming the issuer and both numbers (or thisUpdate times); for a CRL
+ * the check it failed, e.g. "CRL for intermediate \"CN=Issuing CA\" expired", "CA
+ * certificate \"CN=Root\" keyUsage lacks cRLSign" — as NUL-terminated text in text[0..cap)
  * with *len its length (NUL excluded); "" when there was none. Errors (*len is then 0):
  * IOTSEC_E_BUFFER_TOO_SMALL (cap ≤ the length; IOTSEC_REVOCATION_DETAIL_MAX always
  * suffices); IOTSEC_E_INVALID_ARG. */
@@ -314,10 +379,12 @@ IOTSEC_API int iotsec_revocation_holder_crl_floors(iotsec_revocation_holder *h,
 IOTSEC_API int iotsec_revocation_holder_set_crl_floor(iotsec_revocation_holder *h,
                                                       const iotsec_crl_floor *floor);
 
-/* The one-line reason of h's last rollback refusal (from iotsec_revocation_reload,
- * iotsec_revocation_holder_swap or iotsec_revocation_holder_set_crl_floor), naming the
- * issuer and both numbers (or thisUpdate times), as NUL-terminated text in text[0..cap),
- * *len its length (NUL excluded); "" when there was none. Errors (*len is then 0):
+/* The one-line reason of h's last refusal: a rollback from iotsec_revocation_reload,
+ * iotsec_revocation_holder_swap or iotsec_revocation_holder_set_crl_floor (naming the issuer
+ * and both numbers, or thisUpdate times), or a CRL refused by iotsec_revocation_reload (as
+ * iotsec_revocation_last_refusal; "" for a failure that has no reason text, such as
+ * IOTSEC_E_IO), as NUL-terminated text in text[0..cap), *len its length (NUL excluded); ""
+ * when there was none. Errors (*len is then 0):
  * IOTSEC_E_BUFFER_TOO_SMALL (cap ≤ the length; IOTSEC_REVOCATION_DETAIL_MAX always
  * suffices); IOTSEC_E_INVALID_ARG. Thread-safe. */
 IOTSEC_API int iotsec_revocation_holder_last_refusal(iotsec_revocation_holder *h, char *text,

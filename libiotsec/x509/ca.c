@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
@@ -208,28 +209,56 @@ static int finish_cert(X509 *cert, EVP_PKEY *key, int rc, X509 **out)
     return IOTSEC_OK;
 }
 
-int iotsec_x509_ca_self_sign(EVP_PKEY *key, const char *common_name, int64_t not_before,
-                             int64_t not_after, X509 **out)
+int iotsec_x509_ca_create(EVP_PKEY *key, const char *common_name, int path_len,
+                          int64_t not_before, int64_t not_after, X509 *issuer,
+                          EVP_PKEY *issuer_key, X509 **out)
 {
     X509 *cert = NULL;
     X509V3_CTX v3;
     const EVP_MD *md;
+    char bc[48];
     int rc;
 
-    if (key == NULL || out == NULL || !name_ok(common_name) || not_after <= not_before)
+    if (key == NULL || out == NULL || !name_ok(common_name) || not_after <= not_before ||
+        path_len < -1 || path_len > 16 || (issuer == NULL) != (issuer_key == NULL))
         return IOTSEC_E_INVALID_ARG;
     *out = NULL;
-    if ((rc = sign_md(key, &md)) != IOTSEC_OK)
+    if ((rc = sign_md(issuer_key != NULL ? issuer_key : key, &md)) != IOTSEC_OK)
         return rc;
-    rc = cert_skeleton(common_name, NULL, key, not_before, not_after, &cert);
+    if (issuer != NULL) {
+        uint32_t fl = X509_get_extension_flags(issuer);
+        long plen = X509_get_pathlen(issuer);
+        if ((fl & EXFLAG_BCONS) == 0 || (fl & EXFLAG_CA) == 0 ||
+            ((fl & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN) == 0) ||
+            plen == 0)
+            return IOTSEC_E_POLICY;
+        if (X509_check_private_key(issuer, issuer_key) != 1) {
+            ERR_clear_error();
+            return IOTSEC_E_BAD_KEY;
+        }
+    }
+    rc = cert_skeleton(common_name, issuer != NULL ? X509_get_subject_name(issuer) : NULL, key,
+                       not_before, not_after, &cert);
     if (rc != IOTSEC_OK)
         return rc;
-    X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
-    if (!add_conf_ext(cert, &v3, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+    if (path_len >= 0)
+        (void)snprintf(bc, sizeof bc, "critical,CA:TRUE,pathlen:%d", path_len);
+    else
+        (void)snprintf(bc, sizeof bc, "critical,CA:TRUE");
+    X509V3_set_ctx(&v3, issuer != NULL ? issuer : cert, cert, NULL, NULL, 0);
+    if (!add_conf_ext(cert, &v3, NID_basic_constraints, bc) ||
         !add_conf_ext(cert, &v3, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-        !add_conf_ext(cert, &v3, NID_subject_key_identifier, "hash"))
+        !add_conf_ext(cert, &v3, NID_subject_key_identifier, "hash") ||
+        (issuer != NULL &&
+         !add_conf_ext(cert, &v3, NID_authority_key_identifier, "keyid:always")))
         rc = IOTSEC_E_BACKEND;
-    return finish_cert(cert, key, rc, out);
+    return finish_cert(cert, issuer_key != NULL ? issuer_key : key, rc, out);
+}
+
+int iotsec_x509_ca_self_sign(EVP_PKEY *key, const char *common_name, int64_t not_before,
+                             int64_t not_after, X509 **out)
+{
+    return iotsec_x509_ca_create(key, common_name, 0, not_before, not_after, NULL, NULL, out);
 }
 
 int iotsec_x509_ca_issue(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *subject_key,
@@ -396,6 +425,94 @@ int iotsec_x509_cert_write_file(X509 *cert, const char *path)
         return IOTSEC_E_NO_MEMORY;
     rc = PEM_write_bio_X509(bio, cert) == 1 ? write_bio(bio, path) : IOTSEC_E_BACKEND;
     BIO_free(bio);
+    ERR_clear_error();
+    return rc;
+}
+
+int iotsec_x509_certs_write_file(X509 *const *certs, size_t n, const char *path)
+{
+    BIO *bio;
+    size_t i;
+    int rc = IOTSEC_OK;
+
+    if (certs == NULL || n == 0 || path == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    for (i = 0; i < n; i++) {
+        if (certs[i] == NULL)
+            return IOTSEC_E_INVALID_ARG;
+    }
+    bio = BIO_new(BIO_s_mem());
+    if (bio == NULL)
+        return IOTSEC_E_NO_MEMORY;
+    for (i = 0; rc == IOTSEC_OK && i < n; i++)
+        rc = PEM_write_bio_X509(bio, certs[i]) == 1 ? IOTSEC_OK : IOTSEC_E_BACKEND;
+    if (rc == IOTSEC_OK)
+        rc = write_bio(bio, path);
+    BIO_free(bio);
+    ERR_clear_error();
+    return rc;
+}
+
+#define P12_ITER 600000
+
+int iotsec_x509_pkcs12_write_file(EVP_PKEY *key, X509 *cert, X509 *const *chain, size_t n,
+                                  const char *password, size_t pw_len, const char *name,
+                                  const char *path)
+{
+    STACK_OF(X509) *cas = NULL;
+    PKCS12 *p12 = NULL;
+    unsigned char *der = NULL;
+    char *pw = NULL;
+    size_t i;
+    int len = 0, rc = IOTSEC_OK;
+
+    if (key == NULL || cert == NULL || path == NULL || password == NULL || pw_len == 0 ||
+        pw_len > 1023 || memchr(password, '\0', pw_len) != NULL || (chain == NULL && n > 0) ||
+        n > 64)
+        return IOTSEC_E_INVALID_ARG;
+    for (i = 0; i < n; i++) {
+        if (chain[i] == NULL)
+            return IOTSEC_E_INVALID_ARG;
+    }
+    if (X509_check_private_key(cert, key) != 1) {
+        ERR_clear_error();
+        return IOTSEC_E_BAD_KEY;
+    }
+    pw = malloc(pw_len + 1u);
+    cas = sk_X509_new_null();
+    if (pw == NULL || cas == NULL)
+        rc = IOTSEC_E_NO_MEMORY;
+    if (pw != NULL) {
+        memcpy(pw, password, pw_len);
+        pw[pw_len] = '\0';
+    }
+    for (i = 0; rc == IOTSEC_OK && i < n; i++) {
+        if (sk_X509_push(cas, chain[i]) <= 0)
+            rc = IOTSEC_E_NO_MEMORY;
+    }
+    /* PBES2 (PBKDF2-HMAC-SHA256) with AES-256-CBC for the key and the certificates; the MAC
+     * set separately, with SHA-256 */
+    if (rc == IOTSEC_OK) {
+        p12 = PKCS12_create(pw, name, key, cert, cas, NID_aes_256_cbc, NID_aes_256_cbc,
+                            P12_ITER, -1, 0);
+        if (p12 == NULL ||
+            PKCS12_set_mac(p12, pw, -1, NULL, 0, P12_ITER, EVP_sha256()) != 1)
+            rc = IOTSEC_E_BACKEND;
+    }
+    if (rc == IOTSEC_OK && (len = i2d_PKCS12(p12, &der)) <= 0)
+        rc = IOTSEC_E_BACKEND;
+    if (rc == IOTSEC_OK)
+        rc = iotsec_file_write_atomic(path, der, (size_t)len, 0600);
+    if (der != NULL) {
+        OPENSSL_cleanse(der, (size_t)len);
+        OPENSSL_free(der);
+    }
+    if (pw != NULL) {
+        OPENSSL_cleanse(pw, pw_len);
+        free(pw);
+    }
+    PKCS12_free(p12);
+    sk_X509_free(cas); /* borrowed certificates */
     ERR_clear_error();
     return rc;
 }

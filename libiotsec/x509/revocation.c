@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,29 +27,43 @@
 
 typedef uint8_t serial_key[IOTSEC_SERIAL_LEN];
 
-struct iotsec_revocation {
-    int refs;     /* atomic */
-    int sealed;   /* 0 while building; 1 = immutable */
+/* The CRLs of one issuer: the anchor (groups[0]) or an intermediate added with add_ca. */
+struct crl_group {
     X509 *ca;
-    uint32_t grace;
-    int64_t stale_after;  /* earliest nextUpdate + grace; INT64_MAX without CRLs */
+    uint8_t issuer[IOTSEC_CRL_ISSUER_LEN]; /* SHA-256 of the CA subject's DER: floors' key */
+    uint8_t key[IOTSEC_KEY_HASH_LEN];      /* SHA-256 of its public key: chain links' key */
+    int chained;          /* the anchor, or checked to chain to it */
+    int64_t stale_after;  /* earliest nextUpdate + grace of its CRLs; INT64_MAX without */
     serial_key *serials;  /* sorted and distinct once sealed */
     size_t n_serials, cap_serials;
     serial_key *sample;   /* serials[0], serials[B], serials[2B]… (B = SAMPLE_STRIDE) */
     size_t n_sample;
+    size_t n_crls;        /* CRLs added */
+    int have_newest;      /* newest: the newest CRL added, newest_index its 0-based rank */
+    iotsec_crl_floor newest; /* among all the CRLs added to the set */
+    size_t newest_index;
+};
+
+struct iotsec_revocation {
+    int refs;     /* atomic */
+    int sealed;   /* 0 while building; 1 = immutable */
+    X509 *ca;     /* the anchor: groups[0].ca */
+    uint32_t grace;
+    int require_crls;     /* IOTSEC_CRL_REQUIRE */
+    int64_t stale_after;  /* earliest nextUpdate + grace of all CRLs; INT64_MAX without */
+    struct crl_group groups[IOTSEC_REVOCATION_CA_MAX];
+    size_t n_groups;
     uint8_t *deny_text;   /* every added denylist, validated, "\n"-joined (until sealed) */
     size_t deny_text_len;
     iotsec_deny_entry *deny_entries; /* parsed at seal */
     iotsec_denylist deny;
     /* CRL monotonicity */
-    uint8_t issuer[IOTSEC_CRL_ISSUER_LEN];          /* SHA-256 of the CA subject's DER */
+    uint8_t issuer[IOTSEC_CRL_ISSUER_LEN];          /* groups[0].issuer */
     iotsec_crl_floor floors[IOTSEC_CRL_FLOORS_MAX]; /* set with iotsec_revocation_set_crl_floor */
     size_t n_floors;
-    size_t n_crls;         /* CRLs added */
-    int have_newest;       /* newest: the newest CRL added (its position), newest_index its */
-    iotsec_crl_floor newest; /* 0-based rank among the CRLs added */
-    size_t newest_index;
-    char refusal[IOTSEC_REVOCATION_DETAIL_MAX]; /* the last ROLLBACK of seal, or "" */
+    size_t n_crls;         /* CRLs added, all issuers */
+    size_t refused_index;  /* rank of the newest CRL of the issuer a seal refused */
+    char refusal[IOTSEC_REVOCATION_DETAIL_MAX]; /* the last refusal, or "" */
     const char *floor_what; /* how refusal names the floor: "floor" or "one in force" */
 };
 
@@ -85,14 +100,7 @@ static int sha256(const uint8_t *in, size_t len, uint8_t out[32])
 /* SHA-256 of a Name's DER: the issuer key of a floor. */
 static int name_hash(const X509_NAME *name, uint8_t out[IOTSEC_CRL_ISSUER_LEN])
 {
-    const unsigned char *der = NULL;
-    size_t len = 0;
-
-    if (name == NULL || X509_NAME_get0_der(name, &der, &len) != 1 || der == NULL) {
-        ERR_clear_error();
-        return IOTSEC_E_BACKEND;
-    }
-    return sha256(der, len, out);
+    return iotsec_x509i_name_hash(name, out);
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -288,6 +296,28 @@ static void refusal_text(char *out, size_t cap, X509 *ca, const iotsec_crl_floor
 
 /* ---- building ------------------------------------------------------------------------ */
 
+/* Fill group g for the CA certificate ca (a reference is taken). */
+static int group_init(struct crl_group *g, X509 *ca)
+{
+    memset(g, 0, sizeof *g);
+    if (name_hash(X509_get_subject_name(ca), g->issuer) != IOTSEC_OK ||
+        iotsec_x509i_key_hash(ca, g->key) != IOTSEC_OK || X509_up_ref(ca) != 1) {
+        ERR_clear_error();
+        return IOTSEC_E_BACKEND;
+    }
+    g->ca = ca;
+    g->stale_after = INT64_MAX;
+    return IOTSEC_OK;
+}
+
+static void group_free(struct crl_group *g)
+{
+    X509_free(g->ca);
+    free(g->serials);
+    free(g->sample);
+    memset(g, 0, sizeof *g);
+}
+
 int iotsec_revocation_new(iotsec_revocation **out, X509 *ca, uint32_t grace_seconds)
 {
     iotsec_revocation *rs;
@@ -298,31 +328,131 @@ int iotsec_revocation_new(iotsec_revocation **out, X509 *ca, uint32_t grace_seco
     rs = calloc(1, sizeof *rs);
     if (rs == NULL)
         return IOTSEC_E_NO_MEMORY;
-    if (X509_up_ref(ca) != 1) {
+    if (group_init(&rs->groups[0], ca) != IOTSEC_OK) {
         free(rs);
         return IOTSEC_E_BACKEND;
     }
+    rs->groups[0].chained = 1;
+    rs->n_groups = 1;
     rs->refs = 1;
     rs->ca = ca;
     rs->grace = grace_seconds;
     rs->stale_after = INT64_MAX;
-    if (name_hash(X509_get_subject_name(ca), rs->issuer) != IOTSEC_OK) {
-        X509_free(ca);
-        free(rs);
-        return IOTSEC_E_BACKEND;
-    }
+    memcpy(rs->issuer, rs->groups[0].issuer, IOTSEC_CRL_ISSUER_LEN);
     *out = rs;
     return IOTSEC_OK;
 }
 
 static void rs_free(iotsec_revocation *rs)
 {
-    X509_free(rs->ca);
-    free(rs->serials);
-    free(rs->sample);
+    size_t i;
+
+    for (i = 0; i < rs->n_groups; i++)
+        group_free(&rs->groups[i]);
     free(rs->deny_text);
     free(rs->deny_entries);
     free(rs);
+}
+
+/* How a reason names the CA of group g: "trust anchor \"…\"" or "intermediate \"…\"". */
+static void group_label(const iotsec_revocation *rs, const struct crl_group *g, char *out,
+                        size_t cap)
+{
+    char name[80];
+
+    iotsec_x509i_name_text(X509_get_subject_name(g->ca), name, sizeof name);
+    (void)snprintf(out, cap, "%s \"%s\"", g == &rs->groups[0] ? "trust anchor" : "intermediate",
+                   name);
+}
+
+static void set_refusal(iotsec_revocation *rs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_refusal(iotsec_revocation *rs, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(rs->refusal, sizeof rs->refusal, fmt, ap);
+    va_end(ap);
+}
+
+/* Distinct issuers the floors of rs must have room for: its floors, plus each group's issuer
+ * not among them, plus extra (0 or 1: an issuer about to be added). */
+static size_t floor_room(const iotsec_revocation *rs, const uint8_t *extra)
+{
+    size_t need = rs->n_floors, i, j;
+    int seen;
+
+    for (i = 0; i < rs->n_groups; i++) {
+        seen = 0;
+        for (j = 0; j < rs->n_floors && !seen; j++)
+            seen = memcmp(rs->floors[j].issuer, rs->groups[i].issuer, IOTSEC_CRL_ISSUER_LEN) == 0;
+        need += !seen;
+    }
+    if (extra != NULL) {
+        seen = 0;
+        for (j = 0; j < rs->n_floors && !seen; j++)
+            seen = memcmp(rs->floors[j].issuer, extra, IOTSEC_CRL_ISSUER_LEN) == 0;
+        for (i = 0; i < rs->n_groups && !seen; i++)
+            seen = memcmp(rs->groups[i].issuer, extra, IOTSEC_CRL_ISSUER_LEN) == 0;
+        need += !seen;
+    }
+    return need;
+}
+
+int iotsec_revocation_add_ca(iotsec_revocation *rs, X509 *ca)
+{
+    struct crl_group g;
+    char why[IOTSEC_REVOCATION_DETAIL_MAX];
+    size_t i;
+    int rc;
+
+    if (rs == NULL || ca == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    if (rs->sealed)
+        return IOTSEC_E_STATE;
+    for (i = 0; i < rs->n_groups; i++) {
+        if (X509_cmp(rs->groups[i].ca, ca) == 0)
+            return IOTSEC_OK;
+    }
+    rc = iotsec_x509i_ca_rule(ca, why, sizeof why);
+    if (rc != IOTSEC_OK) {
+        set_refusal(rs, "%s", why);
+        return rc;
+    }
+    for (i = 0; i < rs->n_groups; i++) {
+        if (X509_NAME_cmp(X509_get_subject_name(rs->groups[i].ca), X509_get_subject_name(ca)) ==
+            0) {
+            iotsec_x509i_name_text(X509_get_subject_name(ca), why, 96);
+            set_refusal(rs, "two CA certificates named \"%s\" in one revocation set", why);
+            return IOTSEC_E_INVALID_ARG;
+        }
+    }
+    if (rs->n_groups == IOTSEC_REVOCATION_CA_MAX) {
+        set_refusal(rs, "more than %u CA certificates in one revocation set",
+                    IOTSEC_REVOCATION_CA_MAX);
+        return IOTSEC_E_INVALID_ARG;
+    }
+    rc = group_init(&g, ca);
+    if (rc != IOTSEC_OK)
+        return rc;
+    if (floor_room(rs, g.issuer) > IOTSEC_CRL_FLOORS_MAX) {
+        group_free(&g);
+        set_refusal(rs, "CRL floors for more than %u issuers", IOTSEC_CRL_FLOORS_MAX);
+        return IOTSEC_E_INVALID_ARG;
+    }
+    rs->groups[rs->n_groups++] = g;
+    return IOTSEC_OK;
+}
+
+int iotsec_revocation_set_crl_policy(iotsec_revocation *rs, iotsec_crl_policy policy)
+{
+    if (rs == NULL || (policy != IOTSEC_CRL_ALLOW_MISSING && policy != IOTSEC_CRL_REQUIRE))
+        return IOTSEC_E_INVALID_ARG;
+    if (rs->sealed)
+        return IOTSEC_E_STATE;
+    rs->require_crls = policy == IOTSEC_CRL_REQUIRE;
+    return IOTSEC_OK;
 }
 
 iotsec_revocation *iotsec_revocation_ref(iotsec_revocation *rs)
@@ -360,19 +490,59 @@ static int check_extensions(X509_CRL *crl)
     return IOTSEC_OK;
 }
 
-/* Authenticate crl against ca (issuer name, cRLSign, signature). */
-static int crl_authenticate(X509_CRL *crl, X509 *ca)
+/* The group whose CA issued crl (by name), or NULL. */
+static struct crl_group *group_of_crl(iotsec_revocation *rs, X509_CRL *crl)
 {
-    EVP_PKEY *pub;
+    size_t i;
 
-    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca)) != 0)
+    for (i = 0; i < rs->n_groups; i++) {
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(rs->groups[i].ca)) == 0)
+            return &rs->groups[i];
+    }
+    return NULL;
+}
+
+/* Authenticate crl against the CA of g (it chains to the anchor, cRLSign, signature). */
+static int crl_authenticate(iotsec_revocation *rs, X509_CRL *crl, struct crl_group *g,
+                            int64_t now)
+{
+    char label[112], why[IOTSEC_REVOCATION_DETAIL_MAX];
+    STACK_OF(X509) *others;
+    EVP_PKEY *pub;
+    size_t i;
+    int rc;
+
+    group_label(rs, g, label, sizeof label);
+    if (!g->chained) {
+        others = sk_X509_new_null();
+        for (i = 1; others != NULL && i < rs->n_groups; i++) {
+            if (&rs->groups[i] != g && sk_X509_push(others, rs->groups[i].ca) <= 0) {
+                sk_X509_free(others);
+                others = NULL;
+            }
+        }
+        if (others == NULL) {
+            set_refusal(rs, "out of memory");
+            return IOTSEC_E_NO_MEMORY;
+        }
+        rc = iotsec_x509i_ca_chains(rs->ca, g->ca, others, now, why, sizeof why);
+        sk_X509_free(others);
+        if (rc != IOTSEC_OK) {
+            set_refusal(rs, "CRL for %s refused: %s", label, why);
+            return rc;
+        }
+        g->chained = 1; /* a fact about the certificates, whatever becomes of this CRL */
+    }
+    if ((X509_get_extension_flags(g->ca) & EXFLAG_KUSAGE) != 0 &&
+        (X509_get_key_usage(g->ca) & KU_CRL_SIGN) == 0) {
+        iotsec_x509i_name_text(X509_get_subject_name(g->ca), why, 96);
+        set_refusal(rs, "CA certificate \"%s\" keyUsage lacks cRLSign", why);
         return IOTSEC_E_UNTRUSTED;
-    if ((X509_get_extension_flags(ca) & EXFLAG_KUSAGE) != 0 &&
-        (X509_get_key_usage(ca) & KU_CRL_SIGN) == 0)
-        return IOTSEC_E_UNTRUSTED;
-    pub = X509_get0_pubkey(ca);
+    }
+    pub = X509_get0_pubkey(g->ca);
     if (pub == NULL || X509_CRL_verify(crl, pub) != 1) {
         ERR_clear_error();
+        set_refusal(rs, "CRL for %s: signature does not verify with its key", label);
         return IOTSEC_E_UNTRUSTED;
     }
     return IOTSEC_OK;
@@ -400,32 +570,32 @@ static int crl_freshness(const X509_CRL *crl, int64_t now, uint32_t grace, int64
     return IOTSEC_OK;
 }
 
-/* Append the CRL's serials to rs (all or none). */
-static int append_serials(iotsec_revocation *rs, X509_CRL *crl)
+/* Append the CRL's serials to g (all or none). */
+static int append_serials(struct crl_group *g, X509_CRL *crl)
 {
     const STACK_OF(X509_REVOKED) *revoked = X509_CRL_get_REVOKED(crl);
     size_t n = (size_t)(revoked != NULL ? sk_X509_REVOKED_num(revoked) : 0), i, need;
     serial_key *grown;
     int rc;
 
-    if (n > SIZE_MAX / sizeof(serial_key) - rs->n_serials)
+    if (n > SIZE_MAX / sizeof(serial_key) - g->n_serials)
         return IOTSEC_E_NO_MEMORY;
-    need = rs->n_serials + n;
-    if (need > rs->cap_serials) {
-        grown = realloc(rs->serials, need * sizeof(serial_key));
+    need = g->n_serials + n;
+    if (need > g->cap_serials) {
+        grown = realloc(g->serials, need * sizeof(serial_key));
         if (grown == NULL)
             return IOTSEC_E_NO_MEMORY;
-        rs->serials = grown;
-        rs->cap_serials = need;
+        g->serials = grown;
+        g->cap_serials = need;
     }
     for (i = 0; i < n; i++) {
         const X509_REVOKED *r = sk_X509_REVOKED_value(revoked, (int)i);
         rc = iotsec_x509i_serial_key(X509_REVOKED_get0_serialNumber(r),
-                                     rs->serials[rs->n_serials + i]);
+                                     g->serials[g->n_serials + i]);
         if (rc != IOTSEC_OK)
             return rc; /* n_serials unchanged: the partial copy is ignored */
     }
-    rs->n_serials = need;
+    g->n_serials = need;
     return IOTSEC_OK;
 }
 
@@ -433,9 +603,11 @@ int iotsec_revocation_add_crl(iotsec_revocation *rs, const uint8_t *data, size_t
                               int64_t now)
 {
     X509_CRL *crl = NULL;
+    struct crl_group *g = NULL;
     iotsec_crl_floor pos;
     int64_t stale_after = INT64_MAX;
     long version;
+    char label[112];
     int rc, v;
 
     if (rs == NULL || data == NULL || len == 0)
@@ -444,34 +616,72 @@ int iotsec_revocation_add_crl(iotsec_revocation *rs, const uint8_t *data, size_t
         return IOTSEC_E_STATE;
     /* parse → authenticate → freshness → policy (scope) → commit */
     rc = iotsec_x509_crl_decode(data, len, &crl);
-    if (rc != IOTSEC_OK)
+    if (rc != IOTSEC_OK) {
+        set_refusal(rs, "CRL does not decode (PEM or DER)");
         return rc;
+    }
     version = X509_CRL_get_version(crl);
-    if (version != 0 && version != 1)
+    if (version != 0 && version != 1) {
+        set_refusal(rs, "CRL of an unknown version");
         rc = IOTSEC_E_BAD_VERSION;
+    }
+    if (rc == IOTSEC_OK) {
+        g = group_of_crl(rs, crl);
+        if (g == NULL) {
+            iotsec_x509i_name_text(X509_CRL_get_issuer(crl), label, 96);
+            set_refusal(rs, "CRL issuer \"%s\" is neither the trust anchor nor a known "
+                            "intermediate", label);
+            rc = IOTSEC_E_UNTRUSTED;
+        }
+    }
     if (rc == IOTSEC_OK)
-        rc = crl_authenticate(crl, rs->ca);
-    if (rc == IOTSEC_OK)
+        rc = crl_authenticate(rs, crl, g, now);
+    if (rc == IOTSEC_OK) {
         rc = crl_freshness(crl, now, rs->grace, &stale_after);
-    if (rc == IOTSEC_OK)
+        group_label(rs, g, label, sizeof label);
+        if (rc == IOTSEC_E_EXPIRED)
+            set_refusal(rs, "CRL for %s expired (past nextUpdate + %lu s of grace)", label,
+                        (unsigned long)rs->grace);
+        else if (rc == IOTSEC_E_NOT_YET_VALID)
+            set_refusal(rs, "CRL for %s not yet valid (thisUpdate in the future)", label);
+        else if (rc == IOTSEC_E_MISSING_FIELD)
+            set_refusal(rs, "CRL for %s has no nextUpdate", label);
+        else if (rc != IOTSEC_OK)
+            set_refusal(rs, "CRL for %s: bad thisUpdate or nextUpdate", label);
+    }
+    if (rc == IOTSEC_OK) {
         rc = check_extensions(crl);
-    if (rc == IOTSEC_OK)
-        rc = crl_position(crl, rs->issuer, &pos);
-    if (rc == IOTSEC_OK)
-        rc = append_serials(rs, crl);
+        if (rc != IOTSEC_OK)
+            set_refusal(rs, "CRL for %s has a critical extension (delta, scoped or indirect CRL)",
+                        label);
+    }
+    if (rc == IOTSEC_OK) {
+        rc = crl_position(crl, g->issuer, &pos);
+        if (rc != IOTSEC_OK)
+            set_refusal(rs, "CRL for %s: bad cRLNumber", label);
+    }
+    if (rc == IOTSEC_OK) {
+        rc = append_serials(g, crl);
+        if (rc != IOTSEC_OK)
+            set_refusal(rs, "CRL for %s: a revoked serial that is zero, negative or over 20 "
+                            "bytes", label);
+    }
     if (rc == IOTSEC_OK) {
         if (stale_after < rs->stale_after)
             rs->stale_after = stale_after;
+        if (stale_after < g->stale_after)
+            g->stale_after = stale_after;
         /* the newest CRL; between two at the same position the larger digest, so the
          * choice does not depend on the order the CRLs came in */
-        v = rs->have_newest ? pos_cmp(&pos, &rs->newest) : POS_NEWER;
+        v = g->have_newest ? pos_cmp(&pos, &g->newest) : POS_NEWER;
         if (v == POS_NEWER ||
             (v == POS_CONFLICT &&
-             memcmp(pos.digest, rs->newest.digest, IOTSEC_CRL_DIGEST_LEN) > 0)) {
-            rs->newest = pos;
-            rs->newest_index = rs->n_crls;
-            rs->have_newest = 1;
+             memcmp(pos.digest, g->newest.digest, IOTSEC_CRL_DIGEST_LEN) > 0)) {
+            g->newest = pos;
+            g->newest_index = rs->n_crls;
+            g->have_newest = 1;
         }
+        g->n_crls++;
         rs->n_crls++;
     }
     X509_CRL_free(crl);
@@ -562,9 +772,39 @@ static int strictly_sorted(const uint8_t *v, size_t n)
     return 1;
 }
 
+/* Sort g's serials, drop duplicates, build the sample (NO_MEMORY leaves it sorted, which a
+ * retry does not mind). */
+static int group_seal(struct crl_group *g)
+{
+    size_t i, out;
+
+    if (g->n_serials > 1 && !strictly_sorted((const uint8_t *)g->serials, g->n_serials)) {
+        /* CRL writers sort their entries (RFC 5280 does not require it); several CRLs or an
+         * unsorted one need a sort, then duplicates go */
+        qsort(g->serials, g->n_serials, sizeof(serial_key), serial_cmp);
+        for (i = 1, out = 1; i < g->n_serials; i++) {
+            if (memcmp(g->serials[out - 1u], g->serials[i], IOTSEC_SERIAL_LEN) != 0) {
+                if (out != i)
+                    memcpy(g->serials[out], g->serials[i], IOTSEC_SERIAL_LEN);
+                out++;
+            }
+        }
+        g->n_serials = out;
+    }
+    if (g->n_serials > 0 && g->sample == NULL) {
+        g->n_sample = (g->n_serials + SAMPLE_STRIDE - 1u) / SAMPLE_STRIDE;
+        g->sample = malloc(g->n_sample * sizeof(serial_key));
+        if (g->sample == NULL)
+            return IOTSEC_E_NO_MEMORY;
+        for (i = 0; i < g->n_sample; i++)
+            memcpy(g->sample[i], g->serials[i * SAMPLE_STRIDE], IOTSEC_SERIAL_LEN);
+    }
+    return IOTSEC_OK;
+}
+
 int iotsec_revocation_seal(iotsec_revocation *rs)
 {
-    size_t count = 0, i, out;
+    size_t count = 0, i;
     int rc;
 
     if (rs == NULL)
@@ -572,12 +812,18 @@ int iotsec_revocation_seal(iotsec_revocation *rs)
     if (rs->sealed)
         return IOTSEC_E_STATE;
     /* monotonicity first: a refused seal leaves the set as it was */
-    if (rs->have_newest) {
-        const iotsec_crl_floor *f = floor_find(rs->floors, rs->n_floors, rs->issuer);
-        int v = f != NULL ? pos_cmp(&rs->newest, f) : POS_NEWER;
+    for (i = 0; i < rs->n_groups; i++) {
+        const struct crl_group *g = &rs->groups[i];
+        const iotsec_crl_floor *f;
+        int v;
+        if (!g->have_newest)
+            continue;
+        f = floor_find(rs->floors, rs->n_floors, g->issuer);
+        v = f != NULL ? pos_cmp(&g->newest, f) : POS_NEWER;
         if (v == POS_OLDER || v == POS_CONFLICT) {
-            refusal_text(rs->refusal, sizeof rs->refusal, rs->ca, &rs->newest, f, v,
+            refusal_text(rs->refusal, sizeof rs->refusal, g->ca, &g->newest, f, v,
                          rs->floor_what != NULL ? rs->floor_what : "floor");
+            rs->refused_index = g->newest_index;
             return IOTSEC_E_ROLLBACK;
         }
     }
@@ -601,26 +847,10 @@ int iotsec_revocation_seal(iotsec_revocation *rs)
         rs->deny_text = NULL;
         rs->deny_text_len = 0;
     }
-    if (rs->n_serials > 1 && !strictly_sorted((const uint8_t *)rs->serials, rs->n_serials)) {
-        /* CRL writers sort their entries (RFC 5280 does not require it); several CRLs or an
-         * unsorted one need a sort, then duplicates go */
-        qsort(rs->serials, rs->n_serials, sizeof(serial_key), serial_cmp);
-        for (i = 1, out = 1; i < rs->n_serials; i++) {
-            if (memcmp(rs->serials[out - 1u], rs->serials[i], IOTSEC_SERIAL_LEN) != 0) {
-                if (out != i)
-                    memcpy(rs->serials[out], rs->serials[i], IOTSEC_SERIAL_LEN);
-                out++;
-            }
-        }
-        rs->n_serials = out;
-    }
-    if (rs->n_serials > 0) {
-        rs->n_sample = (rs->n_serials + SAMPLE_STRIDE - 1u) / SAMPLE_STRIDE;
-        rs->sample = malloc(rs->n_sample * sizeof(serial_key));
-        if (rs->sample == NULL)
-            return IOTSEC_E_NO_MEMORY; /* sorting again on a retry is harmless */
-        for (i = 0; i < rs->n_sample; i++)
-            memcpy(rs->sample[i], rs->serials[i * SAMPLE_STRIDE], IOTSEC_SERIAL_LEN);
+    for (i = 0; i < rs->n_groups; i++) {
+        rc = group_seal(&rs->groups[i]);
+        if (rc != IOTSEC_OK)
+            return rc;
     }
     rs->sealed = 1;
     return IOTSEC_OK;
@@ -628,30 +858,28 @@ int iotsec_revocation_seal(iotsec_revocation *rs)
 
 int iotsec_revocation_set_crl_floor(iotsec_revocation *rs, const iotsec_crl_floor *floor)
 {
-    int ca_known;
-
     if (rs == NULL || !floor_valid(floor))
         return IOTSEC_E_INVALID_ARG;
     if (rs->sealed)
         return IOTSEC_E_STATE;
-    if (floor_find(rs->floors, rs->n_floors, floor->issuer) == NULL) {
-        /* keep a place for the CA's own floor (iotsec_revocation_crl_floors adds it) */
-        ca_known = floor_find(rs->floors, rs->n_floors, rs->issuer) != NULL ||
-                   memcmp(floor->issuer, rs->issuer, IOTSEC_CRL_ISSUER_LEN) == 0;
-        if (rs->n_floors + 1u + (ca_known ? 0u : 1u) > IOTSEC_CRL_FLOORS_MAX)
-            return IOTSEC_E_INVALID_ARG;
-    }
+    /* keep a place for the floor of each CA of the set (iotsec_revocation_crl_floors adds
+     * them) */
+    if (floor_find(rs->floors, rs->n_floors, floor->issuer) == NULL &&
+        floor_room(rs, floor->issuer) > IOTSEC_CRL_FLOORS_MAX)
+        return IOTSEC_E_INVALID_ARG;
     return floor_raise(rs->floors, &rs->n_floors, floor);
 }
 
-/* The floors of rs merged with its newest CRL (at most IOTSEC_CRL_FLOORS_MAX). */
+/* The floors of rs merged with the newest CRL of each CA (at most IOTSEC_CRL_FLOORS_MAX). */
 static size_t set_floors(const iotsec_revocation *rs, iotsec_crl_floor v[IOTSEC_CRL_FLOORS_MAX])
 {
-    size_t n = rs->n_floors;
+    size_t n = rs->n_floors, i;
 
     memcpy(v, rs->floors, n * sizeof *v);
-    if (rs->have_newest)
-        (void)floor_raise(v, &n, &rs->newest); /* fits: set_crl_floor keeps a place */
+    for (i = 0; i < rs->n_groups; i++) {
+        if (rs->groups[i].have_newest) /* fits: set_crl_floor and add_ca keep a place */
+            (void)floor_raise(v, &n, &rs->groups[i].newest);
+    }
     return n;
 }
 
@@ -813,9 +1041,15 @@ static int load_floored(iotsec_revocation **out, const iotsec_revocation_config 
     if (out == NULL || cfg == NULL || (cfg->crl_paths == NULL && cfg->crl_count > 0))
         return IOTSEC_E_INVALID_ARG;
     *out = NULL;
+    if (cfg->intermediates == NULL && cfg->intermediate_count > 0)
+        return IOTSEC_E_INVALID_ARG;
     rc = iotsec_revocation_new(&rs, cfg->ca, cfg->grace_seconds);
     if (rc == IOTSEC_OK && refusal != NULL)
         rs->floor_what = "one in force"; /* the floors are a holder's */
+    for (i = 0; rc == IOTSEC_OK && i < cfg->intermediate_count; i++)
+        rc = iotsec_revocation_add_ca(rs, cfg->intermediates[i]);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_revocation_set_crl_policy(rs, cfg->crl_policy);
     for (i = 0; rc == IOTSEC_OK && i < n_floors; i++)
         rc = iotsec_revocation_set_crl_floor(rs, &floors[i]);
     for (i = 0; rc == IOTSEC_OK && i < cfg->crl_count; i++) {
@@ -829,13 +1063,12 @@ static int load_floored(iotsec_revocation **out, const iotsec_revocation_config 
     if (rc == IOTSEC_OK) {
         path = NULL;
         rc = iotsec_revocation_seal(rs);
-        if (rc == IOTSEC_E_ROLLBACK) {
-            path = cfg->crl_paths[rs->newest_index];
-            if (refusal != NULL)
-                memcpy(refusal, rs->refusal, sizeof rs->refusal);
-        }
+        if (rc == IOTSEC_E_ROLLBACK)
+            path = cfg->crl_paths[rs->refused_index];
     }
     if (rc != IOTSEC_OK) {
+        if (refusal != NULL && rs != NULL)
+            memcpy(refusal, rs->refusal, sizeof rs->refusal);
         iotsec_revocation_unref(rs);
         if (err != NULL) {
             err->path = path;
@@ -901,22 +1134,22 @@ static size_t last_le(const uint8_t *v, size_t n, const uint8_t key[IOTSEC_SERIA
     return lo;
 }
 
-static int serial_listed(const iotsec_revocation *rs, const uint8_t key[IOTSEC_SERIAL_LEN])
+static int serial_listed(const struct crl_group *g, const uint8_t key[IOTSEC_SERIAL_LEN])
 {
     size_t block, first, n;
     int equal;
 
-    if (rs->n_serials == 0)
+    if (g->n_serials == 0)
         return 0;
     /* which block: the last sample ≤ key */
-    block = last_le((const uint8_t *)rs->sample, rs->n_sample, key, &equal);
+    block = last_le((const uint8_t *)g->sample, g->n_sample, key, &equal);
     if (equal)
         return 1;
     if (block == 0)
         return 0; /* below the smallest serial */
     first = (block - 1u) * SAMPLE_STRIDE;
-    n = rs->n_serials - first < SAMPLE_STRIDE ? rs->n_serials - first : SAMPLE_STRIDE;
-    (void)last_le((const uint8_t *)rs->serials[first], n, key, &equal);
+    n = g->n_serials - first < SAMPLE_STRIDE ? g->n_serials - first : SAMPLE_STRIDE;
+    (void)last_le((const uint8_t *)g->serials[first], n, key, &equal);
     return equal;
 }
 
@@ -927,46 +1160,151 @@ int iotsec_revocation_check_serial(const iotsec_revocation *rs,
         return IOTSEC_E_INVALID_ARG;
     if (!rs->sealed)
         return IOTSEC_E_STATE;
-    return serial_listed(rs, serial) ? IOTSEC_E_REVOKED : IOTSEC_OK;
+    return serial_listed(&rs->groups[0], serial) ? IOTSEC_E_REVOKED : IOTSEC_OK;
+}
+
+/* The group of the issuer of link l (same name and same key), or NULL. */
+static const struct crl_group *group_of_link(const iotsec_revocation *rs,
+                                             const iotsec_chain_link *l)
+{
+    size_t i;
+
+    for (i = 0; i < rs->n_groups; i++) {
+        const struct crl_group *g = &rs->groups[i];
+        if (memcmp(g->key, l->issuer_key, IOTSEC_KEY_HASH_LEN) == 0 &&
+            memcmp(g->issuer, l->issuer, IOTSEC_CRL_ISSUER_LEN) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+/* "the device certificate" / "the CA certificate at chain level N" */
+static void level_text(size_t level, char *out, size_t cap)
+{
+    if (level == 0)
+        (void)snprintf(out, cap, "certificate");
+    else
+        (void)snprintf(out, cap, "CA certificate at chain level %zu", level);
+}
+
+int iotsec_revocation_check_detail(const iotsec_revocation *rs, const iotsec_peer_identity *id,
+                                   int64_t now, iotsec_revocation_reason *reason, size_t *level,
+                                   char *text, size_t cap, size_t *len)
+{
+    const struct crl_group *gs[IOTSEC_CHAIN_MAX];
+    iotsec_chain_link one;
+    const iotsec_chain_link *links;
+    iotsec_deny_kind kind = IOTSEC_DENY_NONE;
+    char buf[IOTSEC_REVOCATION_DETAIL_MAX], label[112], what[48];
+    size_t n, i, at = 0;
+    int rc = IOTSEC_OK;
+
+    buf[0] = '\0';
+    if (reason != NULL)
+        *reason = IOTSEC_REVOKED_NONE;
+    if (level != NULL)
+        *level = 0;
+    if (len != NULL)
+        *len = 0;
+    if (text != NULL && cap > 0)
+        text[0] = '\0';
+    if (rs == NULL || id == NULL || id->device_id_len > IOTSEC_DEVICE_ID_MAX ||
+        id->chain_len > IOTSEC_CHAIN_MAX || (text != NULL && cap == 0))
+        return IOTSEC_E_INVALID_ARG;
+    if (!rs->sealed)
+        return IOTSEC_E_STATE;
+    if (id->chain_len == 0) {
+        /* read from the certificate alone: issued by the anchor directly */
+        memset(&one, 0, sizeof one);
+        memcpy(one.serial, id->serial, IOTSEC_SERIAL_LEN);
+        links = &one;
+        n = 1;
+        gs[0] = &rs->groups[0];
+    } else {
+        links = id->chain;
+        n = id->chain_len;
+        for (i = 0; i < n; i++)
+            gs[i] = group_of_link(rs, &links[i]);
+    }
+    /* a listed certificate is revoked whatever the age of the list that says so */
+    for (i = 0; i < n && rc == IOTSEC_OK; i++) {
+        if (gs[i] != NULL && serial_listed(gs[i], links[i].serial)) {
+            group_label(rs, gs[i], label, sizeof label);
+            level_text(i, what, sizeof what);
+            (void)snprintf(buf, sizeof buf, "%s revoked by the CRL of the %s", what, label);
+            if (reason != NULL)
+                *reason = IOTSEC_REVOKED_CRL;
+            at = i;
+            rc = IOTSEC_E_REVOKED;
+        }
+    }
+    if (rc == IOTSEC_OK && rs->deny.count > 0) {
+        rc = iotsec_denylist_check(&rs->deny, id->fingerprint, id->device_id,
+                                   id->device_id_len, &kind);
+        if (rc == IOTSEC_E_REVOKED) {
+            if (reason != NULL)
+                *reason = kind == IOTSEC_DENY_FINGERPRINT ? IOTSEC_REVOKED_FINGERPRINT
+                                                          : IOTSEC_REVOKED_DEVICE_ID;
+            (void)snprintf(buf, sizeof buf, "device %s is on the denylist (%s)", id->device_id,
+                           kind == IOTSEC_DENY_FINGERPRINT ? "certificate fingerprint"
+                                                           : "device id");
+        }
+    }
+    /* not listed: only as good as the CRLs of its chain (fail closed when stale) */
+    for (i = 0; i < n && rc == IOTSEC_OK; i++) {
+        at = i;
+        if (gs[i] == NULL || gs[i]->n_crls == 0) {
+            if (!rs->require_crls)
+                continue;
+            level_text(i, what, sizeof what);
+            if (gs[i] != NULL) {
+                group_label(rs, gs[i], label, sizeof label);
+                (void)snprintf(buf, sizeof buf, "no CRL for the %s, issuer of the %s (CRL "
+                               "policy: require)", label, what);
+            } else {
+                (void)snprintf(buf, sizeof buf, "no CRL for the issuer of the %s (CRL policy: "
+                               "require)", what);
+            }
+            rc = IOTSEC_E_POLICY;
+        } else if (now > gs[i]->stale_after) {
+            group_label(rs, gs[i], label, sizeof label);
+            (void)snprintf(buf, sizeof buf, "CRL for %s expired (past nextUpdate + %lu s of "
+                           "grace)", label, (unsigned long)rs->grace);
+            rc = IOTSEC_E_EXPIRED;
+        }
+    }
+    if (rc == IOTSEC_OK)
+        return IOTSEC_OK;
+    if (level != NULL)
+        *level = at;
+    if (text != NULL) {
+        size_t k = strlen(buf);
+        if (k >= cap) {
+            k = cap - 1u;
+            if (k >= 3u)
+                memcpy(buf + k - 3u, "...", 3u);
+        }
+        memcpy(text, buf, k);
+        text[k] = '\0';
+        if (len != NULL)
+            *len = k;
+    }
+    return rc;
 }
 
 int iotsec_revocation_check(const iotsec_revocation *rs, const iotsec_peer_identity *id,
                             int64_t now, iotsec_revocation_reason *reason)
 {
-    iotsec_deny_kind kind = IOTSEC_DENY_NONE;
-    int rc;
-
-    if (reason != NULL)
-        *reason = IOTSEC_REVOKED_NONE;
-    if (rs == NULL || id == NULL || id->device_id_len > IOTSEC_DEVICE_ID_MAX)
-        return IOTSEC_E_INVALID_ARG;
-    if (!rs->sealed)
-        return IOTSEC_E_STATE;
-    /* a listed certificate is revoked whatever the age of the list that says so */
-    if (serial_listed(rs, id->serial)) {
-        if (reason != NULL)
-            *reason = IOTSEC_REVOKED_CRL;
-        return IOTSEC_E_REVOKED;
-    }
-    if (rs->deny.count > 0) {
-        rc = iotsec_denylist_check(&rs->deny, id->fingerprint, id->device_id,
-                                   id->device_id_len, &kind);
-        if (rc != IOTSEC_OK) {
-            if (reason != NULL && rc == IOTSEC_E_REVOKED)
-                *reason = kind == IOTSEC_DENY_FINGERPRINT ? IOTSEC_REVOKED_FINGERPRINT
-                                                          : IOTSEC_REVOKED_DEVICE_ID;
-            return rc;
-        }
-    }
-    /* not listed: only as good as the freshness of the CRLs (fail closed when stale) */
-    if (now > rs->stale_after)
-        return IOTSEC_E_EXPIRED;
-    return IOTSEC_OK;
+    return iotsec_revocation_check_detail(rs, id, now, reason, NULL, NULL, 0, NULL);
 }
 
 size_t iotsec_revocation_serial_count(const iotsec_revocation *rs)
 {
-    return rs != NULL ? rs->n_serials : 0;
+    size_t i, n = 0;
+
+    for (i = 0; rs != NULL && i < rs->n_groups; i++)
+        n += rs->groups[i].n_serials;
+    return n;
 }
 
 size_t iotsec_revocation_denylist_count(const iotsec_revocation *rs)
@@ -1035,11 +1373,14 @@ static int holder_admit(iotsec_revocation_holder *h, const iotsec_revocation *ne
     size_t n = h->n_floors, nn, i;
     int v, rc;
 
-    if (next->have_newest) {
-        f = floor_find(h->floors, h->n_floors, next->newest.issuer);
-        v = f != NULL ? pos_cmp(&next->newest, f) : POS_NEWER;
+    for (i = 0; i < next->n_groups; i++) {
+        const struct crl_group *g = &next->groups[i];
+        if (!g->have_newest)
+            continue;
+        f = floor_find(h->floors, h->n_floors, g->newest.issuer);
+        v = f != NULL ? pos_cmp(&g->newest, f) : POS_NEWER;
         if (v == POS_OLDER || v == POS_CONFLICT) {
-            refusal_text(h->refusal, sizeof h->refusal, next->ca, &next->newest, f, v,
+            refusal_text(h->refusal, sizeof h->refusal, g->ca, &g->newest, f, v,
                          "one in force");
             return IOTSEC_E_ROLLBACK;
         }
@@ -1122,13 +1463,12 @@ int iotsec_revocation_reload(iotsec_revocation_holder *h, const iotsec_revocatio
     pthread_mutex_unlock(&h->lock);
     refusal[0] = '\0';
     rc = load_floored(&next, cfg, floors, n_floors, now, err, refusal);
-    if (rc == IOTSEC_E_ROLLBACK) {
+    if (rc != IOTSEC_OK) {
         pthread_mutex_lock(&h->lock);
         memcpy(h->refusal, refusal, sizeof refusal);
         pthread_mutex_unlock(&h->lock);
-    }
-    if (rc != IOTSEC_OK)
         return rc;
+    }
     rc = iotsec_revocation_holder_swap(h, next, now, open, n_open, revoked, n_revoked);
     iotsec_revocation_unref(next);
     return rc;
@@ -1153,18 +1493,24 @@ int iotsec_revocation_holder_set_crl_floor(iotsec_revocation_holder *h,
                                            const iotsec_crl_floor *floor)
 {
     const iotsec_revocation *cur;
-    size_t n;
+    const struct crl_group *g;
+    size_t n, i;
     int rc = IOTSEC_OK, v;
 
     if (h == NULL || !floor_valid(floor))
         return IOTSEC_E_INVALID_ARG;
     pthread_mutex_lock(&h->lock);
     cur = h->current;
-    if (cur->have_newest &&
-        memcmp(cur->newest.issuer, floor->issuer, IOTSEC_CRL_ISSUER_LEN) == 0) {
-        v = pos_cmp(&cur->newest, floor);
+    g = NULL;
+    for (i = 0; i < cur->n_groups && g == NULL; i++) {
+        if (cur->groups[i].have_newest &&
+            memcmp(cur->groups[i].newest.issuer, floor->issuer, IOTSEC_CRL_ISSUER_LEN) == 0)
+            g = &cur->groups[i];
+    }
+    if (g != NULL) {
+        v = pos_cmp(&g->newest, floor);
         if (v == POS_OLDER || v == POS_CONFLICT) {
-            refusal_text(h->refusal, sizeof h->refusal, cur->ca, &cur->newest, floor, v,
+            refusal_text(h->refusal, sizeof h->refusal, g->ca, &g->newest, floor, v,
                          "floor");
             rc = IOTSEC_E_ROLLBACK;
         }

@@ -38,6 +38,16 @@ struct tls_cfg {
     char *td;
     iotsec_tls_verdict_cb cb;
     void *cb_arg;
+    unsigned max_depth;      /* 1..IOTSEC_CHAIN_MAX */
+    STACK_OF(X509) *bundle;  /* untrusted intermediates (owned references), or NULL */
+};
+
+/* What a check needs, from a tls_cfg or from a caller's iotsec_tls_policy. */
+struct checker {
+    X509 *anchor;
+    unsigned max_depth;
+    const iotsec_identity_policy *identity;
+    iotsec_revocation_holder *holder;
 };
 
 /* Per-SSL record of the decision. */
@@ -55,6 +65,7 @@ static void cfg_free(struct tls_cfg *cfg)
         return;
     X509_free(cfg->ca);
     free(cfg->td);
+    sk_X509_pop_free(cfg->bundle, X509_free);
     free(cfg);
 }
 
@@ -113,16 +124,20 @@ static void note_identity(const iotsec_identity_policy *ip, X509 *cert, iotsec_t
         memset(v->identity.fingerprint, 0, sizeof v->identity.fingerprint);
 }
 
-/* Identity and revocation of a leaf whose chain is already verified. */
-static void decide(const iotsec_identity_policy *ip, iotsec_revocation_holder *holder,
-                   X509 *leaf, int64_t now, iotsec_tls_verdict *v)
+/* Identity and revocation of a leaf whose chain (the leaf first, the anchor last) is
+ * already verified. */
+static void decide(const struct checker *k, STACK_OF(X509) *chain, int64_t now,
+                   iotsec_tls_verdict *v)
 {
+    X509 *leaf = sk_X509_value(chain, 0);
     iotsec_revocation *rs;
     iotsec_revocation_reason why = IOTSEC_REVOKED_NONE;
+    char text[IOTSEC_REVOCATION_DETAIL_MAX], name[80];
+    size_t level = 0;
     int rc;
 
     v->have_identity = 0;
-    rc = iotsec_x509_identity(leaf, ip, &v->identity);
+    rc = iotsec_x509_identity(leaf, k->identity, &v->identity);
     if (rc != IOTSEC_OK) {
         if (iotsec_x509_fingerprint(leaf, v->identity.fingerprint) != IOTSEC_OK)
             memset(v->identity.fingerprint, 0, sizeof v->identity.fingerprint);
@@ -130,30 +145,68 @@ static void decide(const iotsec_identity_policy *ip, iotsec_revocation_holder *h
         return;
     }
     v->have_identity = 1;
-    if (holder != NULL) {
-        rs = iotsec_revocation_holder_get(holder);
-        rc = rs != NULL ? iotsec_revocation_check(rs, &v->identity, now, &why) : IOTSEC_E_STATE;
+    rc = iotsec_x509i_chain_links(chain, &v->identity);
+    if (rc != IOTSEC_OK) {
+        refuse(v, rc, X509_V_ERR_CERT_REJECTED, "chain not usable for revocation checks");
+        return;
+    }
+    if (k->holder != NULL) {
+        text[0] = '\0';
+        rs = iotsec_revocation_holder_get(k->holder);
+        rc = rs != NULL ? iotsec_revocation_check_detail(rs, &v->identity, now, &why, &level,
+                                                         text, sizeof text, NULL)
+                        : IOTSEC_E_STATE;
         iotsec_revocation_unref(rs);
         if (rc == IOTSEC_E_REVOKED) {
             v->reason = why;
             v->code = rc;
             v->x509_error = X509_V_ERR_CERT_REVOKED;
-            set_detail(v, "device %s revoked (%s): IOTSEC_E_REVOKED", v->identity.device_id,
-                       iotsec_revocation_reason_name((int)why));
-            return;
-        }
-        if (rc == IOTSEC_E_EXPIRED) {
-            refuse(v, rc, X509_V_ERR_CRL_HAS_EXPIRED, "revocation list is stale");
+            v->depth = (int)level;
+            if (level == 0) {
+                set_detail(v, "device %s revoked (%s): IOTSEC_E_REVOKED", v->identity.device_id,
+                           iotsec_revocation_reason_name((int)why));
+            } else {
+                iotsec_x509i_name_text(X509_get_subject_name(sk_X509_value(chain, (int)level)),
+                                       name, sizeof name);
+                set_detail(v, "device %s: its intermediate \"%s\" revoked (%s): "
+                              "IOTSEC_E_REVOKED",
+                           v->identity.device_id, name, iotsec_revocation_reason_name((int)why));
+            }
             return;
         }
         if (rc != IOTSEC_OK) {
-            refuse(v, rc, X509_V_ERR_APPLICATION_VERIFICATION, "revocation check failed");
+            v->depth = (int)level;
+            refuse(v, rc,
+                   rc == IOTSEC_E_EXPIRED  ? X509_V_ERR_CRL_HAS_EXPIRED
+                   : rc == IOTSEC_E_POLICY ? X509_V_ERR_UNABLE_TO_GET_CRL
+                                           : X509_V_ERR_APPLICATION_VERIFICATION,
+                   text[0] != '\0' ? text : "revocation check failed");
             return;
         }
     }
     v->code = IOTSEC_OK;
     v->x509_error = X509_V_OK;
     set_detail(v, "device %s accepted", v->identity.device_id);
+}
+
+/* Verify the chain of sctx (initialised: the store with the anchor, the leaf, the untrusted
+ * certificates) and decide at now into *v. */
+static void check_ctx(const struct checker *k, X509_STORE_CTX *sctx, int64_t now,
+                      iotsec_tls_verdict *v)
+{
+    iotsec_x509i_result res;
+
+    memset(v, 0, sizeof *v);
+    iotsec_x509i_verify(sctx, k->anchor, k->max_depth, now, &res);
+    if (res.code != IOTSEC_OK) {
+        note_identity(k->identity, X509_STORE_CTX_get0_cert(sctx), v);
+        v->code = res.code;
+        v->x509_error = res.x509_error;
+        v->depth = res.depth;
+        set_detail(v, "%s: %s", res.text, iotsec_error_name(res.code));
+        return;
+    }
+    decide(k, X509_STORE_CTX_get0_chain(sctx), now, v);
 }
 
 static struct tls_state *state_for(SSL *ssl)
@@ -170,55 +223,53 @@ static struct tls_state *state_for(SSL *ssl)
     return st;
 }
 
-static int verify_cb(int ok, X509_STORE_CTX *sctx)
+/* The context's certificate verification (SSL_CTX_set_cert_verify_callback): the whole
+ * chain decision, once per handshake, with the bundle added to the peer's intermediates. */
+static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
     struct tls_cfg *cfg = ssl != NULL ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index)
                                       : NULL;
     struct tls_state *st = ssl != NULL ? state_for(ssl) : NULL;
+    STACK_OF(X509) *peer, *all = NULL;
+    struct checker k;
     iotsec_tls_verdict *v;
-    int depth = X509_STORE_CTX_get_error_depth(sctx), err;
+    int i, ok = 1;
 
+    (void)arg;
     if (cfg == NULL || st == NULL) { /* fail closed */
         X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
         return 0;
     }
     v = &st->verdict;
-    if (st->decided && (ok || v->code != IOTSEC_OK)) { /* called again: keep the decision */
-        if (v->code != IOTSEC_OK)
-            X509_STORE_CTX_set_error(sctx, v->x509_error);
-        return v->code == IOTSEC_OK;
+    peer = X509_STORE_CTX_get0_untrusted(sctx);
+    if (cfg->bundle != NULL && sk_X509_num(cfg->bundle) > 0) {
+        all = peer != NULL ? sk_X509_dup(peer) : sk_X509_new_null();
+        ok = all != NULL;
+        for (i = 0; ok && i < sk_X509_num(cfg->bundle); i++)
+            ok = sk_X509_push(all, sk_X509_value(cfg->bundle, i)) > 0;
+        if (ok)
+            X509_STORE_CTX_set0_untrusted(sctx, all);
     }
-    /* not yet decided, or OpenSSL found an error after the leaf was accepted (name
-     * constraints and RFC 3779 are checked after the chain's signatures and dates): a
-     * refusal is never turned into success */
     if (!ok) {
-        err = X509_STORE_CTX_get_error(sctx);
         memset(v, 0, sizeof *v);
-        v->depth = depth;
-        note_identity(&cfg->identity, X509_STORE_CTX_get0_cert(sctx), v);
-        v->code = iotsec_x509i_err_code(err);
-        v->x509_error = err;
-        set_detail(v, "certificate refused at depth %d: %s: %s", depth,
-                   X509_verify_cert_error_string(err), iotsec_error_name(v->code));
-    } else if (depth > 0) {
-        return 1; /* the CA itself; the decision is taken at the leaf */
+        refuse(v, IOTSEC_E_NO_MEMORY, X509_V_ERR_OUT_OF_MEM, "out of memory");
     } else {
-        memset(v, 0, sizeof *v);
-        err = iotsec_x509i_chain_check(sctx, cfg->ca);
-        if (err != X509_V_OK) {
-            note_identity(&cfg->identity, X509_STORE_CTX_get0_cert(sctx), v);
-            refuse(v, IOTSEC_E_UNTRUSTED, err, "not issued directly by the device CA");
-        } else {
-            decide(&cfg->identity, cfg->holder, X509_STORE_CTX_get_current_cert(sctx),
-                   (int64_t)time(NULL), v);
-        }
+        k.anchor = cfg->ca;
+        k.max_depth = cfg->max_depth;
+        k.identity = &cfg->identity;
+        k.holder = cfg->holder;
+        check_ctx(&k, sctx, (int64_t)time(NULL), v);
+    }
+    if (all != NULL) {
+        X509_STORE_CTX_set0_untrusted(sctx, peer);
+        sk_X509_free(all); /* references are the peer's and the bundle's */
     }
     st->decided = 1;
-    if (v->code != IOTSEC_OK)
-        X509_STORE_CTX_set_error(sctx, v->x509_error);
+    X509_STORE_CTX_set_error(sctx, v->code == IOTSEC_OK ? X509_V_OK : v->x509_error);
     if (cfg->cb != NULL)
         cfg->cb(cfg->cb_arg, ssl, v);
+    ERR_clear_error();
     return v->code == IOTSEC_OK;
 }
 
@@ -230,10 +281,19 @@ int iotsec_tls_server_setup(SSL_CTX *ctx, const iotsec_tls_policy *policy)
     X509_NAME *ca_name = NULL;
     int ok;
 
+    size_t i;
+
     if (ctx == NULL || policy == NULL || policy->ca == NULL ||
         (policy->identity.source != IOTSEC_ID_CN && policy->identity.source != IOTSEC_ID_SAN_URI &&
-         policy->identity.source != IOTSEC_ID_SAN_DNS))
+         policy->identity.source != IOTSEC_ID_SAN_DNS) ||
+        policy->chain.max_depth > IOTSEC_CHAIN_MAX ||
+        (policy->client_cert_optional != 0 && policy->client_cert_optional != 1) ||
+        (policy->chain.intermediate_count > 0 && policy->chain.intermediates == NULL))
         return IOTSEC_E_INVALID_ARG;
+    for (i = 0; i < policy->chain.intermediate_count; i++) {
+        if (policy->chain.intermediates[i] == NULL)
+            return IOTSEC_E_INVALID_ARG;
+    }
     if (!indices())
         return IOTSEC_E_NO_MEMORY;
     cfg = calloc(1, sizeof *cfg);
@@ -258,6 +318,23 @@ int iotsec_tls_server_setup(SSL_CTX *ctx, const iotsec_tls_policy *policy)
         memcpy(cfg->td, policy->identity.trust_domain, n);
     }
     cfg->identity.trust_domain = cfg->td;
+    cfg->max_depth = policy->chain.max_depth != 0 ? policy->chain.max_depth
+                                                  : IOTSEC_CHAIN_DEPTH_DEFAULT;
+    if (policy->chain.intermediate_count > 0) {
+        cfg->bundle = sk_X509_new_null();
+        for (i = 0; cfg->bundle != NULL && i < policy->chain.intermediate_count; i++) {
+            X509 *c = policy->chain.intermediates[i];
+            if (X509_up_ref(c) != 1 || sk_X509_push(cfg->bundle, c) <= 0) {
+                X509_free(c); /* harmless after a failed up_ref: never, in OpenSSL 3 */
+                sk_X509_pop_free(cfg->bundle, X509_free);
+                cfg->bundle = NULL;
+            }
+        }
+        if (cfg->bundle == NULL) {
+            cfg_free(cfg);
+            return IOTSEC_E_NO_MEMORY;
+        }
+    }
 
     store = iotsec_x509i_store_new(policy->ca);
     names = sk_X509_NAME_new_null();
@@ -280,9 +357,17 @@ int iotsec_tls_server_setup(SSL_CTX *ctx, const iotsec_tls_policy *policy)
     }
     ok = ok && SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) == 1;
     ok = ok && X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), IOTSEC_X509I_VERIFY_FLAGS) == 1;
+    ok = ok && X509_VERIFY_PARAM_clear_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_X509_STRICT) == 1;
     if (ok) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
-        SSL_CTX_set_verify_depth(ctx, IOTSEC_X509I_DEPTH);
+        /* a presented certificate is always verified (a failure ends the handshake);
+         * without FAIL_IF_NO_PEER_CERT a client may also send none */
+        SSL_CTX_set_verify(ctx,
+                           policy->client_cert_optional
+                               ? SSL_VERIFY_PEER
+                               : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                           NULL);
+        SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, NULL);
+        SSL_CTX_set_verify_depth(ctx, (int)cfg->max_depth);
         SSL_CTX_set_client_CA_list(ctx, names); /* takes names */
         names = NULL;
         old = SSL_CTX_get_ex_data(ctx, ctx_index);
@@ -305,7 +390,10 @@ int iotsec_tls_peer_identity(const SSL *ssl, const iotsec_tls_policy *policy,
 {
     const struct tls_cfg *cfg;
     const iotsec_identity_policy *ip;
+    iotsec_peer_identity id;
+    STACK_OF(X509) *chain;
     X509 *cert;
+    int rc;
 
     if (ssl == NULL || out == NULL)
         return IOTSEC_E_INVALID_ARG;
@@ -318,9 +406,15 @@ int iotsec_tls_peer_identity(const SSL *ssl, const iotsec_tls_policy *policy,
         ip = &cfg->identity;
     }
     cert = SSL_get0_peer_certificate(ssl);
-    if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+    chain = SSL_get0_verified_chain(ssl);
+    if (cert == NULL || chain == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
         return IOTSEC_E_UNTRUSTED;
-    return iotsec_x509_identity(cert, ip, out);
+    rc = iotsec_x509_identity(cert, ip, &id);
+    if (rc == IOTSEC_OK)
+        rc = iotsec_x509i_chain_links(chain, &id);
+    if (rc == IOTSEC_OK)
+        *out = id;
+    return rc;
 }
 
 int iotsec_tls_verdict_get(const SSL *ssl, iotsec_tls_verdict *out)
@@ -341,24 +435,69 @@ int iotsec_tls_verdict_get(const SSL *ssl, iotsec_tls_verdict *out)
     return IOTSEC_OK;
 }
 
-int iotsec_tls_check_cert(const iotsec_tls_policy *policy, X509 *cert, int64_t now,
-                          iotsec_tls_verdict *out)
+int iotsec_tls_check_chain(const iotsec_tls_policy *policy, X509 *const *certs, size_t n,
+                           int64_t now, iotsec_tls_verdict *out)
 {
     iotsec_tls_verdict v;
-    int rc;
+    STACK_OF(X509) *untrusted = NULL;
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *sctx = NULL;
+    struct checker k;
+    size_t i, extra;
+    int ok;
 
-    if (policy == NULL || policy->ca == NULL || cert == NULL)
+    if (policy == NULL || policy->ca == NULL || certs == NULL || n == 0 || certs[0] == NULL ||
+        now < 0 || n > (size_t)INT32_MAX || policy->chain.max_depth > IOTSEC_CHAIN_MAX ||
+        (policy->chain.intermediate_count > 0 && policy->chain.intermediates == NULL) ||
+        (sizeof(time_t) < 8 && now > INT32_MAX))
         return IOTSEC_E_INVALID_ARG;
-    memset(&v, 0, sizeof v);
-    rc = iotsec_x509_verify(policy->ca, cert, now);
-    if (rc != IOTSEC_OK) {
-        note_identity(&policy->identity, cert, &v);
-        v.code = rc;
-        set_detail(&v, "certificate refused: %s", iotsec_error_name(rc));
-    } else {
-        decide(&policy->identity, policy->revocation, cert, now, &v);
+    extra = policy->chain.intermediate_count;
+    for (i = 1; i < n; i++) {
+        if (certs[i] == NULL)
+            return IOTSEC_E_INVALID_ARG;
     }
+    for (i = 0; i < extra; i++) {
+        if (policy->chain.intermediates[i] == NULL)
+            return IOTSEC_E_INVALID_ARG;
+    }
+    untrusted = sk_X509_new_null();
+    ok = untrusted != NULL;
+    for (i = 1; ok && i < n; i++)
+        ok = sk_X509_push(untrusted, certs[i]) > 0;
+    for (i = 0; ok && i < extra; i++)
+        ok = sk_X509_push(untrusted, policy->chain.intermediates[i]) > 0;
+    if (ok) {
+        store = iotsec_x509i_store_new(policy->ca);
+        sctx = X509_STORE_CTX_new();
+        ok = store != NULL && sctx != NULL &&
+             X509_STORE_CTX_init(sctx, store, certs[0], untrusted) == 1;
+    }
+    if (!ok) {
+        X509_STORE_CTX_free(sctx);
+        X509_STORE_free(store);
+        sk_X509_free(untrusted);
+        ERR_clear_error();
+        return IOTSEC_E_NO_MEMORY;
+    }
+    k.anchor = policy->ca;
+    k.max_depth = policy->chain.max_depth != 0 ? policy->chain.max_depth
+                                               : IOTSEC_CHAIN_DEPTH_DEFAULT;
+    k.identity = &policy->identity;
+    k.holder = policy->revocation;
+    check_ctx(&k, sctx, now, &v);
+    X509_STORE_CTX_free(sctx);
+    X509_STORE_free(store);
+    sk_X509_free(untrusted); /* borrowed certificates */
+    ERR_clear_error();
     if (out != NULL)
         *out = v;
     return v.code;
+}
+
+int iotsec_tls_check_cert(const iotsec_tls_policy *policy, X509 *cert, int64_t now,
+                          iotsec_tls_verdict *out)
+{
+    if (policy == NULL || policy->ca == NULL || cert == NULL)
+        return IOTSEC_E_INVALID_ARG;
+    return iotsec_tls_check_chain(policy, &cert, 1, now, out);
 }

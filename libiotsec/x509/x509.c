@@ -89,32 +89,6 @@ int iotsec_x509i_err_code(int x509_err)
     }
 }
 
-X509_STORE *iotsec_x509i_store_new(X509 *ca)
-{
-    X509_STORE *store = X509_STORE_new();
-
-    if (store == NULL || X509_STORE_add_cert(store, ca) != 1 ||
-        X509_STORE_set_flags(store, IOTSEC_X509I_VERIFY_FLAGS) != 1 ||
-        X509_STORE_set_depth(store, IOTSEC_X509I_DEPTH) != 1 ||
-        X509_STORE_set_purpose(store, X509_PURPOSE_SSL_CLIENT) != 1) {
-        X509_STORE_free(store);
-        ERR_clear_error();
-        return NULL;
-    }
-    return store;
-}
-
-int iotsec_x509i_chain_check(X509_STORE_CTX *sctx, X509 *ca)
-{
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
-
-    if (chain == NULL || sk_X509_num(chain) != 2 || X509_cmp(sk_X509_value(chain, 1), ca) != 0)
-        return X509_V_ERR_CERT_UNTRUSTED;
-    if (X509_check_ca(sk_X509_value(chain, 0)) != 0)
-        return X509_V_ERR_INVALID_CA; /* a CA certificate cannot be a device */
-    return X509_V_OK;
-}
-
 int iotsec_x509i_is_der(const uint8_t *in, size_t len)
 {
     /* every DER structure read here is a SEQUENCE (tag 0x30); PEM text starts with
@@ -415,31 +389,72 @@ int iotsec_x509_key_load_file(const char *path, EVP_PKEY **out)
     return rc;
 }
 
-/* ---- verification -------------------------------------------------------------------- */
+/* ---- several certificates (a chain file) ----------------------------------------------- */
 
-int iotsec_x509_verify(X509 *ca, X509 *cert, int64_t now)
+int iotsec_x509_certs_decode(const uint8_t *in, size_t len, X509 **out, size_t cap, size_t *n)
 {
-    X509_STORE *store;
-    X509_STORE_CTX *sctx;
-    int err, ok;
+    BIO *bio;
+    X509 *cert;
+    size_t got = 0, i;
+    unsigned long e;
+    int rc = IOTSEC_OK;
 
-    if (ca == NULL || cert == NULL || now < 0)
+    if (n != NULL)
+        *n = 0;
+    if (in == NULL || out == NULL || n == NULL || cap == 0 || len == 0 || len > INT_MAX)
         return IOTSEC_E_INVALID_ARG;
-    store = iotsec_x509i_store_new(ca);
-    sctx = X509_STORE_CTX_new();
-    if (store == NULL || sctx == NULL || X509_STORE_CTX_init(sctx, store, cert, NULL) != 1) {
-        X509_STORE_CTX_free(sctx);
-        X509_STORE_free(store);
-        ERR_clear_error();
-        return IOTSEC_E_NO_MEMORY;
+    if (iotsec_x509i_is_der(in, len)) {
+        rc = iotsec_x509_cert_decode(in, len, &out[0]);
+        if (rc == IOTSEC_OK)
+            *n = 1;
+        return rc;
     }
-    X509_STORE_CTX_set_time(sctx, 0, (time_t)now);
-    ok = X509_verify_cert(sctx);
-    err = ok == 1 ? iotsec_x509i_chain_check(sctx, ca) : X509_STORE_CTX_get_error(sctx);
-    if (ok != 1 && err == X509_V_OK)
-        err = X509_V_ERR_UNSPECIFIED;
-    X509_STORE_CTX_free(sctx);
-    X509_STORE_free(store);
+    bio = BIO_new_mem_buf(in, (int)len);
+    if (bio == NULL)
+        return IOTSEC_E_NO_MEMORY;
     ERR_clear_error();
-    return iotsec_x509i_err_code(err);
+    for (;;) {
+        cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (cert == NULL) {
+            e = ERR_peek_last_error();
+            /* the end of the text (no further block) is no error, anything else is */
+            if (got == 0 || ERR_GET_LIB(e) != ERR_LIB_PEM || ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
+                rc = IOTSEC_E_BAD_ENCODING;
+            break;
+        }
+        if (got == cap) {
+            X509_free(cert);
+            rc = IOTSEC_E_BUFFER_TOO_SMALL;
+            break;
+        }
+        out[got++] = cert;
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (rc != IOTSEC_OK) {
+        for (i = 0; i < got; i++) {
+            X509_free(out[i]);
+            out[i] = NULL;
+        }
+        return rc;
+    }
+    *n = got;
+    return IOTSEC_OK;
+}
+
+int iotsec_x509_certs_load_file(const char *path, X509 **out, size_t cap, size_t *n)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (n != NULL)
+        *n = 0;
+    if (path == NULL || out == NULL || n == NULL || cap == 0)
+        return IOTSEC_E_INVALID_ARG;
+    rc = iotsec_file_read(path, IOTSEC_X509_FILE_MAX, &buf, &len);
+    if (rc == IOTSEC_OK)
+        rc = len == 0 ? IOTSEC_E_BAD_ENCODING : iotsec_x509_certs_decode(buf, len, out, cap, n);
+    free(buf);
+    return rc;
 }

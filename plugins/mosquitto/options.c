@@ -86,6 +86,22 @@ static int one(mq_options *o, const char *k, const char *v, char *err, size_t ca
         rc = set_string(&o->audit_path, v);
     else if (strcmp(k, "trust_domain") == 0)
         rc = set_string(&o->trust_domain, v);
+    else if (strcmp(k, "intermediates") == 0)
+        rc = set_string(&o->intermediates_path, v);
+    else if (strcmp(k, "max_depth") == 0) {
+        if (!parse_u64(v, 1, IOTSEC_CHAIN_MAX, &n))
+            return fail(err, cap, IOTSEC_E_INVALID_ARG, k, "certificates below device_ca, 1-8");
+        o->max_depth = (unsigned)n;
+        rc = IOTSEC_OK;
+    } else if (strcmp(k, "crl_policy") == 0) {
+        if (strcmp(v, "allow") == 0)
+            o->crl_policy = IOTSEC_CRL_ALLOW_MISSING;
+        else if (strcmp(v, "require") == 0)
+            o->crl_policy = IOTSEC_CRL_REQUIRE;
+        else
+            return fail(err, cap, IOTSEC_E_INVALID_ARG, k, "allow or require");
+        rc = IOTSEC_OK;
+    }
     else if (strcmp(k, "crl") == 0) {
         if (o->crl_count == MQ_MAX_CRLS)
             return fail(err, cap, IOTSEC_E_INVALID_ARG, k, "at most 16 CRL files");
@@ -228,6 +244,7 @@ void mq_options_free(mq_options *o)
         free(o->crl_paths[i]);
     free(o->denylist_path);
     free(o->trust_domain);
+    free(o->intermediates_path);
     free(o->audit_path);
     free(o->telemetry_topic);
     patterns_free(&o->publish);

@@ -438,6 +438,9 @@ static void revocation_config(const mq_plugin *p, iotsec_revocation_config *rc)
     rc->crl_count = p->opt.crl_count;
     rc->denylist_path = p->opt.denylist_path;
     rc->grace_seconds = p->opt.crl_grace;
+    rc->intermediates = p->n_bundle > 0 ? p->bundle : NULL;
+    rc->intermediate_count = p->n_bundle;
+    rc->crl_policy = p->opt.crl_policy;
 }
 
 static void reload(mq_plugin *p, const char *why)
@@ -615,6 +618,8 @@ static void plugin_free(mq_plugin *p, size_t registered)
     mq_store_close(p);
     iotsec_revocation_holder_free(p->holder);
     X509_free(p->ca);
+    for (i = 0; i < p->n_bundle; i++)
+        X509_free(p->bundle[i]);
     if (p->audit_fd >= 0)
         close(p->audit_fd);
     mq_options_free(&p->opt);
@@ -668,6 +673,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         snprintf(err, sizeof err, "plugin_opt_device_ca %s: %s", p->opt.ca_path, iotsec_strerror(rc));
         return init_fail(p, 0, err);
     }
+    if (p->opt.intermediates_path != NULL) {
+        rc = iotsec_x509_certs_load_file(p->opt.intermediates_path, p->bundle,
+                                         sizeof p->bundle / sizeof p->bundle[0], &p->n_bundle);
+        if (rc != IOTSEC_OK) {
+            snprintf(err, sizeof err, "plugin_opt_intermediates %s: %s",
+                     p->opt.intermediates_path, iotsec_strerror(rc));
+            return init_fail(p, 0, err);
+        }
+    }
     revocation_config(p, &cfg);
     (void)stamps_changed(p);
     rc = iotsec_revocation_load(&rs, &cfg, mq_now(), &rerr);
@@ -683,6 +697,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->policy.ca = p->ca;
     p->policy.revocation = p->holder;
     p->policy.identity = p->opt.identity;
+    p->policy.chain.max_depth = p->opt.max_depth;
+    p->policy.chain.intermediates = p->n_bundle > 0 ? p->bundle : NULL;
+    p->policy.chain.intermediate_count = p->n_bundle;
     if (mq_store_open(p, err, sizeof err) != IOTSEC_OK)
         return init_fail(p, 0, err);
     if (p->opt.audit_path != NULL) {

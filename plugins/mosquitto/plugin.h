@@ -63,6 +63,11 @@ typedef struct mq_options {
     char *operators[MQ_MAX_OPERATORS];
     size_t operator_count;
     size_t max_payload; /* bytes of a telemetry PUBLISH */
+    /* chains (docs/DESIGN.md §7.1): the broker hands the plugin the client's certificate
+     * alone, so intermediates come from this bundle */
+    char *intermediates_path;
+    unsigned max_depth;           /* 0: the library's default (2) */
+    iotsec_crl_policy crl_policy; /* a chain level whose issuer has no CRL */
 } mq_options;
 
 /* Parse mosquitto's option array into o (defaults first). On error a message goes to err
@@ -107,6 +112,8 @@ typedef struct mq_plugin {
     mq_options opt;
     const iotsec_crypto *crypto;
     struct x509_st *ca;
+    struct x509_st *bundle[16]; /* opt.intermediates_path */
+    size_t n_bundle;
     iotsec_revocation_holder *holder;
     iotsec_tls_policy policy;
     mq_stamp crl_stamp[MQ_MAX_CRLS], deny_stamp;

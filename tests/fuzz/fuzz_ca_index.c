@@ -1,13 +1,13 @@
 /* Fuzz target: the records file of `iotsec ca` (CA_DIR/index, tools/iotsec/cmd_ca.c) — the
  * CA's persisted state, one line per issued certificate:
- *     <serial: 40 hex> <notAfter> <revoked at> <kind: d|s> <name>
+ *     <serial: 40 hex> <notAfter> <revoked at> <kind: d|s|c> <name>
  * The tool's code is linked from $(BUILD)/internal/libiotsec-cli.a (tests/fuzz/build.mk;
  * declarations in tools/iotsec/cli.h); the file is read by the tool's own load_index from a
  * scratch directory (in /dev/shm when there is one). The tool's messages about damaged
  * records go to a null stream while it runs.
  *
  * Invariants checked: a file that loads holds one record per line that is neither empty nor
- * a comment, each with a 20-byte serial, times ≤ INT64_MAX, kind 'd' or 's' and a name that
+ * a comment, each with a 20-byte serial, times ≤ INT64_MAX, kind 'd', 's' or 'c' and a name that
  * passes iotsec_device_id_check; what save_index writes loads back to the same records, and
  * writing those again gives the same bytes (one canonical form). */
 #include <stdint.h>
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < ca.n; i++) {
         const struct record *r = &ca.recs[i];
         if (r->not_after > INT64_MAX || r->revoked_at > INT64_MAX ||
-            (r->kind != 'd' && r->kind != 's') ||
+            (r->kind != 'd' && r->kind != 's' && r->kind != 'c') ||
             iotsec_device_id_check(r->name, strlen(r->name)) != IOTSEC_OK)
             abort();
     }

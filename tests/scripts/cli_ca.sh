@@ -164,6 +164,96 @@ has err "deny-bad.txt:2"
 has err IOTSEC_E_BAD_ENCODING
 expect 3 "$IOTSEC" crl check --ca ca/ca.pem --denylist missing.txt d3.pem
 
+# ---- chains: root -> issuing CA -> device ------------------------------------------------
+expect 0 "$IOTSEC" ca init --dir root --name "Fleet Root" --path-len 1
+grep -A1 "Basic Constraints: critical" <(openssl x509 -in root/ca.pem -noout -text) |
+    grep -q "CA:TRUE, pathlen:1" || fail "root pathlen 1"
+expect 1 "$IOTSEC" ca init --dir sub0 --parent ca          # pathlen 0: no CAs below it
+has err "may not issue CAs"
+[ -e sub0/ca.key ] && fail "a refused intermediate left its key"
+expect 0 "$IOTSEC" ca init --dir int --parent root --name "Issuing CA"
+has out "created intermediate CA 'Issuing CA'"
+grep -q " c Issuing_CA$" root/index || fail "intermediate not in the root's records: $(cat root/index)"
+cmp -s int/root.pem root/ca.pem || fail "int/root.pem is not the root"
+expect 0 "$IOTSEC" ca issue --dir int --device-id dev-c1 --out-key c1.key --out-cert c1.pem
+expect 0 "$IOTSEC" ca issue --dir int --device-id dev-c2 --out-key c2.key --out-cert c2.pem
+[ "$(grep -c 'BEGIN CERTIFICATE' c1.pem)" = 2 ] || fail "c1.pem does not carry the chain"
+openssl verify -CAfile root/ca.pem -untrusted int/chain.pem c1.pem >/dev/null ||
+    fail "openssl verify of the chained device certificate"
+expect 0 "$IOTSEC" crl check --ca root/ca.pem c1.pem
+has out "chain of 2 below the trust anchor"
+expect 0 "$IOTSEC" crl check --ca int/ca.pem c1.pem        # a pinned intermediate
+openssl x509 -in c1.pem -out c1-leaf.pem                    # the leaf alone: no chain
+expect 1 "$IOTSEC" crl check --ca root/ca.pem c1-leaf.pem
+has err 'does not chain to the trust anchor "CN=Fleet Root"'
+expect 0 "$IOTSEC" crl check --ca root/ca.pem --intermediates int/chain.pem c1-leaf.pem
+expect 1 "$IOTSEC" crl check --ca root/ca.pem --max-depth 1 c1.pem
+has err "chain longer than 1 below the trust anchor: IOTSEC_E_UNTRUSTED"
+expect 2 "$IOTSEC" crl check --ca root/ca.pem --max-depth 9 c1.pem
+expect 2 "$IOTSEC" crl check --ca root/ca.pem --crl-policy maybe c1.pem
+# CRLs per level: the device against the issuing CA's, the issuing CA against the root's
+expect 0 "$IOTSEC" ca revoke --dir int c2.pem
+expect 0 "$IOTSEC" ca crl --dir int --out int.crl
+expect 0 "$IOTSEC" ca crl --dir root --out root.crl
+expect 0 "$IOTSEC" crl check --ca root/ca.pem --crl root.crl --crl int.crl c1.pem
+expect 1 "$IOTSEC" crl check --ca root/ca.pem --crl root.crl --crl int.crl c2.pem
+has err "device dev-c2 revoked (crl): IOTSEC_E_REVOKED"
+expect 0 "$IOTSEC" crl check --ca root/ca.pem --crl int.crl c1.pem
+expect 1 "$IOTSEC" crl check --ca root/ca.pem --crl int.crl --crl-policy require c1.pem
+has err 'no CRL for the trust anchor "CN=Fleet Root"'
+has err "IOTSEC_E_POLICY"
+expect 0 "$IOTSEC" crl check --ca root/ca.pem --crl root.crl --crl int.crl --crl-policy require c1.pem
+later=$(($(date +%s) + 31 * 86400))
+expect 1 "$IOTSEC" crl check --ca root/ca.pem --crl int.crl --now "$later" c1.pem
+has err 'CRL for intermediate "CN=Issuing CA" expired'
+has err IOTSEC_E_EXPIRED
+expect 1 "$IOTSEC" crl check --ca root/ca.pem --crl other.crl c1.pem
+has err 'CRL issuer "CN=iotsec device CA" is neither the trust anchor nor a known intermediate'
+expect 0 "$IOTSEC" ca revoke --dir root int/ca.pem
+expect 0 "$IOTSEC" ca crl --dir root --out root2.crl
+expect 1 "$IOTSEC" crl check --ca root/ca.pem --crl root2.crl --crl int.crl c1.pem
+has err 'its intermediate "CN=Issuing CA" revoked (crl)'
+# a PKCS#12 bundle for a factory: key, certificate, chain; AES-256 / PBKDF2 / SHA-256 MAC
+printf 'factory secret\n' >p12.pw
+expect 2 "$IOTSEC" ca issue --dir int --device-id dev-p12 --p12 p.p12
+expect 0 "$IOTSEC" ca issue --dir int --device-id dev-p12 --p12 p.p12 --password-file p12.pw
+[ "$(stat -c %a p.p12)" = 600 ] || fail "p12 mode"
+openssl pkcs12 -in p.p12 -passin file:p12.pw -info -nokeys >p12.txt 2>&1 || fail "openssl pkcs12: $(cat p12.txt)"
+grep -q "MAC: sha256" p12.txt || fail "p12 MAC"
+grep -q "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC" p12.txt || fail "p12 key encryption"
+[ "$(grep -c '^subject=' p12.txt)" = 3 ] || fail "p12 chain: $(grep subject= p12.txt)"
+openssl pkcs12 -in p.p12 -passin file:p12.pw -nokeys -clcerts 2>/dev/null |
+    openssl x509 -out p12-leaf.pem || fail "p12 leaf"
+expect 0 "$IOTSEC" crl check --ca root/ca.pem --intermediates int/chain.pem p12-leaf.pem
+python3 -c '
+import sys
+from cryptography.hazmat.primitives.serialization import pkcs12
+k, c, cas = pkcs12.load_key_and_certificates(open("p.p12", "rb").read(), b"factory secret")
+assert c.subject.rfc4514_string() == "CN=dev-p12", c.subject
+assert [x.subject.rfc4514_string() for x in cas] == ["CN=Issuing CA", "CN=Fleet Root"], cas
+' || fail "Python cryptography cannot read the PKCS#12 bundle"
+: >empty.pw
+expect 2 "$IOTSEC" ca issue --dir int --device-id dev-p13 --p12 bad.p12 --password-file empty.pw
+# a CA made the tutorial way (no keyUsage) is accepted; one whose keyUsage lacks keyCertSign
+# is refused, named
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tut.key \
+    -out tut.pem -subj /CN=MyCA -days 30 >/dev/null 2>&1 || fail "openssl req -x509"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tdev.key \
+    -out tdev.csr -subj /CN=tdev-1 >/dev/null 2>&1 &&
+    openssl x509 -req -in tdev.csr -CA tut.pem -CAkey tut.key -out tdev.pem -days 10 \
+        >/dev/null 2>&1 || fail "openssl x509 -req"
+expect 0 "$IOTSEC" crl check --ca tut.pem tdev.pem
+has out "ok: device tdev-1"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ku.key \
+    -out ku.pem -subj /CN=KU-CA -days 30 -addext "keyUsage=critical,digitalSignature" \
+    >/dev/null 2>&1 || fail "openssl req -x509 (keyUsage)"
+openssl x509 -req -in tdev.csr -CA ku.pem -CAkey ku.key -out kudev.pem -days 10 \
+    >/dev/null 2>&1 || fail "openssl x509 -req (keyUsage)"
+expect 1 "$IOTSEC" crl check --ca ku.pem kudev.pem
+has err 'CA certificate "CN=KU-CA" keyUsage lacks keyCertSign: IOTSEC_E_UNTRUSTED'
+expect 1 "$IOTSEC" crl check --ca ca/ca.pem s.pem
+has err "certificate lacks the clientAuth extended key usage: IOTSEC_E_POLICY"
+
 # the records survive: index lists 4 certificates (3 devices, 1 server), 2 revoked
 [ "$(grep -vc "^#" ca/index)" = 4 ] || fail "ca/index: $(cat ca/index)"
 [ "$(grep -v '^#' ca/index | awk '$3 != 0' | wc -l)" = 2 ] || fail "ca/index revoked count"

@@ -1003,6 +1003,128 @@ START_TEST(test_handshake_name_constraints)
 }
 END_TEST
 
+/* Chains in real handshakes: root → issuing CA → device, the intermediate sent by the client
+ * (s_client -cert_chain) or configured as a bundle; a pinned intermediate as the anchor; a
+ * tutorial CA without keyUsage; the intermediate revoked by the root's CRL; a client whose
+ * EKU lacks clientAuth refused with a reason naming it. */
+START_TEST(test_handshake_chain)
+{
+    static const char *const tutorial_ext[][2] = {{"basicConstraints", "critical,CA:TRUE"}};
+    fx_ca root, inter, tut;
+    EVP_PKEY *ks = fx_p256(), *kd = fx_p256(), *kt = fx_p256(), *kw = fx_p256();
+    X509 *server_cert, *dev, *tdev, *wrong;
+    iotsec_revocation *rs = NULL;
+    iotsec_revocation_holder *h = NULL;
+    iotsec_tls_policy policy;
+    iotsec_peer_identity id;
+    struct server srv;
+    SSL_CTX *ctx;
+    char dir[256], path[512], out[16384], c_dev[512], k_dev[512], c_int[512], c_t[512], k_t[512];
+    char c_w[512], k_w[512], extra[600];
+    uint8_t *crl;
+    size_t len;
+    int64_t now = fx_now();
+
+    signal(SIGPIPE, SIG_IGN);
+    tu_tmpdir(dir, sizeof dir);
+    fx_ca_make(&root, NULL, "Chain Root", 1);
+    fx_ca_make(&inter, &root, "Chain Issuing CA", 0);
+    fx_write_cert(dir, "ca.pem", root.cert, path, sizeof path); /* what s_client trusts */
+    server_cert = server_cert_for(&root, ks, "localhost", now);
+    dev = fx_issue(&inter, kd, "dev-chained");
+    wrong = fx_issue_profile(&inter, kw, "dev-wrong-eku", IOTSEC_X509_PROFILE_SERVER, NULL,
+                             now - 60, now + 3600);
+    write_pair(dir, "dev", dev, kd, c_dev, k_dev);
+    write_pair(dir, "wrong", wrong, kw, c_w, k_w);
+    fx_write_cert(dir, "int.pem", inter.cert, c_int, sizeof c_int);
+    snprintf(extra, sizeof extra, "-cert_chain '%s'", c_int);
+
+    ctx = server_ctx(server_cert, ks);
+    memset(&policy, 0, sizeof policy);
+    policy.ca = root.cert;
+    policy.identity.source = IOTSEC_ID_CN;
+    server_start(&srv, ctx);
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+
+    /* the client sends its intermediate */
+    ck_assert_msg(connect_client(&srv, dir, c_dev, k_dev, extra, out, sizeof out), "%s", out);
+    ck_assert_ptr_nonnull(strstr(out, "AUTH OK dev-chained"));
+    ck_assert_uint_eq(srv.verdict.identity.chain_len, 2);
+    ck_assert_uint_eq(srv.open[srv.n_open - 1].chain_len, 2); /* iotsec_tls_peer_identity */
+    /* it does not: refused, the reason names the anchor */
+    ck_assert(!connect_client(&srv, dir, c_dev, k_dev, NULL, out, sizeof out));
+    ck_assert_int_eq(srv.verdict.code, IOTSEC_E_UNTRUSTED);
+    ck_assert_msg(strstr(srv.verdict.detail, "does not chain to the trust anchor \"CN=Chain Root\"") !=
+                      NULL,
+                  "%s", srv.verdict.detail);
+    /* a server EKU: refused, named */
+    ck_assert(!connect_client(&srv, dir, c_w, k_w, extra, out, sizeof out));
+    ck_assert_int_eq(srv.verdict.code, IOTSEC_E_POLICY);
+    ck_assert_str_eq(srv.verdict.detail,
+                     "certificate lacks the clientAuth extended key usage: IOTSEC_E_POLICY");
+    /* the bundle supplies the intermediate; depth 1 refuses the chain */
+    policy.chain.intermediates = &inter.cert;
+    policy.chain.intermediate_count = 1;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+    ck_assert_msg(connect_client(&srv, dir, c_dev, k_dev, NULL, out, sizeof out), "%s", out);
+    policy.chain.max_depth = 1;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+    ck_assert(!connect_client(&srv, dir, c_dev, k_dev, extra, out, sizeof out));
+    ck_assert_msg(strstr(srv.verdict.detail, "chain longer than 1") != NULL, "%s",
+                  srv.verdict.detail);
+    /* the issuing CA pinned as the anchor (depth 1 is enough) */
+    memset(&policy.chain, 0, sizeof policy.chain);
+    policy.chain.max_depth = 1;
+    policy.ca = inter.cert;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+    ck_assert_msg(connect_client(&srv, dir, c_dev, k_dev, NULL, out, sizeof out), "%s", out);
+    /* the root's CRL revokes the issuing CA: refused with certificate_revoked */
+    crl = fx_crl(&root, &inter.cert, 1, now - 60, now + 86400, 0, &len);
+    ck_assert_int_eq(iotsec_revocation_new(&rs, root.cert, 0), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_ca(rs, inter.cert), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_add_crl(rs, crl, len, now), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_seal(rs), IOTSEC_OK);
+    ck_assert_int_eq(iotsec_revocation_holder_new(&h, rs), IOTSEC_OK);
+    iotsec_revocation_unref(rs);
+    free(crl);
+    memset(&policy.chain, 0, sizeof policy.chain);
+    policy.ca = root.cert;
+    policy.revocation = h;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+    ck_assert(!connect_client(&srv, dir, c_dev, k_dev, extra, out, sizeof out));
+    ck_assert_msg(strstr(out, "certificate revoked") != NULL, "%s", out);
+    ck_assert_int_eq(srv.verdict.code, IOTSEC_E_REVOKED);
+    ck_assert_msg(strstr(srv.verdict.detail, "intermediate \"CN=Chain Issuing CA\" revoked") !=
+                      NULL,
+                  "%s", srv.verdict.detail);
+    /* a tutorial CA: CA:TRUE, no keyUsage; accepted as the anchor */
+    fx_ca_custom(&tut, NULL, "MyCA", tutorial_ext, 1, now - 60, now + 86400, 1);
+    tdev = fx_issue(&tut, kt, "dev-tutorial");
+    write_pair(dir, "tut", tdev, kt, c_t, k_t);
+    policy.ca = tut.cert;
+    policy.revocation = NULL;
+    ck_assert_int_eq(iotsec_tls_server_setup(ctx, &policy), IOTSEC_OK);
+    ck_assert_msg(connect_client(&srv, dir, c_t, k_t, NULL, out, sizeof out), "%s", out);
+    server_stop(&srv);
+    (void)id;
+
+    SSL_CTX_free(ctx);
+    iotsec_revocation_holder_free(h);
+    X509_free(server_cert);
+    X509_free(dev);
+    X509_free(tdev);
+    X509_free(wrong);
+    EVP_PKEY_free(ks);
+    EVP_PKEY_free(kd);
+    EVP_PKEY_free(kt);
+    EVP_PKEY_free(kw);
+    fx_ca_free(&root);
+    fx_ca_free(&inter);
+    fx_ca_free(&tut);
+    tu_tmpdir_cleanup(dir);
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -1017,6 +1139,7 @@ static Suite *tls_suite(void)
     tcase_add_test(hs, test_handshakes);
     tcase_add_test(hs, test_handshake_openssl_ca);
     tcase_add_test(hs, test_handshake_name_constraints);
+    tcase_add_test(hs, test_handshake_chain);
     suite_add_tcase(s, id);
     suite_add_tcase(s, hs);
     return s;

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "testutil.h"
 
@@ -50,6 +51,93 @@ FX void fx_ca_free(fx_ca *ca)
     X509_free(ca->cert);
     EVP_PKEY_free(ca->key);
     memset(ca, 0, sizeof *ca);
+}
+
+/* A CA made by the library for a new P-256 key: self-signed when issuer is NULL, else an
+ * intermediate of issuer; pathLenConstraint path_len (-1: none); valid from a day ago for
+ * ten years. */
+FX void fx_ca_make(fx_ca *ca, const fx_ca *issuer, const char *cn, int path_len)
+{
+    int64_t now = fx_now();
+
+    ca->key = fx_p256();
+    ck_assert_int_eq(iotsec_x509_ca_create(ca->key, cn, path_len, now - 86400,
+                                           now + 3650 * 86400LL,
+                                           issuer != NULL ? issuer->cert : NULL,
+                                           issuer != NULL ? issuer->key : NULL, &ca->cert),
+                     IOTSEC_OK);
+}
+
+/* A CA certificate for a new P-256 key built by hand: subject CN = cn, issued by issuer
+ * (NULL: self-signed), valid over [nb, na], with the extensions exts[0..n) (OpenSSL v3
+ * configuration name and value; subjectKeyIdentifier and authorityKeyIdentifier are always
+ * added). version3 0 makes a v1 certificate (then n must be 0). */
+FX void fx_ca_custom(fx_ca *ca, const fx_ca *issuer, const char *cn, const char *const (*exts)[2],
+                     size_t n, int64_t nb, int64_t na, int version3)
+{
+    X509_NAME *name = X509_NAME_new();
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    size_t i;
+
+    ca->key = fx_p256();
+    ca->cert = X509_new();
+    ck_assert_ptr_nonnull(ca->cert);
+    ck_assert_int_eq(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                                (const unsigned char *)cn, -1, -1, 0),
+                     1);
+    X509_set_version(ca->cert, version3 ? X509_VERSION_3 : X509_VERSION_1);
+    ASN1_INTEGER_set(X509_get_serialNumber(ca->cert), (long)(fx_now() & 0xffffff) + 77);
+    X509_set_subject_name(ca->cert, name);
+    X509_set_issuer_name(ca->cert, issuer != NULL ? X509_get_subject_name(issuer->cert) : name);
+    ck_assert_int_eq(X509_time_adj_ex(X509_getm_notBefore(ca->cert), 0, (long)(nb - fx_now()),
+                                      NULL) != NULL, 1);
+    ck_assert_int_eq(X509_time_adj_ex(X509_getm_notAfter(ca->cert), 0, (long)(na - fx_now()),
+                                      NULL) != NULL, 1);
+    X509_set_pubkey(ca->cert, ca->key);
+    if (version3) {
+        X509V3_set_ctx(&v3, issuer != NULL ? issuer->cert : ca->cert, ca->cert, NULL, NULL, 0);
+        for (i = 0; i < n; i++) {
+            ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+            ck_assert_ptr_nonnull(ext);
+            X509_add_ext(ca->cert, ext, -1);
+            X509_EXTENSION_free(ext);
+        }
+        ext = X509V3_EXT_conf(NULL, &v3, "subjectKeyIdentifier", "hash");
+        X509_add_ext(ca->cert, ext, -1);
+        X509_EXTENSION_free(ext);
+        if (issuer != NULL) {
+            ext = X509V3_EXT_conf(NULL, &v3, "authorityKeyIdentifier", "keyid:always");
+            X509_add_ext(ca->cert, ext, -1);
+            X509_EXTENSION_free(ext);
+        }
+    }
+    ck_assert_int_gt(X509_sign(ca->cert, issuer != NULL ? issuer->key : ca->key, EVP_sha256()),
+                     0);
+    X509_NAME_free(name);
+}
+
+/* A v1 certificate without extensions (as `openssl x509 -req` writes one without -extfile)
+ * for key, CN = cn, issued by ca, valid from an hour ago for a day. */
+FX X509 *fx_issue_plain(const fx_ca *ca, EVP_PKEY *key, const char *cn)
+{
+    X509 *c = X509_new();
+    X509_NAME *name = X509_NAME_new();
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+                                                (const unsigned char *)cn, -1, -1, 0),
+                     1);
+    X509_set_version(c, X509_VERSION_1);
+    ASN1_INTEGER_set(X509_get_serialNumber(c), (long)(fx_now() & 0xffffff) + 4242);
+    X509_set_subject_name(c, name);
+    X509_set_issuer_name(c, X509_get_subject_name(ca->cert));
+    X509_gmtime_adj(X509_getm_notBefore(c), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(c), 86400);
+    X509_set_pubkey(c, key);
+    ck_assert_int_gt(X509_sign(c, ca->key, EVP_sha256()), 0);
+    X509_NAME_free(name);
+    return c;
 }
 
 /* A certificate of profile (IOTSEC_X509_PROFILE_*) for name (CN and SAN DNS = name; SAN IP

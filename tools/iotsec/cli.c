@@ -423,6 +423,22 @@ int cli_cert_load(const char *path, struct x509_st **out)
     return rc;
 }
 
+int cli_certs_load(const char *path, struct x509_st **out, size_t cap, size_t *n)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!cli_is_dash(path))
+        return iotsec_x509_certs_load_file(path, out, cap, n);
+    *n = 0;
+    rc = cli_input(path, IOTSEC_X509_FILE_MAX, &buf, &len);
+    if (rc == IOTSEC_OK)
+        rc = len == 0 ? IOTSEC_E_BAD_ENCODING : iotsec_x509_certs_decode(buf, len, out, cap, n);
+    free(buf);
+    return rc;
+}
+
 int cli_crl_add(iotsec_revocation *rs, const char *path, int64_t now)
 {
     uint8_t *buf = NULL;

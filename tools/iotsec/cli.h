@@ -115,6 +115,8 @@ int cli_spool_finish(cli_spool *sp, int ok);
 int cli_pubkey_load(iotsec_pubkey *pk, const iotsec_crypto *crypto, const char *path);
 int cli_privkey_load(iotsec_privkey *sk, const iotsec_crypto *crypto, const char *path);
 int cli_cert_load(const char *path, struct x509_st **out);
+/* A chain file (1..cap certificates, iotsec_x509_certs_decode) or "-". */
+int cli_certs_load(const char *path, struct x509_st **out, size_t cap, size_t *n);
 int cli_crl_add(iotsec_revocation *rs, const char *path, int64_t now);
 int cli_denylist_add(iotsec_revocation *rs, const char *path, size_t *err_line);
 
@@ -144,6 +146,8 @@ struct ca_dir {
     struct record *recs;
     size_t n, cap;
     uint64_t crl_number;
+    int lock_fd1; /* CA_DIR/lock, held (flock) while open, + 1; 0: none. The backend's
+                     enrollment appends to the index under the same lock. */
 };
 
 /* Append the records of ca->dir/index to ca (a damaged record or line is rejected with a
