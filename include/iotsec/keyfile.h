@@ -33,7 +33,8 @@ extern "C" {
 
 /* Convert a public key file's contents (PEM or DER, as above) to canonical SPKI DER in a
  * new malloc'd buffer (*der, free() it). Errors: IOTSEC_E_BAD_KEY (no key found, trailing
- * garbage in DER, a format or shape not read here, an encrypted key), IOTSEC_E_UNSUPPORTED (key type we do not use), IOTSEC_E_NO_MEMORY. */
+ * garbage in DER, a format or shape not read here, an encrypted key), IOTSEC_E_UNSUPPORTED
+ * (key type we do not use), IOTSEC_E_NO_MEMORY. */
 IOTSEC_API int iotsec_pubkey_decode(const uint8_t *in, size_t in_len, uint8_t **der,
                                     size_t *der_len);
 /* Convert a private key file's contents (PEM or DER) to PKCS#8 DER in a new malloc'd buffer

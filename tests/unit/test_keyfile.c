@@ -6,8 +6,8 @@
  * PEM and DER, SPKI PEM and DER, PKCS#1 "RSA PUBLIC KEY", a certificate. Each loads with the
  * key id openssl's SPKI DER gives (sha256sum, first 8 bytes). Encrypted keys, garbage and DER
  * with trailing bytes are refused, and so are formats keyfile.h does not name (MSBLOB, PVK,
- * PEM labels whose contents have another structure, DER of another shape). Generated key files have modes 0600 / 0644, whatever the
- * umask, and load in both backends (Ed25519). */
+ * PEM labels whose contents have another structure, DER of another shape). Generated key
+ * files have modes 0600 / 0644, whatever the umask, and load in both backends (Ed25519). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
