@@ -6,6 +6,10 @@
  * accepted, PKCS#8 or traditional ("RSA PRIVATE KEY", "EC PRIVATE KEY") for private keys,
  * SPKI or PKCS#1 ("RSA PUBLIC KEY") for public keys, and a certificate's public key
  * ("CERTIFICATE"). Encrypted private keys are refused (no passphrase prompt in a library).
+ * The input is classified first (DER: the outer SEQUENCE's shape; PEM: the label of the
+ * first block with a label read here, other blocks and text being passed over) and one
+ * parser reads it; no other format is tried: Microsoft MSBLOB and PVK files, other PEM
+ * labels and DER of another shape are IOTSEC_E_BAD_KEY.
  * The loaded key can live in any backend: a key file parsed by OpenSSL is handed to the
  * backend as DER, so an Ed25519 key file works with libsodium too.
  */
@@ -29,7 +33,8 @@ extern "C" {
 
 /* Convert a public key file's contents (PEM or DER, as above) to canonical SPKI DER in a
  * new malloc'd buffer (*der, free() it). Errors: IOTSEC_E_BAD_KEY (no key found, trailing
- * garbage in DER), IOTSEC_E_UNSUPPORTED (key type we do not use), IOTSEC_E_NO_MEMORY. */
+ * garbage in DER, a format or shape not read here, an encrypted key), IOTSEC_E_UNSUPPORTED
+ * (key type we do not use), IOTSEC_E_NO_MEMORY. */
 IOTSEC_API int iotsec_pubkey_decode(const uint8_t *in, size_t in_len, uint8_t **der,
                                     size_t *der_len);
 /* Convert a private key file's contents (PEM or DER) to PKCS#8 DER in a new malloc'd buffer

@@ -21,6 +21,7 @@
 
 #include "backends.h"
 #include "iotsec/error.h"
+#include "iotsec/reader.h"
 #include "iotsec/util.h"
 
 #define OSSL_CHUNK ((size_t)1 << 30) /* EVP APIs take int lengths */
@@ -322,22 +323,79 @@ static int pairwise_check(EVP_PKEY *pkey)
     return ok ? IOTSEC_OK : IOTSEC_E_BAD_KEY;
 }
 
+/* One DER header (one-byte tag, definite length that fits in what remains): returns the
+ * length, writes the tag; on anything else the reader's error is set. */
+static size_t der_header(iotsec_reader *r, uint8_t *tag)
+{
+    uint8_t t = iotsec_reader_u8(r), l = iotsec_reader_u8(r);
+    size_t len = 0, k;
+
+    if (iotsec_reader_error(r) != IOTSEC_OK || (t & 0x1fu) == 0x1fu || l == 0x80u ||
+        l > 0x84u) {
+        iotsec_reader_fail(r, IOTSEC_E_BAD_KEY);
+        return 0;
+    }
+    if (l < 0x80u) {
+        len = l;
+    } else {
+        for (k = 0; k < (size_t)(l & 0x7fu); k++)
+            len = (len << 8) | iotsec_reader_u8(r);
+    }
+    if (iotsec_reader_error(r) != IOTSEC_OK || len > iotsec_reader_remaining(r)) {
+        iotsec_reader_fail(r, IOTSEC_E_BAD_KEY);
+        return 0;
+    }
+    *tag = t;
+    return len;
+}
+
+/* Is der[0..len) shaped as one PKCS#8 PrivateKeyInfo / OneAsymmetricKey (RFC 5958):
+ * SEQUENCE { INTEGER 0|1, SEQUENCE { OID, .. }, OCTET STRING, .. } spanning the input? */
+static int pkcs8_shaped(const uint8_t *der, size_t len)
+{
+    iotsec_reader r, seq;
+    const uint8_t *v, *alg;
+    uint8_t tag = 0;
+    size_t n;
+
+    iotsec_reader_init(&r, der, len);
+    n = der_header(&r, &tag);
+    if (iotsec_reader_error(&r) != IOTSEC_OK || tag != 0x30u || n != iotsec_reader_remaining(&r))
+        return 0;
+    n = der_header(&r, &tag); /* version */
+    v = iotsec_reader_bytes(&r, n);
+    if (iotsec_reader_error(&r) != IOTSEC_OK || tag != 0x02u || n != 1 || v[0] > 1)
+        return 0;
+    n = der_header(&r, &tag); /* privateKeyAlgorithm */
+    alg = iotsec_reader_bytes(&r, n);
+    if (iotsec_reader_error(&r) != IOTSEC_OK || tag != 0x30u)
+        return 0;
+    iotsec_reader_init(&seq, alg, n);
+    (void)der_header(&seq, &tag);
+    if (iotsec_reader_error(&seq) != IOTSEC_OK || tag != 0x06u)
+        return 0;
+    (void)iotsec_reader_bytes(&r, der_header(&r, &tag)); /* privateKey */
+    return iotsec_reader_error(&r) == IOTSEC_OK && tag == 0x04u;
+}
+
 static int o_privkey_load(iotsec_privkey *sk, const uint8_t *der, size_t der_len)
 {
     const unsigned char *p = der;
-    EVP_PKEY *pkey;
+    PKCS8_PRIV_KEY_INFO *p8;
+    EVP_PKEY *pkey = NULL;
     int rc;
 
-    if (der_len > LONG_MAX)
+    /* PKCS#8 only (iotsec/crypto.h), checked by shape before OpenSSL parses it; then the
+     * decoder of the key type its algorithm OID names, not d2i_AutoPrivateKey's trial of
+     * every decoder (about 1.3 ms on an input that is no key) */
+    if (der_len > LONG_MAX || !pkcs8_shaped(der, der_len))
         return IOTSEC_E_BAD_KEY;
-    /* PKCS#8 PrivateKeyInfo, or a traditional RSA/EC key */
-    pkey = d2i_AutoPrivateKey(NULL, &p, (long)der_len);
+    p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)der_len);
+    if (p8 != NULL && (size_t)(p - der) == der_len) /* no trailing bytes */
+        pkey = EVP_PKCS82PKEY(p8);
+    PKCS8_PRIV_KEY_INFO_free(p8);
     if (pkey == NULL) {
         ERR_clear_error();
-        return IOTSEC_E_BAD_KEY;
-    }
-    if ((size_t)(p - der) != der_len) {
-        EVP_PKEY_free(pkey);
         return IOTSEC_E_BAD_KEY;
     }
     rc = classify_key(pkey, &sk->alg, &sk->bits, &sk->sig_len);

@@ -13,19 +13,16 @@
  *     makes of the same bytes;
  *   - a loaded private key signs (Ed25519, P-256) what its own public key verifies, and a
  *     signature taken from the input never crashes a verifier;
- *   - only documented errors come back.
+ *   - only documented errors come back;
+ *   - only the formats keyfile.h names are read: an input that is neither DER (first byte
+ *     0x30) nor text with a PEM "-----BEGIN " line (an MSBLOB or PVK file, say) is
+ *     IOTSEC_E_BAD_KEY for both decoders.
  *
- * Speed: no key is generated here, per input or at all. What costs is OpenSSL 3.0's decoder
- * framework: each iotsec_pubkey_decode / iotsec_privkey_decode builds an OSSL_DECODER
- * context (about 0.4 ms, 3 ms under ASan), and the OpenSSL adapter's private-key load
- * (d2i_AutoPrivateKey) about 1.3 ms (10 ms under ASan) on an input that is no key. So
- * those calls are made only for inputs they could read whole: a DER value spanning the
- * input (what d2i and the DER decoders read; the key-file reader refuses DER followed by
- * anything), text with a PEM "-----BEGIN " line, or the MSBLOB / PVK magic (the other input
- * types OpenSSL's decoders have). For every other input their answer is IOTSEC_E_BAD_KEY
- * by construction, so skipping them loses no check: the adapters' own parsers (libsodium's
- * DER reader, d2i_PUBKEY) still see every input. tests/fuzz/fuzz_keyload.c fuzzes those
- * parsers alone, at full speed. */
+ * Speed: no key is generated here, per input or at all. The key-file decoders classify
+ * their input (DER shape or PEM label) before OpenSSL sees it and then call one parser, and
+ * the OpenSSL adapter's private-key load checks the PKCS#8 shape first, so every input goes
+ * through every call (no pre-filter): what is no key costs microseconds there.
+ * tests/fuzz/fuzz_keyload.c fuzzes the adapters' own parsers alone. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,29 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t msg[] = "iotsec fuzz keyfile";
 
-/* Does in[0..len) hold exactly one BER/DER value (definite length spanning the input, or an
- * indefinite length, or a multi-byte tag this model does not follow)? */
-static int der_spans(const uint8_t *in, size_t len)
-{
-    size_t hdr = 2, body = 0, i, k;
-
-    if (len < 2)
-        return 0;
-    if ((in[0] & 0x1fu) == 0x1fu || in[1] == 0x80u)
-        return 1;
-    if (in[1] < 0x80u) {
-        body = in[1];
-    } else {
-        k = in[1] & 0x7fu;
-        if (k > 4 || len < 2u + k)
-            return 0;
-        for (i = 0; i < k; i++)
-            body = (body << 8) | in[2 + i];
-        hdr += k;
-    }
-    return body == len - hdr;
-}
-
 static int has_text(const uint8_t *in, size_t len, const char *marker)
 {
     size_t m = strlen(marker), i;
@@ -72,14 +46,10 @@ static int has_text(const uint8_t *in, size_t len, const char *marker)
     return 0;
 }
 
-/* Could OpenSSL's key decoders (input types DER, PEM, MSBLOB, PVK) read all of in? */
+/* Could a key-file decoder read in at all: DER or text with a PEM boundary? */
 static int keyfile_shaped(const uint8_t *in, size_t len)
 {
-    static const uint8_t pvk_magic[4] = {0x1e, 0xf1, 0xb5, 0xb0};
-
-    return der_spans(in, len) || has_text(in, len, "-----BEGIN ") ||
-           (len >= 8 && (in[0] == 0x06 || in[0] == 0x07) && in[1] == 0x02) ||
-           (len >= 4 && memcmp(in, pvk_magic, 4) == 0);
+    return in[0] == 0x30 || has_text(in, len, "-----BEGIN ");
 }
 
 static int load_err_ok(int rc)
@@ -131,11 +101,12 @@ static void pub_part(const uint8_t *data, size_t size)
     rr = load_pub_both(data, size, &raw, 0);
     if (rr == IOTSEC_OK)
         verify_input_sig(&raw, data, size);
-    /* the key-file decoder (IOTSEC_E_BAD_KEY by construction for what it cannot read) */
-    rd = keyfile_shaped(data, size) ? iotsec_pubkey_decode(data, size, &der, &der_len)
-                                    : IOTSEC_E_BAD_KEY;
+    /* the key-file decoder */
+    rd = iotsec_pubkey_decode(data, size, &der, &der_len);
     if (rd != IOTSEC_OK && rd != IOTSEC_E_BAD_KEY && rd != IOTSEC_E_UNSUPPORTED)
         abort();
+    if (!keyfile_shaped(data, size) && rd != IOTSEC_E_BAD_KEY)
+        abort(); /* no other format (MSBLOB, PVK) is read */
     if (rd != IOTSEC_OK && (der != NULL || der_len != 0))
         abort();
     if (rr == IOTSEC_OK && rd != IOTSEC_OK)
@@ -166,16 +137,12 @@ static void load_priv_both(const uint8_t *der, size_t len, int canonical)
     uint8_t spki[IOTSEC_SPKI_MAX_LEN], spki2[IOTSEC_SPKI_MAX_LEN], id[IOTSEC_KEY_ID_LEN];
     uint8_t sig[IOTSEC_SIG_MAX_LEN];
     size_t spki_len = 0, spki2_len = 0, sig_len = 0;
-    /* d2i reads one DER value and the adapter refuses bytes after it: anything else is
-     * IOTSEC_E_BAD_KEY without asking OpenSSL (see the top of this file) */
-    int ro = der_spans(der, len) ? iotsec_privkey_load(&so, iotsec_crypto_openssl(), der, len)
-                                 : IOTSEC_E_BAD_KEY;
+    int ro = iotsec_privkey_load(&so, iotsec_crypto_openssl(), der, len);
     int rs = iotsec_privkey_load(&ss, iotsec_crypto_sodium(), der, len);
 
     if (!load_err_ok(ro) || !load_err_ok(rs))
         abort();
-    /* PKCS#8 of another algorithm is unsupported there (traditional RSA / EC keys, which
-     * OpenSSL also takes, are no PKCS#8 and may be called malformed) */
+    /* PKCS#8 of another algorithm is unsupported there (both adapters read PKCS#8 only) */
     if (canonical && ro == IOTSEC_OK && so.alg != IOTSEC_SIG_ED25519 &&
         rs != IOTSEC_E_UNSUPPORTED)
         abort();
@@ -218,9 +185,12 @@ static void priv_part(const uint8_t *data, size_t size)
     int rd;
 
     load_priv_both(data, size, 0);
-    rd = keyfile_shaped(data, size) ? iotsec_privkey_decode(data, size, &der, &der_len)
-                                    : IOTSEC_E_BAD_KEY;
+    rd = iotsec_privkey_decode(data, size, &der, &der_len);
     if (rd != IOTSEC_OK && rd != IOTSEC_E_BAD_KEY && rd != IOTSEC_E_UNSUPPORTED)
+        abort();
+    if (!keyfile_shaped(data, size) && rd != IOTSEC_E_BAD_KEY)
+        abort();
+    if (rd != IOTSEC_OK && (der != NULL || der_len != 0))
         abort();
     if (rd == IOTSEC_OK) {
         if (iotsec_privkey_decode(der, der_len, &der2, &der2_len) != IOTSEC_OK ||

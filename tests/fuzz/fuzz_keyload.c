@@ -2,8 +2,8 @@
  * libsodium adapter's DER reader (Ed25519 SPKI / PKCS#8, and the classification of the
  * keys it cannot use: libiotsec/crypto/sodium.c) and the OpenSSL adapter's public-key load
  * (d2i_PUBKEY, key classification and size rules). tests/fuzz/fuzz_keyfile.c covers the
- * key-file decoders and the OpenSSL private-key load, whose OpenSSL 3.0 decoders cost
- * milliseconds a call; here the OpenSSL private-key load runs only on what libsodium took.
+ * key-file decoders and the OpenSSL private-key load on every input; here the OpenSSL
+ * private-key load runs only on what libsodium took.
  *
  * Fixed key material, loaded once: the RFC 8032 §7.1 TEST 1 Ed25519 key in both backends
  * (tests/fuzz/manifest_key.h) and its signature of msg. No key is generated.

@@ -33,6 +33,14 @@ openssl rsa -in rsa.key -traditional -out "$kf/gen-rsa-pkcs1.pem" 2>/dev/null
 openssl rsa -in rsa.key -RSAPublicKey_out -out "$kf/gen-rsa-pkcs1-public.pem" 2>/dev/null
 openssl req -new -x509 -key p256.key -subj /CN=fuzz -days 36500 -out "$kf/gen-p256-cert.pem" \
     2>/dev/null
+openssl x509 -in "$kf/gen-p256-cert.pem" -outform DER -out "$kf/gen-p256-cert.der"
+# `openssl ecparam -genkey` output: EC PARAMETERS before the key
+{ openssl ecparam -name prime256v1; cat "$kf/gen-p256-sec1.pem"; } > "$kf/gen-p256-with-params.pem"
+# formats OpenSSL's decoders read and the key-file reader refuses: MSBLOB, PVK
+openssl rsa -in rsa.key -outform 'MS PRIVATEKEYBLOB' -out "$kf/gen-rsa.msblob" 2>/dev/null
+openssl rsa -in rsa.key -pubout -outform 'MS PUBLICKEYBLOB' -out "$kf/gen-rsa-public.msblob" \
+    2>/dev/null
+openssl rsa -in rsa.key -outform PVK -pvk-none -out "$kf/gen-rsa.pvk" 2>/dev/null
 # a PEM with text around it, and two keys in one file
 { echo "a comment"; cat "$kf/gen-ed-spki.pem"; echo "trailing text"; } > "$kf/gen-ed-spki-text.pem"
 cat "$kf/gen-ed-pkcs8.pem" "$kf/gen-p256-pkcs8.pem" > "$kf/gen-two-keys.pem"

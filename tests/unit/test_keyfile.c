@@ -5,8 +5,9 @@
  * temporary directory: PKCS#8 PEM and DER, traditional "EC PRIVATE KEY" / "RSA PRIVATE KEY"
  * PEM and DER, SPKI PEM and DER, PKCS#1 "RSA PUBLIC KEY", a certificate. Each loads with the
  * key id openssl's SPKI DER gives (sha256sum, first 8 bytes). Encrypted keys, garbage and DER
- * with trailing bytes are refused. Generated key files have modes 0600 / 0644, whatever the
- * umask, and load in both backends (Ed25519). */
+ * with trailing bytes are refused, and so are formats keyfile.h does not name (MSBLOB, PVK,
+ * PEM labels whose contents have another structure, DER of another shape). Generated key
+ * files have modes 0600 / 0644, whatever the umask, and load in both backends (Ed25519). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,23 @@ static void kf_setup(void)
               "openssl pkey -in rsa.pem -pubout -outform DER -out rsa.spki.der;"
               "openssl rsa -in rsa.pem -RSAPublicKey_out -out rsa.pkcs1.pem;"
               "openssl rsa -in rsa.pem -RSAPublicKey_out -outform DER -out rsa.pkcs1.der;"
+              /* formats nobody asked for: Microsoft MSBLOB (private and public) and PVK */
+              "openssl rsa -in rsa.pem -outform 'MS PRIVATEKEYBLOB' -out rsa.msblob;"
+              "openssl rsa -in rsa.pem -pubout -outform 'MS PUBLICKEYBLOB' -out rsa.pub.msblob;"
+              "openssl rsa -in rsa.pem -outform PVK -pvk-none -out rsa.pvk;"
+              /* PEM labels that do not match their contents, or are not read */
+              "sed 's/ PRIVATE KEY-/ EC PRIVATE KEY-/' p256.pem > p256.p8-as-ec.pem;"
+              "sed 's/ EC PRIVATE KEY-/ RSA PRIVATE KEY-/' p256.trad.pem > p256.ec-as-rsa.pem;"
+              "sed 's/ PRIVATE KEY-/ DSA PRIVATE KEY-/' p256.pem > p256.p8-as-dsa.pem;"
+              "sed 's/ RSA PUBLIC KEY-/ PUBLIC KEY-/' rsa.pkcs1.pem > rsa.pkcs1-as-spki.pem;"
+              "sed 's/ PUBLIC KEY-/ RSA PUBLIC KEY-/' rsa.spki.pem > rsa.spki-as-pkcs1.pem;"
+              "sed 's/ PUBLIC KEY-/ CERTIFICATE-/' p256.spki.pem > p256.spki-as-cert.pem;"
+              /* blocks read past: EC parameters before the key (`openssl ecparam -genkey`),
+               * a private key before the public one */
+              "openssl ecparam -name prime256v1 -param_enc named_curve -out p256.params.pem;"
+              "cat p256.params.pem p256.trad.pem > p256.with-params.pem;"
+              "cat p256.pem p256.spki.pem > p256.both.pem;"
+              "openssl x509 -in cert.pem -outform DER -out cert.der;"
               /* a key type libiotsec does not use */
               "openssl genpkey -quiet -algorithm X25519 -out x25519.pem;"
               "openssl pkey -in x25519.pem -pubout -out x25519.spki.pem;"
@@ -364,6 +382,104 @@ START_TEST(test_refused_key_files)
 }
 END_TEST
 
+/* Only the formats keyfile.h names are read: each PEM label is routed to the parser of its
+ * structure (and its contents must have that shape), DER is read by its outer shape, and
+ * no other format OpenSSL knows is tried. */
+START_TEST(test_key_file_formats_routed)
+{
+    static const struct {
+        const char *file;
+        int pub, rc; /* rc: IOTSEC_OK means "loads as the expected key" */
+        const char *key;
+    } cases[] = {
+        /* Microsoft formats: refused both ways, although OpenSSL's decoders read them */
+        {"rsa.msblob", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.msblob", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.pub.msblob", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.pub.msblob", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.pvk", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.pvk", 1, IOTSEC_E_BAD_KEY, NULL},
+        /* a label whose contents have another structure, and labels not read */
+        {"p256.p8-as-ec.pem", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"p256.ec-as-rsa.pem", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"p256.p8-as-dsa.pem", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.pkcs1-as-spki.pem", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.spki-as-pkcs1.pem", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"p256.spki-as-cert.pem", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"p256.params.pem", 0, IOTSEC_E_BAD_KEY, NULL},
+        /* the block with a label read here is found after others */
+        {"p256.with-params.pem", 0, IOTSEC_OK, "p256"},
+        {"p256.both.pem", 1, IOTSEC_OK, "p256"},
+        {"p256.both.pem", 0, IOTSEC_OK, "p256"},
+        /* DER: a certificate gives its public key; shapes of the other direction refused */
+        {"cert.der", 1, IOTSEC_OK, "p256"},
+        {"cert.der", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"p256.spki.der", 0, IOTSEC_E_BAD_KEY, NULL},
+        {"p256.trad.der", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.trad.der", 1, IOTSEC_E_BAD_KEY, NULL},
+        {"rsa.pkcs1.der", 0, IOTSEC_E_BAD_KEY, NULL},
+    };
+    /* DER of no shape read here: SEQ { INTEGER 0 }; an Ed25519 SPKI whose BIT STRING is an
+     * OCTET STRING; PKCS#8 version 2; indefinite length; a multi-byte tag inside */
+    static const uint8_t wrong[][16] = {
+        {0x30, 0x03, 0x02, 0x01, 0x00},
+        {0x30, 0x0c, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x03, 0x00, 0x01, 0x02},
+        {0x30, 0x0e, 0x02, 0x01, 0x02, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x02,
+         0x04, 0x00},
+        {0x30, 0x80, 0x02, 0x01, 0x00, 0x00, 0x00},
+        {0x30, 0x04, 0x1f, 0x81, 0x01, 0x00},
+    };
+    static const size_t wrong_len[] = {5, 14, 16, 7, 6};
+    const iotsec_crypto *c = tu_backend(_i);
+    uint8_t id[IOTSEC_KEY_ID_LEN], *buf, *der = NULL;
+    size_t k, len, der_len = 0;
+    iotsec_privkey sk;
+
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int rc = file_rc(c, cases[k].file, cases[k].pub, id);
+        if (cases[k].rc != IOTSEC_OK) {
+            ck_assert_msg(rc == cases[k].rc, "%s (%s): %s", cases[k].file,
+                          cases[k].pub ? "public" : "private", iotsec_strerror(rc));
+            buf = kf_read(cases[k].file, &len);
+            ck_assert_int_eq(cases[k].pub ? iotsec_pubkey_decode(buf, len, &der, &der_len)
+                                          : iotsec_privkey_decode(buf, len, &der, &der_len),
+                             cases[k].rc);
+            ck_assert_ptr_null(der);
+            free(buf);
+        } else {
+            assert_form_loaded(c, cases[k].file, cases[k].key, NULL, rc, id);
+        }
+    }
+    ck_assert_msg(kf_has("p256.with-params.pem", "-----BEGIN EC PARAMETERS-----"), "params");
+    /* the files are what they claim: MSBLOB and PVK magic */
+    buf = kf_read("rsa.msblob", &len);
+    ck_assert(len > 8 && buf[0] == 0x07 && buf[1] == 0x02);
+    free(buf);
+    buf = kf_read("rsa.pub.msblob", &len);
+    ck_assert(len > 8 && buf[0] == 0x06 && buf[1] == 0x02);
+    free(buf);
+    buf = kf_read("rsa.pvk", &len);
+    ck_assert(len > 8 && memcmp(buf, "\x1e\xf1\xb5\xb0", 4) == 0);
+    free(buf);
+    for (k = 0; k < sizeof wrong_len / sizeof wrong_len[0]; k++) {
+        ck_assert_int_eq(iotsec_pubkey_decode(wrong[k], wrong_len[k], &der, &der_len),
+                         IOTSEC_E_BAD_KEY);
+        ck_assert_int_eq(iotsec_privkey_decode(wrong[k], wrong_len[k], &der, &der_len),
+                         IOTSEC_E_BAD_KEY);
+        ck_assert_ptr_null(der);
+        ck_assert_int_eq(iotsec_privkey_load(&sk, c, wrong[k], wrong_len[k]), IOTSEC_E_BAD_KEY);
+    }
+    /* the crypto adapters read PKCS#8 only (iotsec/crypto.h): a traditional key's DER is
+     * refused there, while the key-file reader converts it */
+    buf = kf_read("p256.trad.der", &len);
+    ck_assert_int_eq(iotsec_privkey_load(&sk, c, buf, len), IOTSEC_E_BAD_KEY);
+    free(buf);
+    buf = kf_read("rsa.trad.der", &len);
+    ck_assert_int_eq(iotsec_privkey_load(&sk, c, buf, len), IOTSEC_E_BAD_KEY);
+    free(buf);
+}
+END_TEST
+
 /* ---- key generation ------------------------------------------------------------------------ */
 
 static unsigned file_mode(const char *path)
@@ -600,6 +716,7 @@ static Suite *keyfile_suite(void)
     tu_add_backend_test(tc, test_public_key_forms);
     tu_add_backend_test(tc, test_key_file_pairs_sign_verify);
     tu_add_backend_test(tc, test_refused_key_files);
+    tu_add_backend_test(tc, test_key_file_formats_routed);
     tu_add_backend_test(tc, test_keygen_files);
     tu_add_backend_test(tc, test_file_read_secret);
     tu_add_backend_test(tc, test_file_read);
