@@ -6,6 +6,7 @@
 #   make demo               the end-to-end demo (scripts/demo)
 #   make bench              benchmarks (bench/), ratios against raw OpenSSL in the same run
 #   make fuzz               libFuzzer targets for FUZZ_SECONDS each (clang)
+#   make fuzz-campaign      every target for FUZZ_CAMPAIGN_RUNS executions -> tests/fuzz/CAMPAIGN.md
 #   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR MANDIR
 #
 # Variables: BACKENDS (default "openssl sodium psa"; psa is the PSA Crypto API of Mbed TLS,
@@ -142,10 +143,10 @@ FUZZ_RUN := $(if $(FUZZ_TARGETS),$(FUZZ_TARGETS:%=tests/fuzz/fuzz_%.c),$(FUZZ_SR
 
 # Front-ends and extra programs register themselves in their own makefile fragments.
 PROGRAMS :=
--include $(sort $(wildcard tools/*/build.mk examples/*/build.mk tests/*/build.mk bench/build.mk))
+-include $(sort $(wildcard tools/*/build.mk examples/*/build.mk plugins/*/build.mk tests/*/build.mk bench/build.mk))
 
 .PHONY: all lib cli programs tests check test test-unit test-scripts deps install uninstall \
-        install-lib install-includes install-pc install-bin install-man clean demo bench fuzz FORCE
+        install-lib install-includes install-pc install-bin install-man clean demo bench fuzz fuzz-campaign FORCE
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -213,8 +214,13 @@ SPEC_VECTORS_H := $(BUILD)/gen/spec_vectors_data.h
 $(SPEC_VECTORS_H): firmware/gen_vectors.py $(wildcard bindings-spec/vectors/*.json)
 	@mkdir -p $(@D)
 	python3 firmware/gen_vectors.py bindings-spec/vectors $@
-$(BUILD)/obj/tests/unit/test_spec_vectors.o: $(SPEC_VECTORS_H)
-$(BUILD)/obj/tests/unit/test_spec_vectors.o: CHECK_CFLAGS += -I$(BUILD)/gen -Ifirmware
+# The host build of the runner is an internal library every Check suite may link.
+SPEC_VECTORS_LIB := $(BUILD)/internal/libspecvectors.a
+TEST_INTERNAL_LIBS += $(SPEC_VECTORS_LIB)
+$(BUILD)/obj/firmware/spec_vectors.o: $(SPEC_VECTORS_H)
+$(BUILD)/obj/firmware/spec_vectors.o: SYS_CFLAGS += -I$(BUILD)/gen
+$(SPEC_VECTORS_LIB): $(BUILD)/obj/firmware/spec_vectors.o
+$(BUILD)/obj/tests/unit/test_spec_vectors.o: CHECK_CFLAGS += -Ifirmware
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c | $(CONFIG_H)
 	@mkdir -p $(@D)
@@ -253,7 +259,16 @@ FUZZ_RUN_LINK = $(sort $(foreach s,$(FUZZ_RUN),$(FUZZ_LINK_$(basename $(notdir $
 fuzz: deps
 	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" lib \
 	    $(addprefix build/fuzz/,$(FUZZ_RUN_LINK))
-	@BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz $(FUZZ_RUN)
+	@BUILD=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_CFLAGS="$(PKG_CFLAGS)" \
+	    FUZZ_LIBS="$(PKG_LIBS)" scripts/run-fuzz $(FUZZ_RUN)
+
+# The campaign record (tests/fuzz/CAMPAIGN.md): every target for FUZZ_CAMPAIGN_RUNS
+# executions (default 1,000,000), not for a time. Long: run it by hand, not in CI.
+fuzz-campaign: deps
+	$(MAKE) BUILD=build/fuzz CC=clang SANITIZE=1 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" lib \
+	    $(addprefix build/fuzz/,$(FUZZ_RUN_LINK))
+	@BUILD=build/fuzz FUZZ_CFLAGS="$(PKG_CFLAGS)" FUZZ_LIBS="$(PKG_LIBS)" \
+	    scripts/fuzz-campaign $(FUZZ_RUN)
 
 # ---- tests ------------------------------------------------------------------------------
 # `make check` is the README's test command: dependencies, then the whole suite twice.

@@ -1,4 +1,4 @@
-# Firmware build (DESIGN.md §15), included by the Makefile.
+# Firmware build (docs/DESIGN.md §15), included by the Makefile.
 #
 #   make firmware         the core, the PSA backend and its crypto for Cortex-M4:
 #                         $(FW_DIR)/libiotsec.a, libmbedcrypto.a (Mbed TLS 2.28 from Debian's

@@ -63,9 +63,12 @@ typedef struct bk_device {
     uint8_t legacy_enc[BK_LEGACY_ENC_LEN];
 } bk_device;
 
-/* Look a device up. *found is 0 when it is not registered. Errors: IOTSEC_E_IO,
- * IOTSEC_E_CORRUPT (a key column of the wrong size). */
+/* Look a device up. *found is 0 when it is not registered (dev all zero). Errors:
+ * IOTSEC_E_IO, IOTSEC_E_CORRUPT (a key column of the wrong size; dev all zero). A record
+ * that was filled holds the device's legacy keys: wipe it with bk_device_wipe when done. */
 int bk_db_device(bk_db *db, const char *id, size_t id_len, bk_device *dev, int *found);
+/* Wipe a device record (every byte, with the library's zeroize; NULL is ignored). */
+void bk_device_wipe(bk_device *dev);
 /* The frame master secret of (device, kid); *found 0 when there is none. */
 int bk_db_device_key(bk_db *db, const char *id, size_t id_len, unsigned kid,
                      uint8_t secret[BK_SECRET_LEN], int *found);

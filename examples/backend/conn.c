@@ -72,6 +72,8 @@ static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
         c->fail_event = "handshake_failed";
         snprintf(c->fail_detail, sizeof c->fail_detail,
                  "no complete TLS handshake within %u s", c->srv->cfg.handshake_timeout);
+    } else if (c->state == CONN_REFUSING) {
+        /* the staged close of a refused head: the peer did not close in time */
     } else if (c->state == CONN_REQUEST) {
         audit(c->srv, c->peer, conn_identity(c), "timeout",
               "request not complete within %u s", c->srv->cfg.read_timeout);
@@ -114,6 +116,7 @@ void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
         c->next->prev = c->prev;
     s->nconns--;
     event_free(c->deadline);
+    framing_free(c);
     free(c->dl); /* not reached with a download: conn_http_closed ended it */
     iotsec_zeroize(c, sizeof *c);
     free(c);
@@ -124,11 +127,11 @@ static void conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *i
 {
     struct conn *c = arg;
 
-    (void)buf;
     if (info->n_added > 0 && c->state == CONN_IDLE) {
         c->state = CONN_REQUEST;
         conn_set_deadline(c, c->srv->cfg.read_timeout);
     }
+    framing_input(c, buf, info->n_added);
 }
 
 /* Answers that evhttp writes by itself (before our handler runs: body over the limit,
@@ -146,7 +149,7 @@ static void conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *
     uint64_t status = 0;
 
     if (info->n_added == 0 || c->in_handler || c->evhttp_error_noted ||
-        c->state == CONN_HANDSHAKE)
+        c->state == CONN_HANDSHAKE || c->state == CONN_REFUSING)
         return;
     if (evbuffer_ptr_set(buf, &pos, info->orig_size, EVBUFFER_PTR_SET) != 0)
         return;
@@ -190,7 +193,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     c->state = CONN_HANDSHAKE;
     snprintf(c->peer, sizeof c->peer, "?");
     c->deadline = evtimer_new(base, conn_deadline_cb, c);
-    if (c->deadline == NULL)
+    if (c->deadline == NULL || framing_new(c, base) != 0)
         goto fatal;
     c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                             BEV_OPT_CLOSE_ON_FREE);
@@ -275,10 +278,16 @@ void conn_admit(struct conn *c)
  * timeout (conn_input_cb only sees bytes that arrive on an idle connection). */
 void conn_request_done(struct conn *c)
 {
+    int begun;
+
     c->in_handler = 0;
     if (c->closing)
         return;
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+    begun = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+    framing_arm(c); /* the next request's head, which may have begun already */
+    if (c->closing)
+        return;
+    if (begun) {
         c->state = CONN_REQUEST;
         conn_set_deadline(c, c->srv->cfg.read_timeout);
     } else {

@@ -17,13 +17,12 @@
 
 /* ---- manifest --------------------------------------------------------------------------------- */
 
-void handle_manifest(struct request *q, const char *query)
+void handle_manifest(struct request *q, const char *query, bk_device *dev)
 {
     const char *cls = NULL;
     size_t cls_len = 0, len = 0;
     uint8_t *buf = NULL;
     struct evbuffer *body;
-    bk_device dev;
     int rc, found = 0;
 
     if (evhttp_request_get_command(q->req) != EVHTTP_REQ_GET) {
@@ -35,7 +34,7 @@ void handle_manifest(struct request *q, const char *query)
         reject_rc(q, rc, "query must be class=<1-64 of [A-Za-z0-9._~:@-]>");
         return;
     }
-    if (!authorize(q, &dev))
+    if (!authorize(q, dev))
         return;
     rc = bk_db_manifest(q->s->db, cls, cls_len, &buf, &len, &found);
     if (rc != IOTSEC_OK) {
@@ -128,7 +127,7 @@ static void conn_http_closed(struct evhttp_connection *evcon, void *arg)
     free(d);
 }
 
-void handle_payload(struct request *q, const char *path)
+void handle_payload(struct request *q, const char *path, bk_device *dev)
 {
     struct server *s = q->s;
     const char *range = evhttp_find_header(evhttp_request_get_input_headers(q->req), "Range");
@@ -137,7 +136,6 @@ void handle_payload(struct request *q, const char *path)
     bk_payload payload;
     struct download *d;
     char cr[80];
-    bk_device dev;
     int rc, found = 0;
 
     if (evhttp_request_get_command(q->req) != EVHTTP_REQ_GET) {
@@ -149,7 +147,7 @@ void handle_payload(struct request *q, const char *path)
         reject_rc(q, rc, "path must end in 64 lowercase hex digits");
         return;
     }
-    if (!authorize(q, &dev))
+    if (!authorize(q, dev))
         return;
     rc = bk_db_payload_find(s->db, digest, &payload, &found);
     if (rc != IOTSEC_OK) {

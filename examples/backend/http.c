@@ -35,7 +35,7 @@ void send_answer(struct request *q, int status, const char *reason, const char *
     evhttp_send_reply(q->req, status, reason, body);
 }
 
-static const char *status_reason(int status)
+const char *status_reason(int status)
 {
     switch (status) {
     case 200: return "OK";
@@ -49,7 +49,10 @@ static const char *status_reason(int status)
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Internal Server Error";
     }
@@ -150,26 +153,36 @@ static struct conn *conn_of(struct evhttp_request *req)
     return ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
 }
 
+/* Every request: its device record (authorize fills it, with the device's legacy EcoWatt
+ * keys) belongs to this function and is wiped at its one exit, whichever endpoint ran and
+ * wherever it returned. */
 void on_request(struct evhttp_request *req, void *arg)
 {
     struct request q;
+    bk_device dev;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
 
+    memset(&dev, 0, sizeof dev);
     q.s = arg;
     q.req = req;
     q.c = conn_of(req);
     if (q.c == NULL || !q.c->have_identity) {
         /* cannot happen: evhttp only hands us requests of completed handshakes */
         evhttp_send_error(req, 403, "Forbidden");
-        return;
+        goto out;
     }
     if (q.c->dl != NULL) {
         /* evhttp re-enters the handler with the request of a download in progress only
          * on an internal error of the connection: give up on it */
         conn_close(q.c);
-        return;
+        goto out;
+    }
+    if (q.c->closing) {
+        /* budget.c: a request read in the same turn as the handshake of a connection the
+         * budgets refused (or one closed for room, or by a reload) is not served */
+        goto out;
     }
     q.c->state = CONN_HANDLER;
     q.c->in_handler = 1;
@@ -178,7 +191,6 @@ void on_request(struct evhttp_request *req, void *arg)
     if (path == NULL) {
         reject(&q, 400, "bad_request", "no path");
     } else if (strcmp(path, "/v1/auth") == 0) {
-        bk_device dev;
         if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
             reject(&q, 405, "method_not_allowed", "use GET");
         } else if (query != NULL) {
@@ -192,14 +204,16 @@ void on_request(struct evhttp_request *req, void *arg)
                 evbuffer_free(body);
         }
     } else if (strcmp(path, "/v1/telemetry") == 0 && query == NULL) {
-        handle_telemetry(&q);
+        handle_telemetry(&q, &dev);
     } else if (strcmp(path, "/v1/firmware/manifest") == 0) {
-        handle_manifest(&q, query);
+        handle_manifest(&q, query, &dev);
     } else if (strncmp(path, "/v1/firmware/payload/", 21) == 0 && query == NULL) {
-        handle_payload(&q, path);
+        handle_payload(&q, path, &dev);
     } else {
         reject(&q, 404, "not_found", "no such endpoint");
     }
     if (q.c->dl == NULL) /* else the download ends it (download_more) */
         conn_request_done(q.c);
+out:
+    bk_device_wipe(&dev);
 }

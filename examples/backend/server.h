@@ -33,6 +33,7 @@
  *   serve.c      the serve subcommand: options, setup order, signals, drain, teardown
  *   conn.c       connections: accept, limits, deadlines, close, the listener
  *   tls.c        TLS: the server context, the handshake callbacks, verdicts
+ *   framing.c    the HTTP/1.1 framing gate: request heads checked before evhttp reads them
  *   http.c       answers (JSON errors), authorization, dispatch, GET /v1/auth
  *   telemetry.c  POST /v1/telemetry: rate limit, frame keys, open, store
  *   firmware.c   GET /v1/firmware/manifest and /v1/firmware/payload/<digest>
@@ -48,11 +49,13 @@
 
 #include "backend.h"
 #include "budget.h"
+#include "httpparse.h"
 
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -106,7 +109,13 @@ struct config {
 
 /* ---- state ---------------------------------------------------------------------------------- */
 
-enum conn_state { CONN_HANDSHAKE, CONN_IDLE, CONN_REQUEST, CONN_HANDLER };
+/* CONN_REFUSING: a request head was refused by the framing gate, which answers it and
+ * closes the connection (framing.c) */
+enum conn_state { CONN_HANDSHAKE, CONN_IDLE, CONN_REQUEST, CONN_HANDLER, CONN_REFUSING };
+
+/* The framing gate of a connection (framing.c): off (the head is with evhttp, or no head
+ * is due), holding a head back from evhttp while it arrives, or a verdict to act on. */
+enum gate_state { GATE_OFF, GATE_HOLD, GATE_PASS, GATE_REFUSE };
 
 struct server;
 
@@ -143,6 +152,18 @@ struct conn {
     const char *fail_event;
     char fail_detail[BK_DETAIL_MAX];
     struct conn_budget budget; /* budget.c: place in the connection budgets */
+    /* the framing gate (framing.c) */
+    enum gate_state gate;
+    struct event *gate_ev;    /* acts on the gate's verdict, outside the read path */
+    struct evbuffer *held;    /* the start of a pipelined head, out of evhttp's reach */
+    char *head;               /* copy of the head so far (BACKEND_HEAD_MAX bytes) or NULL */
+    size_t head_len;
+    backend_head hs;          /* the head's check */
+    /* evhttp's callbacks, set aside while a refused head is answered */
+    bufferevent_data_cb ev_readcb, ev_writecb;
+    bufferevent_event_cb ev_eventcb;
+    void *ev_cbarg;
+    int wr_shut;              /* the write side was shut after the refusal's answer */
 };
 
 /* A small chained hash table keyed by (device id, kid). */
@@ -276,6 +297,18 @@ void accept_resume_cb(evutil_socket_t fd, short what, void *arg);
 /* evhttp on --listen, every connection TLS; prints "listening on HOST:PORT". */
 int listen_setup(struct server *s);
 
+/* ---- framing.c: the HTTP/1.1 framing gate ------------------------------------------------ */
+
+/* Create / free the gate's parts of a connection (conn_new, conn_free); -1 when out of
+ * memory. */
+int framing_new(struct conn *c, struct event_base *base);
+void framing_free(struct conn *c);
+/* A request head is due: hold it back from evhttp until it is complete and checked (after
+ * the handshake, and after each answer; bytes already buffered are its start). */
+void framing_arm(struct conn *c);
+/* n_added bytes arrived at the end of the connection's input buffer (conn_input_cb). */
+void framing_input(struct conn *c, struct evbuffer *in, size_t n_added);
+
 /* ---- tls.c ---------------------------------------------------------------------------------- */
 
 /* Device CA, initial revocation set, server certificate and key, the library's TLS policy
@@ -284,6 +317,8 @@ int tls_setup(struct server *s);
 
 /* ---- http.c: answers, authorization, dispatch ------------------------------------------- */
 
+/* The reason phrase of an HTTP status this backend sends. */
+const char *status_reason(int status);
 void answer_headers(struct request *q, const char *ctype);
 void send_answer(struct request *q, int status, const char *reason, const char *ctype,
                  struct evbuffer *body);
@@ -295,7 +330,7 @@ void reject_rc(struct request *q, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void internal_error(struct request *q, int rc, const char *what);
 /* Certificate still valid, device registered and enabled: 1 when the request may proceed;
- * otherwise it was answered. */
+ * otherwise it was answered. Fills dev (the caller wipes it, on_request). */
 int authorize(struct request *q, bk_device *dev);
 /* evhttp's handler of every request. */
 void on_request(struct evhttp_request *req, void *arg);
@@ -304,9 +339,11 @@ void on_request(struct evhttp_request *req, void *arg);
 
 /* The map's value destructor of cached receiver keys (server.keys). */
 void keys_entry_free(void *p);
-void handle_telemetry(struct request *q);
-void handle_manifest(struct request *q, const char *query);
-void handle_payload(struct request *q, const char *path);
+/* The endpoints. dev is the request's device record, owned by on_request (which wipes it
+ * on every path): a handler fills it through authorize and never keeps it. */
+void handle_telemetry(struct request *q, bk_device *dev);
+void handle_manifest(struct request *q, const char *query, bk_device *dev);
+void handle_payload(struct request *q, const char *path, bk_device *dev);
 
 /* ---- reload.c: revocation reload -------------------------------------------------------- */
 

@@ -48,7 +48,9 @@ static int rate_take(struct server *s, const iotsec_peer_identity *id)
 
 /* The receiver keys of (device, kid) — kid −1: the device's EcoWatt keys — derived once
  * and cached; re-derived when the database holds other key material (rotation). Returns
- * IOTSEC_OK, IOTSEC_E_UNKNOWN_KEY (no such key in the database) or another error. */
+ * IOTSEC_OK, IOTSEC_E_UNKNOWN_KEY (no such key in the database) or another error. The copy
+ * of the key material (a frame master secret, or the legacy keys) is wiped at the one
+ * exit, on every path. */
 static int get_keys(struct server *s, const char *id, size_t id_len, int kid,
                     const bk_device *dev, struct keys_entry **out)
 {
@@ -58,41 +60,40 @@ static int get_keys(struct server *s, const char *id, size_t id_len, int kid,
     struct keys_entry *k;
     int rc, found = 0;
 
+    memset(material, 0, sizeof material);
     if (kid < 0) {
+        rc = IOTSEC_E_UNKNOWN_KEY;
         if (!dev->legacy)
-            return IOTSEC_E_UNKNOWN_KEY;
+            goto out;
         memcpy(material, dev->legacy_mac, BK_LEGACY_MAC_LEN);
         memcpy(material + BK_LEGACY_MAC_LEN, dev->legacy_enc, BK_LEGACY_ENC_LEN);
         material[BK_LEGACY_MAC_LEN + BK_LEGACY_ENC_LEN] = (uint8_t)dev->has_legacy_enc;
         mlen = BK_LEGACY_MAC_LEN + BK_LEGACY_ENC_LEN + 1u;
     } else {
         rc = bk_db_device_key(s->db, id, id_len, (unsigned)kid, material, &found);
+        if (rc == IOTSEC_OK && !found)
+            rc = IOTSEC_E_UNKNOWN_KEY;
         if (rc != IOTSEC_OK)
-            return rc;
-        if (!found)
-            return IOTSEC_E_UNKNOWN_KEY;
+            goto out;
         mlen = BK_SECRET_LEN;
     }
+    rc = IOTSEC_E_NO_MEMORY;
     e = map_get(&s->keys, id, id_len, kid);
-    if (e == NULL) {
-        iotsec_zeroize(material, sizeof material);
-        return IOTSEC_E_NO_MEMORY;
-    }
+    if (e == NULL)
+        goto out;
     k = e->value;
     if (k != NULL && k->material_len == mlen && iotsec_ct_compare(k->material, material, mlen) == 0) {
-        iotsec_zeroize(material, sizeof material);
         *out = k;
-        return IOTSEC_OK;
+        rc = IOTSEC_OK;
+        goto out;
     }
     if (k != NULL) {
         keys_entry_free(k);
         e->value = NULL;
     }
     k = calloc(1, sizeof *k);
-    if (k == NULL) {
-        iotsec_zeroize(material, sizeof material);
-        return IOTSEC_E_NO_MEMORY;
-    }
+    if (k == NULL)
+        goto out;
     memcpy(k->material, material, mlen);
     k->material_len = mlen;
     if (kid < 0)
@@ -101,14 +102,15 @@ static int get_keys(struct server *s, const char *id, size_t id_len, int kid,
     else
         rc = iotsec_frame_keys_derive(&k->frame, s->crypto, material, id, id_len,
                                       (uint8_t)kid, IOTSEC_FRAME_UPLINK);
-    iotsec_zeroize(material, sizeof material);
     if (rc != IOTSEC_OK) {
-        keys_entry_free(k);
-        return rc;
+        keys_entry_free(k); /* wipes it */
+        goto out;
     }
     e->value = k;
     *out = k;
-    return IOTSEC_OK;
+out:
+    iotsec_zeroize(material, sizeof material);
+    return rc;
 }
 
 /* Where a malformed frame went wrong, for the detail text. */
@@ -303,7 +305,7 @@ static void telemetry_ecowatt(struct request *q, const bk_device *dev, const cha
     accept_frame(q, -1, hdr.nonce, "ecowatt", hdr.encrypted, out_len);
 }
 
-void handle_telemetry(struct request *q)
+void handle_telemetry(struct request *q, bk_device *dev)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(q->req);
     size_t len = evbuffer_get_length(in);
@@ -311,7 +313,6 @@ void handle_telemetry(struct request *q)
                                                 "Content-Type");
     enum backend_ctype ctype;
     const uint8_t *body;
-    bk_device dev;
 
     if (evhttp_request_get_command(q->req) != EVHTTP_REQ_POST) {
         reject(q, 405, "method_not_allowed", "telemetry is sent with POST");
@@ -332,7 +333,7 @@ void handle_telemetry(struct request *q)
                "Content-Type must be application/iotsec-frame or application/json");
         return;
     }
-    if (!authorize(q, &dev))
+    if (!authorize(q, dev))
         return;
     body = len > 0 ? evbuffer_pullup(in, -1) : (const uint8_t *)"";
     if (body == NULL) {
@@ -340,7 +341,7 @@ void handle_telemetry(struct request *q)
         return;
     }
     if (ctype == BACKEND_CT_FRAME) {
-        telemetry_v1(q, &dev, body, len, 0);
+        telemetry_v1(q, dev, body, len, 0);
     } else {
         /* JSON: frame v1 has "v"; the EcoWatt profile has "nonce". The library's strict
          * v1 parser refuses the legacy members, so a legacy frame is recognised by its own
@@ -350,10 +351,9 @@ void handle_telemetry(struct request *q)
         iotsec_ecowatt_header h2;
         int rc1 = iotsec_frame_peek_json((const char *)body, len, &h1);
         int rc2 = rc1 == IOTSEC_OK ? rc1 : iotsec_ecowatt_peek((const char *)body, len, &h2);
-        if (rc1 == IOTSEC_OK || (rc2 != IOTSEC_OK && !dev.legacy))
-            telemetry_v1(q, &dev, body, len, 1);
+        if (rc1 == IOTSEC_OK || (rc2 != IOTSEC_OK && !dev->legacy))
+            telemetry_v1(q, dev, body, len, 1);
         else
-            telemetry_ecowatt(q, &dev, (const char *)body, len);
+            telemetry_ecowatt(q, dev, (const char *)body, len);
     }
-    iotsec_zeroize(&dev, sizeof dev);
 }

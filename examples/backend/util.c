@@ -5,6 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+void bk_device_wipe(bk_device *dev)
+{
+    if (dev != NULL)
+        iotsec_zeroize(dev, sizeof *dev);
+}
+
 int64_t bk_now(void)
 {
     return (int64_t)time(NULL);

@@ -28,15 +28,19 @@ int sim_update(const sim_state *st, const iotsec_crypto *crypto, const char *ser
                const sim_boot_opts *o, const char *argv0);
 
 enum sim_format { SIM_FMT_BINARY, SIM_FMT_JSON, SIM_FMT_ECOWATT };
+/* HTTPS POSTs to the backend (net.c), or MQTT publishes to a broker (mqtt.c) */
+enum sim_transport { SIM_TRANSPORT_HTTPS, SIM_TRANSPORT_MQTT };
 
 typedef struct sim_run_opts {
     unsigned long frames;      /* frames to send */
     unsigned long interval_ms; /* pause between frames */
     enum sim_format format;
     int encrypt;
+    enum sim_transport transport;
 } sim_run_opts;
 
-/* Boot, then send telemetry frames to server over mTLS. */
+/* Boot, then send telemetry frames over mTLS to server: an https:// URL, or with
+ * ro->transport SIM_TRANSPORT_MQTT an mqtts:// broker. */
 int sim_run(const sim_state *st, const iotsec_crypto *crypto, const char *server,
             const sim_boot_opts *bo, const sim_run_opts *ro);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "mqtt.h"
 
 /* The firmware version this build reports (`-V`, `--version`). The demo builds the simulator twice
  * with different values (examples/device-sim/build.mk, $(BUILD)/firmware/) to get two real
@@ -18,7 +19,8 @@
 enum {
     O_STATE = 256, O_SERVER, O_DEVICE_ID, O_CERT, O_KEY, O_CA, O_SECRET, O_TRUST, O_FW_KEY,
     O_CLASS, O_IMAGE, O_MANIFEST, O_LEGACY_MAC, O_LEGACY_ENC, O_FRAMES, O_INTERVAL, O_FORMAT,
-    O_ENCRYPT, O_JSON, O_SELF_TEST_FAIL, O_ATTEMPTS, O_POWER, O_HELP
+    O_ENCRYPT, O_JSON, O_SELF_TEST_FAIL, O_ATTEMPTS, O_POWER, O_HELP, O_TRANSPORT, O_BROKER,
+    O_COUNT, O_TIMEOUT
 };
 
 /* which subcommands accept an option */
@@ -27,8 +29,9 @@ enum {
 #define C_RUN 0x04u
 #define C_UPDATE 0x08u
 #define C_STATUS 0x10u
-#define C_ALL 0x1Fu
-#define C_BOOTS (C_BOOT | C_RUN | C_UPDATE) /* subcommands that boot the device */
+#define C_LISTEN 0x20u
+#define C_ALL 0x3Fu
+#define C_BOOTS (C_BOOT | C_RUN | C_UPDATE | C_LISTEN) /* subcommands that boot the device */
 
 struct optdef {
     struct option lo;
@@ -60,6 +63,10 @@ static const struct optdef optdefs[] = {
     {{"power-loss-after-writes", required_argument, NULL, O_POWER},
      C_PROVISION | C_BOOTS},
     {{"help", no_argument, NULL, O_HELP}, C_ALL},
+    {{"transport", required_argument, NULL, O_TRANSPORT}, C_RUN},
+    {{"broker", required_argument, NULL, O_BROKER}, C_RUN | C_LISTEN},
+    {{"count", required_argument, NULL, O_COUNT}, C_LISTEN},
+    {{"timeout-ms", required_argument, NULL, O_TIMEOUT}, C_LISTEN},
 };
 #define N_OPTS (sizeof optdefs / sizeof optdefs[0])
 
@@ -82,12 +89,17 @@ static const char usage_text[] =
     "      secure boot: verify the active slot; confirm or roll back a pending image\n"
     "  run       --state DIR --server https://HOST:PORT [--frames N] [--interval-ms MS]\n"
     "            [--format binary|json|ecowatt] [--encrypt]\n"
+    "  run       --state DIR --transport mqtt --broker mqtts://HOST:PORT [--frames N] ...\n"
     "      boot, then send N telemetry frames and print each answer\n"
+    "  listen    --state DIR --broker mqtts://HOST:PORT [--count N] [--timeout-ms MS]\n"
+    "      boot, subscribe to devices/<id>/cmd/# and open N commands (downlink frames)\n"
     "  update    --state DIR --server https://HOST:PORT [--self-test-fail]\n"
     "      fetch, verify and install the class's firmware, then reboot into it\n"
     "  status    --state DIR [--json]\n"
     "      active slot, versions, counters, pending flag\n"
-    "\n"
+    "\n";
+/* in two parts: C99 compilers need not take string literals over 4095 bytes */
+static const char usage_options[] =
     "Options:\n"
     "  --state DIR          the device's state directory (created by provision, mode 0700)\n"
     "  --device-id D        provision: the device id, at most 64 characters\n"
@@ -102,23 +114,37 @@ static const char usage_text[] =
     "  --class C            provision: the device class, at most 64 characters\n"
     "  --image FW.bin, --manifest M   provision: the first image and its signed manifest\n"
     "  --server URL         run, update: the backend, https:// only\n"
+    "  --transport T        run: https (default: POST to --server) or mqtt (publish to\n"
+    "                       devices/<id>/telemetry on --broker, QoS 1)\n"
+    "  --broker URL         run --transport mqtt, listen: the MQTT broker, mqtts:// only\n"
+    "                       (port 8883 by default)\n"
+    "  --count N            listen: commands to receive, 1-1000000 (default 1)\n"
+    "  --timeout-ms MS      listen: give up after MS, 1-86400000 (default 30000)\n"
     "  --frames N           run: frames to send, 0-1000000 (default 1)\n"
     "  --interval-ms MS     run: pause between frames, 0-3600000 (default 0)\n"
     "  --format F           run: binary, json or ecowatt (default binary)\n"
     "  --encrypt            run: encrypt the payloads (ecowatt: needs --legacy-enc-key)\n"
     "  --json               status: one JSON object instead of text\n"
-    "  --self-test-fail     boot, run, update: the new image's self-test fails (a bad build)\n"
-    "  --boot-attempts N    boot, run, update: starts of a pending image before rollback,\n"
+    "  --self-test-fail     boot, run, update, listen: the new image's self-test fails (a\n"
+    "                       bad build)\n"
+    "  --boot-attempts N    boot, run, update, listen: starts of a pending image before rollback,\n"
     "                       1-255 (default 3)\n"
-    "  --power-loss-after-writes N   provision, boot, run, update: end the process abruptly\n"
-    "                       at the Nth storage write (slot data, boot record, NVS counter),\n"
+    "  --power-loss-after-writes N   provision, boot, run, update, listen: end the process\n"
+    "                       abruptly at the Nth storage write (slot data, boot record, NVS),\n"
     "                       as a power cut would\n"
     "  -V, --version        print the firmware version of this build and exit\n"
     "  -h, --help           print this help and exit\n"
     "\n"
-    "Exit status: 0 success, 1 rejected by the library, 2 usage, 3 local I/O, 4 network or\n"
-    "TLS failure, 5 secure boot halted, 6 non-https URL refused, 7 telemetry rejected by\n"
-    "the server, 8 simulated power loss, 9 rolled back to the previous slot.\n";
+    "Exit status: 0 success, 1 rejected by the library (also: a command refused), 2 usage,\n"
+    "3 local I/O, 4 network or TLS failure (also: a broker refusing the device), 5 secure\n"
+    "boot halted, 6 non-https/mqtts URL refused, 7 telemetry rejected by the server or\n"
+    "broker, 8 simulated power loss, 9 rolled back to the previous slot.\n";
+
+static void usage(FILE *f)
+{
+    fputs(usage_text, f);
+    fputs(usage_options, f);
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -143,7 +169,8 @@ static int parse_ulong(const char *opt, const char *s, unsigned long min, unsign
 }
 
 struct args {
-    const char *state, *server, *device_id, *device_class;
+    const char *state, *server, *broker, *device_id, *device_class;
+    sim_listen_opts listen;
     sim_provision_opts prov;
     sim_boot_opts boot;
     sim_run_opts run;
@@ -214,6 +241,24 @@ static int parse(int argc, char **argv, unsigned cmd, struct args *a)
                 return usage_error("--format: binary, json or ecowatt, not '%s'", arg);
             break;
         case O_ENCRYPT: a->run.encrypt = 1; break;
+        case O_TRANSPORT:
+            if (strcmp(arg, "https") == 0)
+                a->run.transport = SIM_TRANSPORT_HTTPS;
+            else if (strcmp(arg, "mqtt") == 0)
+                a->run.transport = SIM_TRANSPORT_MQTT;
+            else
+                return usage_error("--transport: https or mqtt, not '%s'", arg);
+            break;
+        case O_BROKER: a->broker = arg; break;
+        case O_COUNT:
+            if ((rc = parse_ulong("count", arg, 1, 1000000, &a->listen.count)) != SIM_OK)
+                return rc;
+            break;
+        case O_TIMEOUT:
+            if ((rc = parse_ulong("timeout-ms", arg, 1, 86400000, &a->listen.timeout_ms)) !=
+                SIM_OK)
+                return rc;
+            break;
         case O_JSON: a->json = 1; break;
         case O_SELF_TEST_FAIL: a->boot.self_test_fail = 1; break;
         case O_ATTEMPTS:
@@ -228,7 +273,7 @@ static int parse(int argc, char **argv, unsigned cmd, struct args *a)
             break;
         case O_HELP:
         default:
-            fputs(usage_text, stdout);
+            usage(stdout);
             exit(SIM_OK);
         }
     }
@@ -236,8 +281,16 @@ static int parse(int argc, char **argv, unsigned cmd, struct args *a)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (a->state == NULL)
         return usage_error("--state DIR is required%s", "");
-    if ((cmd & (C_RUN | C_UPDATE)) && a->server == NULL)
+    if (cmd == C_RUN && a->run.transport == SIM_TRANSPORT_MQTT) {
+        if (a->broker == NULL || a->server != NULL)
+            return usage_error("run --transport mqtt takes --broker URL, not --server%s", "");
+    } else if (cmd == C_RUN && a->broker != NULL) {
+        return usage_error("--broker needs --transport mqtt%s", "");
+    } else if ((cmd & (C_RUN | C_UPDATE)) && a->server == NULL) {
         return usage_error("--server URL is required%s", "");
+    }
+    if (cmd == C_LISTEN && a->broker == NULL)
+        return usage_error("--broker URL is required%s", "");
     if (cmd == C_PROVISION) {
         if (a->device_id == NULL || a->prov.cert == NULL || a->prov.key == NULL ||
             a->prov.ca == NULL || a->prov.secret == NULL || a->prov.ntrust == 0 ||
@@ -270,7 +323,11 @@ static int dispatch(unsigned cmd, struct args *a, const char *argv0)
         return rc;
     switch (cmd) {
     case C_BOOT: return sim_boot(&st, crypto, &a->boot, &booted);
-    case C_RUN: return sim_run(&st, crypto, a->server, &a->boot, &a->run);
+    case C_RUN:
+        return sim_run(&st, crypto,
+                       a->run.transport == SIM_TRANSPORT_MQTT ? a->broker : a->server, &a->boot,
+                       &a->run);
+    case C_LISTEN: return sim_listen(&st, crypto, a->broker, &a->boot, &a->listen);
     case C_UPDATE: return sim_update(&st, crypto, a->server, &a->boot, argv0);
     default: return sim_status(&st, crypto, a->json);
     }
@@ -282,18 +339,18 @@ int main(int argc, char **argv)
         const char *name;
         unsigned cmd;
     } cmds[] = {{"provision", C_PROVISION}, {"boot", C_BOOT}, {"run", C_RUN},
-                {"update", C_UPDATE}, {"status", C_STATUS}};
+                {"update", C_UPDATE}, {"status", C_STATUS}, {"listen", C_LISTEN}};
     struct args a;
     size_t i;
     int rc;
 
     if (argc < 2) {
-        fputs(usage_text, stderr);
+        usage(stderr);
         return SIM_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        fputs(usage_text, stdout);
+        usage(stdout);
         return SIM_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
@@ -311,6 +368,8 @@ int main(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.boot.max_attempts = SIM_DEFAULT_ATTEMPTS;
     a.run.frames = 1;
+    a.listen.count = 1;
+    a.listen.timeout_ms = 30000;
     if ((rc = parse(argc - 1, argv + 1, cmds[i].cmd, &a)) != SIM_OK)
         return rc;
     sim_power_arm(a.power);

@@ -72,7 +72,7 @@ void sim_power_tick(const char *what, int torn_fd, const void *data, size_t len,
 #define SIM_DEFAULT_SLOT_SIZE (4ull * 1024u * 1024u) /* bytes each slot holds (flash
                                                        partition size) */
 #define SIM_SLOT_SIZE_MIN 4096ull
-#define SIM_SLOT_SIZE_MAX (1ull << 32)   /* the manifest's image_size maximum (DESIGN §6) */
+#define SIM_SLOT_SIZE_MAX (1ull << 32)   /* the manifest's image_size maximum (docs/DESIGN.md §6) */
 #define SIM_DEFAULT_MIN_RATE 1024ul      /* bytes/s an update download must average ... */
 #define SIM_DEFAULT_MIN_RATE_TIME 30ul   /* ... over any this many seconds (0 rate: no minimum) */
 #define SIM_DEFAULT_UPDATE_DEADLINE 1800ul /* seconds for a whole update, all chunks */

@@ -1,9 +1,10 @@
-/* iotsec-device-sim — telemetry over mTLS (docs/DESIGN.md §4, §5, §10, §11).
+/* iotsec-device-sim — telemetry over mTLS (docs/DESIGN.md §4, §5, §10, §11, §13).
  *
  * Counters come from the library's sender counter store (two-slot reservation record in
  * nvs/, POSIX file port wrapped so the power-loss simulator sees its writes); frames are
  * sealed by the library (binary v1, JSON v1 or the legacy EcoWatt profile) and POSTed to
- * /v1/telemetry. Each server answer is printed as "frame N ctr=C: HTTP S BODY". */
+ * /v1/telemetry, or published to a broker (mqtt.c). Each answer is printed as
+ * "frame N ctr=C: HTTP S BODY" or "frame N ctr=C: MQTT PUBACK R TEXT". */
 #include "app.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include "iotsec/counter_file.h"
 #include "iotsec/ecowatt.h"
 #include "iotsec/frame.h"
+#include "mqtt.h"
 
 /* ---- the NVS port: the library's file port, with every write seen by the power-loss
  * simulator (a write cut by the power leaves a torn record: new first half, old rest) ---- */
@@ -192,21 +194,26 @@ int sim_run(const sim_state *st, const iotsec_crypto *crypto, const char *server
     uint8_t frame[2048];
     char payload[256], answer[1024];
     sim_net *net = NULL;
+    sim_mqtt *mq = NULL;
     iotsec_counter_file nvs_file = {-1};
     iotsec_counter ctr_store;
     sender snd;
     unsigned long i;
     int rc, rejected = 0;
 
-    if ((rc = sim_net_open(&net, st, server)) != SIM_OK)
+    rc = ro->transport == SIM_TRANSPORT_MQTT ? sim_mqtt_open(&mq, st, server)
+                                             : sim_net_open(&net, st, server);
+    if (rc != SIM_OK)
         return rc;
     rc = sim_boot(st, crypto, bo, &booted);
     if (rc != SIM_OK && rc != SIM_ROLLED_BACK) {
         sim_net_close(net);
+        sim_mqtt_close(mq);
         return rc;
     }
     if ((rc = sender_init(&snd, st, crypto, ro)) != SIM_OK) {
         sim_net_close(net);
+        sim_mqtt_close(mq);
         return rc;
     }
     if ((rc = sim_nvs_open(st, &nvs_file, &ctr_store)) != SIM_OK)
@@ -236,6 +243,18 @@ int sim_run(const sim_state *st, const iotsec_crypto *crypto, const char *server
             rc = sim_fail(SIM_REJECTED, rc, "cannot seal frame %lu", i);
             goto done;
         }
+        if (mq != NULL) { /* the broker's PUBACK reason code is the answer */
+            int reason = 0;
+            if ((rc = sim_mqtt_publish_telemetry(mq, frame, flen, &reason)) != SIM_OK)
+                goto done;
+            printf("frame %lu ctr=%llu: MQTT PUBACK %d %s\n", i, (unsigned long long)ctr,
+                   reason, sim_mqtt_reason_text(reason));
+            fflush(stdout);
+            rejected |= reason >= 0x80;
+            if (i < ro->frames && ro->interval_ms > 0)
+                pause_ms(ro->interval_ms);
+            continue;
+        }
         rc = sim_net_post(net, "/v1/telemetry", ctype, frame, flen, answer, sizeof answer,
                           &alen, &status);
         if (rc != SIM_OK)
@@ -255,5 +274,6 @@ done:
     iotsec_counter_file_close(&nvs_file);
     sender_cleanup(&snd);
     sim_net_close(net);
+    sim_mqtt_close(mq);
     return rc;
 }

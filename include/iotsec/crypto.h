@@ -187,7 +187,7 @@ struct iotsec_crypto {
 
     int (*random)(uint8_t *out, size_t len);
 
-    /* Composition (DESIGN.md §2): the table that serves what this one lacks, or NULL. The
+    /* Composition (docs/DESIGN.md §2): the table that serves what this one lacks, or NULL. The
      * checked front (the iotsec_* calls below) gives an operation whose IOTSEC_CAP_* bit is
      * clear here to the first table down the fallback chain that has it, and a key this
      * table's loader reports IOTSEC_E_UNSUPPORTED for to the fallback's loader; contexts

@@ -85,7 +85,8 @@ IOTSEC_API const char *iotsec_revocation_reason_name(int reason);
 
 /* Create an empty, unsealed set for the device CA ca (a reference is taken) that accepts a
  * CRL up to grace_seconds past its nextUpdate (0 = none: a stale CRL is an error). The
- * caller holds the one reference. Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_NO_MEMORY. */
+ * caller holds the one reference. Errors: IOTSEC_E_INVALID_ARG, IOTSEC_E_NO_MEMORY,
+ * IOTSEC_E_BACKEND. */
 IOTSEC_API int iotsec_revocation_new(iotsec_revocation **out, struct x509_st *ca,
                                      uint32_t grace_seconds);
 
@@ -213,8 +214,8 @@ typedef struct iotsec_crl_floor {
 } iotsec_crl_floor;
 
 /* Raise the floor of the unsealed set rs for floor->issuer: iotsec_revocation_seal then
- * refuses the set with IOTSEC_E_ROLLBACK if its newest CRL of that issuer is older than the
- * floor or conflicts with it (see iotsec_crl_floor). A floor lower than one already set for
+ * refuses the set (a rollback) if its newest CRL of that issuer is older than the floor or
+ * conflicts with it (see iotsec_crl_floor). A floor lower than one already set for
  * the same issuer is ignored. Floors of issuers other than the set's CA are only carried
  * (iotsec_revocation_crl_floors). Errors: IOTSEC_E_STATE (sealed); IOTSEC_E_INVALID_ARG
  * (NULL, has_number not 0 or 1, a number with has_number 0, or a floor for a new issuer
@@ -229,7 +230,7 @@ IOTSEC_API int iotsec_revocation_set_crl_floor(iotsec_revocation *rs,
 IOTSEC_API int iotsec_revocation_crl_floors(const iotsec_revocation *rs, iotsec_crl_floor *out,
                                             size_t cap, size_t *n);
 
-/* The one-line reason of the last IOTSEC_E_ROLLBACK of iotsec_revocation_seal on rs, naming
+/* The one-line reason of the last rollback refusal of iotsec_revocation_seal on rs, naming
  * the issuer and both numbers (or thisUpdate times), as NUL-terminated text in text[0..cap)
  * with *len its length (NUL excluded); "" when there was none. Errors (*len is then 0):
  * IOTSEC_E_BUFFER_TOO_SMALL (cap ≤ the length; IOTSEC_REVOCATION_DETAIL_MAX always
@@ -313,7 +314,7 @@ IOTSEC_API int iotsec_revocation_holder_crl_floors(iotsec_revocation_holder *h,
 IOTSEC_API int iotsec_revocation_holder_set_crl_floor(iotsec_revocation_holder *h,
                                                       const iotsec_crl_floor *floor);
 
-/* The one-line reason of h's last IOTSEC_E_ROLLBACK (from iotsec_revocation_reload,
+/* The one-line reason of h's last rollback refusal (from iotsec_revocation_reload,
  * iotsec_revocation_holder_swap or iotsec_revocation_holder_set_crl_floor), naming the
  * issuer and both numbers (or thisUpdate times), as NUL-terminated text in text[0..cap),
  * *len its length (NUL excluded); "" when there was none. Errors (*len is then 0):

@@ -20,7 +20,7 @@ extern const iotsec_crypto iotsec_backend_sodium; /* libiotsec/crypto/sodium.c *
 extern const iotsec_crypto iotsec_backend_psa; /* libiotsec/crypto/psa.c */
 #endif
 
-/* Composition (DESIGN.md §2, crypto.h: struct iotsec_crypto.fallback): PSA has no Ed25519,
+/* Composition (docs/DESIGN.md §2, crypto.h: struct iotsec_crypto.fallback): PSA has no Ed25519,
  * so the PSA table names libsodium's as its fallback when this build has both (on a host,
  * Debian's libsodium; in firmware, libsodium's ref10 sources compiled in). Decided here,
  * beside the registry, so psa.c names no other backend. */

@@ -278,11 +278,11 @@ static void refusal_text(char *out, size_t cap, X509 *ca, const iotsec_crl_floor
     pos_text(cand, by_number, a, sizeof a);
     pos_text(floor, by_number, b, sizeof b);
     if (verdict == POS_CONFLICT)
-        (void)snprintf(out, cap, "CRL of issuer \"%s\" (key %s) refused: %s is the same as "
+        (void)snprintf(out, cap, "CRL of issuer \"%s\" (name hash %s) refused: %s is the same as "
                        "the %s but the CRL differs (a changed CRL needs a new number)",
                        name, key, a, what);
     else
-        (void)snprintf(out, cap, "CRL of issuer \"%s\" (key %s) refused: %s is older than "
+        (void)snprintf(out, cap, "CRL of issuer \"%s\" (name hash %s) refused: %s is older than "
                        "the %s, %s", name, key, a, what, b);
 }
 
@@ -466,7 +466,8 @@ int iotsec_revocation_add_crl(iotsec_revocation *rs, const uint8_t *data, size_t
          * choice does not depend on the order the CRLs came in */
         v = rs->have_newest ? pos_cmp(&pos, &rs->newest) : POS_NEWER;
         if (v == POS_NEWER ||
-            (v == POS_CONFLICT && memcmp(pos.digest, rs->newest.digest, IOTSEC_CRL_DIGEST_LEN) > 0)) {
+            (v == POS_CONFLICT &&
+             memcmp(pos.digest, rs->newest.digest, IOTSEC_CRL_DIGEST_LEN) > 0)) {
             rs->newest = pos;
             rs->newest_index = rs->n_crls;
             rs->have_newest = 1;

@@ -257,3 +257,130 @@ attacker_withdraws() { q "DELETE FROM firmware WHERE id = $1;" >/dev/null; }
 # attacker_replaces_payload DIGEST FILE: the bytes stored under payload DIGEST become FILE's
 # (of the same size).
 attacker_replaces_payload() { backend_replace_payload "$DB" "$1" "$2" >/dev/null; }
+
+# ---- MQTT: mosquitto with the iotsec plugin ---------------------------------------------------
+# The broker shares the backend's database ($DB: devices, keys, replay state) and its CRL
+# file; an operator ("operator", a certificate of the device CA) subscribes to every
+# device's telemetry with mosquitto_sub, its messages in $W/broker/delivered.
+
+# broker_start PLUGIN CRL: mosquitto on a free loopback port (MQTT_PORT) with the plugin;
+# BROKER_PID, SUB_PID. Returns 1 when the broker or the subscription did not come up.
+broker_start() {
+    local bw=$W/broker i
+    mkdir -p "$bw"
+    MQTT_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    BROKER_AUDIT=$bw/audit.log
+    cat >"$bw/mosquitto.conf" <<EOC
+user $(id -un)
+per_listener_settings false
+allow_anonymous false
+persistence false
+log_dest file $bw/mosquitto.log
+log_type error
+log_type warning
+log_type notice
+log_type information
+log_type subscribe
+listener $MQTT_PORT 127.0.0.1
+cafile $W/pki/ca/ca.pem
+certfile $W/pki/server.pem
+keyfile $W/pki/server.key
+require_certificate true
+tls_version tlsv1.2
+plugin $1
+plugin_opt_device_ca $W/pki/ca/ca.pem
+plugin_opt_database $DB
+plugin_opt_crl $2
+plugin_opt_audit_log $BROKER_AUDIT
+plugin_opt_reload_interval 1
+plugin_opt_operator operator
+EOC
+    : >"$bw/mosquitto.log"
+    # a plugin built with AddressSanitizer (the ASan build) loads only into a process whose
+    # first library is the ASan runtime: preload it into mosquitto (not instrumented itself)
+    local asan preload=()
+    asan=$(ldd "$1" 2>/dev/null | sed -n 's/^[[:space:]]*libasan\.so[^ ]* => \([^ ]*\) .*/\1/p')
+    [ -n "$asan" ] && preload=(env "LD_PRELOAD=$asan")
+    "${preload[@]}" mosquitto -c "$bw/mosquitto.conf" >"$bw/mosquitto.out" 2>&1 &
+    BROKER_PID=$!
+    broker_up() { grep -q 'mosquitto version [0-9.]* running' "$W/broker/mosquitto.log"; }
+    wait_for 10 broker_up || return 1
+    : >"$bw/delivered"
+    mosquitto_sub -h localhost -p "$MQTT_PORT" $(mqtt_tls operator) -i operator -V mqttv5 \
+        -q 1 -t 'devices/+/telemetry' -F '%t %x' >"$bw/delivered" 2>"$bw/sub.err" &
+    SUB_PID=$!
+    # subscribed once the broker has seen the operator's SUBSCRIBE
+    for i in $(seq 1 50); do
+        grep -q 'operator 1 devices/+/telemetry' "$bw/mosquitto.log" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# broker_stop: the subscriber, then the broker (SIGTERM).
+broker_stop() {
+    local p
+    for p in ${SUB_PID:-} ${BROKER_PID:-}; do
+        kill -TERM "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    SUB_PID=
+    BROKER_PID=
+}
+
+# mqtt_tls NAME: mosquitto_pub/_sub TLS options for device NAME's certificate
+# (NAME "operator": $W/devices/operator).
+mqtt_tls() {
+    local d
+    d=$(dev_dir "$1")
+    echo "--cafile $W/pki/ca/ca.pem --cert $d/cert.pem --key $d/key.pem"
+}
+
+# mqtt_pub NAME TOPIC FILE: publish FILE with QoS 1 as device NAME (client id = its id);
+# prints "PUBACK R" (R the MQTT 5 reason code: 0 accepted, 135 not authorized), "CONNACK R"
+# when the connection was refused, or "no connection". Logged to $W/logs/mqtt.log.
+mqtt_pub() {
+    local out
+    # shellcheck disable=SC2046
+    out=$(timeout 20 mosquitto_pub -h localhost -p "$MQTT_PORT" $(mqtt_tls "$1") -i "$1" \
+        -V mqttv5 -q 1 -t "$2" -f "$3" -d 2>&1)
+    printf 'mosquitto_pub as %s on %s (%s):\n%s\n\n' "$1" "$2" "${3##*/}" "$out" >>"$W/logs/mqtt.log"
+    if [[ $out =~ received\ PUBACK\ \(Mid:\ [0-9]+,\ RC:([0-9]+)\) ]]; then
+        echo "PUBACK ${BASH_REMATCH[1]}"
+    elif [[ $out =~ received\ CONNACK\ \(([0-9]+)\) ]]; then
+        echo "CONNACK ${BASH_REMATCH[1]}"
+    else
+        echo "no connection"
+    fi
+}
+
+# mqtt_subscribe NAME FILTER: subscribe as device NAME; prints "SUBACK R".
+mqtt_subscribe() {
+    local out r
+    # shellcheck disable=SC2046
+    out=$(timeout 20 mosquitto_sub -h localhost -p "$MQTT_PORT" $(mqtt_tls "$1") -i "$1" \
+        -V mqttv5 -t "$2" -d -W 1 2>&1)
+    printf 'mosquitto_sub as %s on %s:\n%s\n\n' "$1" "$2" "$out" >>"$W/logs/mqtt.log"
+    r=$(sed -n 's/^Subscribed (mid: [0-9]*): \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
+    echo "SUBACK ${r:-none}"
+}
+
+# mqtt_delivered FILE: "delivered" when the operator's subscription received FILE's bytes
+# (waits up to 3 s), else "not delivered".
+mqtt_delivered() {
+    local h
+    h=$(od -An -v -tx1 "$1" | tr -d ' \n')
+    delivered_now() { grep -q " $h\$" "$W/broker/delivered"; }
+    if wait_for 3 delivered_now; then echo delivered; else echo "not delivered"; fi
+}
+
+# broker_mark / broker_audit_seen EVENT IDENTITY: like audit_mark / audit_seen, on the
+# plugin's audit log (JSON lines): "audit EVENT" once a line of EVENT for IDENTITY has been
+# written since broker_mark (waits up to 5 s), else "no audit EVENT".
+broker_mark() { BROKER_MARK=$(wc -l <"$BROKER_AUDIT"); }
+BROKER_MARK=0
+broker_audit_seen() {
+    local pat="\"identity\":\"$2\",\"event\":\"$1\""
+    seen_now() { tail -n +$((BROKER_MARK + 1)) "$BROKER_AUDIT" | grep -qF -- "$pat"; }
+    if wait_for 5 seen_now; then echo "audit $1"; else echo "no audit $1"; fi
+}

@@ -5,6 +5,7 @@
 # The Makefile links these into the replay binaries ($(BUILD)/fuzz-replay/<target>);
 # `make fuzz` builds them with clang and scripts/run-fuzz, which reads this table with sed,
 # links them into the libFuzzer binaries.
+FUZZ_LINK_fuzz_backend_head := internal/libbackend-http.a
 FUZZ_LINK_fuzz_backend_range := internal/libbackend-http.a
 FUZZ_LINK_fuzz_ca_index := internal/libiotsec-cli.a
 FUZZ_LINK_fuzz_devicesim_state := obj/examples/device-sim/state.o

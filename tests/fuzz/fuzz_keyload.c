@@ -105,7 +105,8 @@ static void priv_part(const uint8_t *data, size_t size)
         iotsec_privkey_public_spki(&ss, spki, sizeof spki, &spki_len) != IOTSEC_OK ||
         iotsec_privkey_public_spki(&so, spki2, sizeof spki2, &spki2_len) != IOTSEC_OK ||
         spki_len != spki2_len || memcmp(spki, spki2, spki_len) != 0 ||
-        iotsec_privkey_key_id(&ss, id) != IOTSEC_OK || iotsec_privkey_key_id(&so, id2) != IOTSEC_OK ||
+        iotsec_privkey_key_id(&ss, id) != IOTSEC_OK ||
+        iotsec_privkey_key_id(&so, id2) != IOTSEC_OK ||
         memcmp(id, id2, sizeof id) != 0)
         abort();
     /* its signature verifies in both backends */

@@ -28,7 +28,7 @@ cp "$T/v2.m" "$T/serve.m"
 cp "$T/v2.m.enc" "$T/serve.payload"
 
 # a manifest announcing a 4 GiB image, validly signed with the firmware key and encrypted
-# for the device's firmware key (iotsec manifest sign would need the 4 GiB image): DESIGN §6
+# for the device's firmware key (iotsec manifest sign would need the 4 GiB image): docs/DESIGN.md §6
 cat >"$T/huge.py" <<'EOF'
 import hashlib, struct, sys
 from cryptography.hazmat.primitives import serialization

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The firmware test (DESIGN.md §15): `make firmware-check` cross-builds the core, the PSA
+# The firmware test (docs/DESIGN.md §15): `make firmware-check` cross-builds the core, the PSA
 # backend, Mbed TLS and libsodium's Ed25519 for Cortex-M4 and runs every bindings-spec vector
 # on QEMU's mps2-an386 (firmware/firmware.mk). Skipped, saying so, only when the ARM
 # toolchain or QEMU is absent (scripts/install-deps installs them, so `make check` and CI run

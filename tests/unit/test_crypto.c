@@ -1032,7 +1032,7 @@ START_TEST(test_backend_table)
     } else if (strcmp(c->name, "psa") == 0) {
         ck_assert_ptr_eq(c, iotsec_crypto_psa());
         /* Mbed TLS's PSA has everything but Ed25519, which libsodium's table supplies
-         * when it is built (composition, DESIGN.md §2) */
+         * when it is built (composition, docs/DESIGN.md §2) */
         ck_assert_uint_eq(c->caps, all & ~IOTSEC_CAP_ED25519);
         ck_assert_ptr_eq(c->fallback, iotsec_crypto_sodium());
         ck_assert_int_eq(iotsec_crypto_has(c, all), IOTSEC_HAVE_SODIUM);

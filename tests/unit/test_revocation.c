@@ -1420,7 +1420,8 @@ START_TEST(test_crl_number_and_floor_text)
                 /* only hex digits changed into other lowercase hex digits, a digit of the
                  * time into another digit, or its first digit into a minus, still parse */
                 ck_assert_msg(strchr("0af9", subs[k]) != NULL ||
-                                  (subs[k] == '-' && strncmp(bad + i - 12, "this_update=", 12) == 0),
+                                  (subs[k] == '-' &&
+                                   strncmp(bad + i - 12, "this_update=", 12) == 0),
                               "%zu %c", i, subs[k]);
             } else {
                 ck_assert_int_eq((int)n, IOTSEC_E_BAD_ENCODING);

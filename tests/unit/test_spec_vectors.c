@@ -7,7 +7,7 @@
 
 #include "testutil.h"
 
-#include "../../firmware/spec_vectors.c"
+#include "spec_vectors.h"
 
 static void report(void *ctx, const char *group, const char *name, const char *what, int got,
                    int want)
