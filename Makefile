@@ -63,17 +63,32 @@ endif
 # build with OpenSSL has them all; a firmware-style build (BACKENDS=sodium) has none.
 #   PORT=posix   libiotsec/port/posix/ (files, fsync, the counter file port)
 #   STORES=sqlite  libiotsec/store/sqlite.c (needs the POSIX port)
+#   STORES+=pg   libiotsec/store/postgres.c (libpq; in the default when pkg-config finds libpq)
 #   X509=1       libiotsec/x509/ (OpenSSL: key files, certificates, CRLs, TLS, the CA)
 PORT ?= $(if $(HAVE_OPENSSL),posix)
-STORES ?= $(if $(HAVE_OPENSSL),sqlite)
+LIBPQ_FOUND := $(shell $(PKG_CONFIG) --exists libpq 2>/dev/null && echo pg)
+STORES ?= $(if $(HAVE_OPENSSL),sqlite $(LIBPQ_FOUND))
 X509 := $(if $(HAVE_OPENSSL),1)
 HAVE_POSIX := $(filter posix,$(PORT))
 HAVE_SQLITE := $(and $(HAVE_POSIX),$(filter sqlite,$(STORES)))
+HAVE_PG := $(filter pg,$(STORES))
+ifneq ($(HAVE_PG),)
+ifeq ($(LIBPQ_FOUND),)
+$(error STORES names pg but pkg-config finds no libpq (Debian: libpq-dev; scripts/install-deps))
+endif
+endif
 # Build-time subsetting of the core for firmware: NO_JSON=1 drops the JSON frame encoding
 # (and with it the EcoWatt profile, which is JSON), NO_ECOWATT=1 the EcoWatt profile alone.
 NO_JSON ?=
 NO_ECOWATT ?=
-LIB_PKGS := $(foreach b,$(BACKENDS),$(PKG_$(b))) $(if $(HAVE_SQLITE),sqlite3)
+LIB_PKGS := $(foreach b,$(BACKENDS),$(PKG_$(b))) $(if $(HAVE_SQLITE),sqlite3) $(if $(HAVE_PG),libpq)
+# libiotsec.pc: libpq is named as -lpq in Libs.private, not in Requires.private, because
+# Debian's libpq.pc lists for static linking libraries that libpq-dev does not provide
+# (libpgcommon, libpgport: postgresql-server-dev; -lgssapi_krb5, -lldap without their -dev
+# packages), so `pkg-config --static libiotsec` would name libraries that do not exist. The
+# public headers do not include libpq's, so its Cflags are not needed either.
+PC_REQUIRES := $(filter-out libpq,$(LIB_PKGS))
+PC_LIBS_PRIVATE := $(foreach b,$(BACKENDS),$(LIBS_$(b))) $(if $(HAVE_PG),-lpq)
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIB_PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(LIB_PKGS) 2>/dev/null) $(foreach b,$(BACKENDS),$(LIBS_$(b)))
@@ -88,6 +103,7 @@ flag01 = $(if $(strip $(1)),1,0)
 CONFIG_VARS := OPENSSL=$(call flag01,$(HAVE_OPENSSL)) SODIUM=$(call flag01,$(HAVE_SODIUM)) \
     PSA=$(call flag01,$(HAVE_PSA)) \
     POSIX=$(call flag01,$(HAVE_POSIX)) SQLITE=$(call flag01,$(HAVE_SQLITE)) \
+    PG=$(call flag01,$(HAVE_PG)) \
     X509=$(call flag01,$(X509)) NO_JSON=$(call flag01,$(filter-out 0,$(NO_JSON))) \
     NO_ECOWATT=$(call flag01,$(filter-out 0,$(NO_ECOWATT) $(NO_JSON)))
 
@@ -102,7 +118,7 @@ CORE_SRC := $(sort $(filter-out $(if $(filter-out 0,$(NO_JSON)),libiotsec/core/f
     $(wildcard libiotsec/core/*.c)))
 CRYPTO_SRC := $(foreach b,$(BACKENDS),libiotsec/crypto/$(b).c) libiotsec/crypto/registry.c
 PORT_SRC := $(if $(HAVE_POSIX),$(sort $(wildcard libiotsec/port/posix/*.c)))
-STORE_SRC := $(if $(HAVE_SQLITE),libiotsec/store/sqlite.c)
+STORE_SRC := $(if $(HAVE_SQLITE),libiotsec/store/sqlite.c) $(if $(HAVE_PG),libiotsec/store/postgres.c)
 X509_SRC := $(if $(X509),$(sort $(wildcard libiotsec/x509/*.c)))
 LIB_SRC := $(CORE_SRC) $(CRYPTO_SRC) $(PORT_SRC) $(STORE_SRC) $(X509_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -184,7 +200,7 @@ $(SHARED_LIB): $(LIB_OBJ)
 
 # The .pc holds the install paths: a stamp of them makes `make install PREFIX=...` after a
 # plain `make` regenerate it instead of installing the /usr/local one.
-PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(strip $(LIB_PKGS))|$(strip $(foreach b,$(BACKENDS),$(LIBS_$(b))))
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCLUDEDIR)|$(strip $(LIB_PKGS))|$(strip $(PC_LIBS_PRIVATE))
 $(BUILD)/pc-vars: FORCE
 	@mkdir -p $(@D)
 	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
@@ -194,8 +210,8 @@ $(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@REQUIRES_PRIVATE@|$(strip $(LIB_PKGS))|g' \
-	    -e 's|@LIBS_PRIVATE@|$(strip $(foreach b,$(BACKENDS),$(LIBS_$(b))))|g' $< > $@
+	    -e 's|@REQUIRES_PRIVATE@|$(strip $(PC_REQUIRES))|g' \
+	    -e 's|@LIBS_PRIVATE@|$(strip $(PC_LIBS_PRIVATE))|g' $< > $@
 
 $(CLI): $(TOOL_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)

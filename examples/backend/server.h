@@ -48,8 +48,8 @@
 #define IOTSEC_BACKEND_SERVER_H
 
 #include "backend.h"
-#include "budget.h"
 #include "httpparse.h"
+#include "budget.h"
 
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -151,7 +151,6 @@ struct conn {
     int alert_sent;
     const char *fail_event;
     char fail_detail[BK_DETAIL_MAX];
-    struct conn_budget budget; /* budget.c: place in the connection budgets */
     /* the framing gate (framing.c) */
     enum gate_state gate;
     struct event *gate_ev;    /* acts on the gate's verdict, outside the read path */
@@ -164,6 +163,7 @@ struct conn {
     bufferevent_event_cb ev_eventcb;
     void *ev_cbarg;
     int wr_shut;              /* the write side was shut after the refusal's answer */
+    struct conn_budget budget; /* budget.c: place in the connection budgets */
 };
 
 /* A small chained hash table keyed by (device id, kid). */

@@ -83,8 +83,9 @@ static void handshake_done(struct conn *c)
     c->fail_event = NULL;
     conn_set_deadline(c, c->srv->cfg.idle_timeout);
     /* ---- budget.c: per-device limit, authenticated pool (may close c) ---- */
-    if (budget_authenticated(c))
-        framing_arm(c); /* the first request's head */
+    if (!budget_authenticated(c))
+        return;
+    framing_arm(c); /* the first request's head */
 }
 
 static void info_cb(const SSL *ssl, int where, int ret)

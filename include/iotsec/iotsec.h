@@ -43,6 +43,9 @@
 #if IOTSEC_HAVE_SQLITE
 #include "iotsec/replay_sqlite.h"
 #endif
+#if IOTSEC_HAVE_PG
+#include "iotsec/replay_pg.h"
+#endif
 
 /* OpenSSL outside crypto (libiotsec/x509/): key files, certificates, CRLs, TLS, the CA */
 #if IOTSEC_HAVE_X509

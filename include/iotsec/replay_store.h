@@ -43,6 +43,8 @@
  *     iotsec_replay_sqlite_store(s) (frames v1, the W given at open) and
  *     iotsec_replay_sqlite_ecowatt_store(s) (legacy, always W = 0) — on the same
  *     connection, so one transaction covers both and the caller's rows;
+ *   PostgreSQL (replay_pg.h): the same two tables, iotsec_replay_pg_store(s) and
+ *     iotsec_replay_pg_ecowatt_store(s), on one connection likewise;
  *   in memory: a second iotsec_replay_mem made with window 0.
  * Handing the frame v1 store to the legacy profile is refused when its W ≠ 0; were a W = 0
  * frame store shared anyway, the two sequences of a device would become one strict

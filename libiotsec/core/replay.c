@@ -5,6 +5,7 @@
 
 #include "iotsec/error.h"
 #include "iotsec/reader.h"
+#include "replay_int.h"
 
 int iotsec_replay_init(iotsec_replay_window *w, unsigned window_bits)
 {
@@ -94,6 +95,20 @@ int iotsec_replay_commit(iotsec_replay_window *w, uint64_t ctr)
         bit_set(w, w->highest - ctr);
     }
     return IOTSEC_OK;
+}
+
+void iotsec__replay_resize(iotsec_replay_window *w, unsigned window_bits)
+{
+    uint64_t d;
+
+    if (window_bits < w->window) {
+        for (d = window_bits; d < w->window; d++)
+            w->bitmap[d / 64u] &= ~((uint64_t)1 << (d % 64u));
+    } else {
+        for (d = w->window; d < window_bits && d < w->highest; d++)
+            bit_set(w, d);
+    }
+    w->window = window_bits;
 }
 
 int iotsec_replay_encode(const iotsec_replay_window *w, uint8_t *out, size_t cap, size_t *out_len)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "iotsec/error.h"
+#include "../core/replay_int.h"
 #include "../port/posix/sync_dir.h"
 
 /* One namespace of the database: a table of (device_id, kid) → window, its two statements,
@@ -349,23 +350,6 @@ void iotsec_replay_sqlite_close(iotsec_replay_sqlite *s)
     sqlite3_free(s);
 }
 
-/* Convert a window persisted with another W to W = nw without ever accepting a counter the
- * old window refused: narrowing forgets positions at and beyond nw (they become too old);
- * widening marks the added positions as seen (only those naming a counter ≥ 1). */
-static void window_resize(iotsec_replay_window *w, unsigned nw)
-{
-    uint64_t d;
-
-    if (nw < w->window) {
-        for (d = nw; d < w->window; d++)
-            w->bitmap[d / 64u] &= ~((uint64_t)1 << (d % 64u));
-    } else {
-        for (d = w->window; d < nw && d < w->highest; d++)
-            w->bitmap[d / 64u] |= (uint64_t)1 << (d % 64u);
-    }
-    w->window = nw;
-}
-
 /* The window of (device_id, kid): the stored one (converted to the store's W) or an empty
  * one. IOTSEC_E_CORRUPT when the row does not decode. */
 static int load(struct ns *s, const uint8_t *device_id, size_t id_len, uint8_t kid,
@@ -385,7 +369,7 @@ static int load(struct ns *s, const uint8_t *device_id, size_t id_len, uint8_t k
             iotsec_replay_decode(w, blob, (size_t)n) != IOTSEC_OK) {
             rc = IOTSEC_E_CORRUPT;
         } else {
-            window_resize(w, s->window);
+            iotsec__replay_resize(w, s->window);
             rc = IOTSEC_OK;
         }
     } else if (rc == SQLITE_DONE) {

@@ -145,7 +145,7 @@ rc=$?
 wait "$PID" 2>/dev/null
 expect "start with CRL n on disk: exit status" "$rc/$?" "1/1"
 PID=
-grep -Eq 'CRL rollback: CRL of issuer "CN=iotsec device CA" \([a-z ]+ [0-9a-f]+\) refused: CRL number 3 is older than the floor, CRL number 4' srv.err ||
+grep -q 'CRL rollback: CRL of issuer "CN=iotsec device CA" (name hash [0-9a-f]*) refused: CRL number 3 is older than the floor, CRL number 4' srv.err ||
     fail "start refusal does not name the issuer and both numbers: $(cat srv.err)"
 [ ! -s srv.out ] || fail "the server listened with CRL n on disk: $(cat srv.out)"
 expect "crl_rollback audited at start" \

@@ -16,8 +16,8 @@ Up to --count connections are held at once for --duration seconds. A connection 
 closes is opened again, at most --rate new connections per second (the first --count at
 once, --gap seconds apart) and at most --total connections in all, so the flood is bounded
 in count and time. --ready FILE is created once the first --count connections are open (or
-were tried), for a caller that must act only then. At the end the script waits 0.5 s for the server's last closes, prints one
-line of key=value figures and closes everything:
+were tried), for a caller that must act only then. At the end the script waits 0.5 s for the
+server's last closes, prints one line of key=value figures and closes everything:
     opened=… failed=… closed=… open_at_end=… max_open=… served=… open_idx=i,j,…
 (served: cert connections whose GET was answered AUTH OK; open_idx: the indices, in opening
 order, of the connections still open at the end).

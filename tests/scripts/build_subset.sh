@@ -82,4 +82,10 @@ if ${CC:-cc} -std=c99 -I"$T/no-json/include" -Iinclude -c "$T/sq.c" -o "$T/sq.o"
     fail "iotsec/replay_sqlite.h compiled in a build without SQLite"
 fi
 grep -q 'does not have the SQLite store' "$T/sq.err" || { cat "$T/sq.err" >&2; fail "no #error naming SQLite"; }
+printf '#include <iotsec/replay_pg.h>\nint main(void) { return 0; }\n' >"$T/pg.c"
+if ${CC:-cc} -std=c99 -I"$T/no-json/include" -Iinclude -c "$T/pg.c" -o "$T/pg.o" 2>"$T/pg.err"; then
+    fail "iotsec/replay_pg.h compiled in a build without PostgreSQL"
+fi
+grep -q 'does not have the PostgreSQL store' "$T/pg.err" || { cat "$T/pg.err" >&2; fail "no #error naming PostgreSQL"; }
+grep -qx '#define IOTSEC_HAVE_PG 0' "$T/no-json/include/iotsec/config.h" || fail "config.h of a sodium build lacks IOTSEC_HAVE_PG 0"
 echo "build_subset: profiles full, no-ecowatt, no-json built and checked"

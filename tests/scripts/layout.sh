@@ -19,7 +19,7 @@ fail=0
 
 # 1. symbols
 mkdir -p "$T/inc/iotsec" "$T/obj"
-scripts/gen-config OPENSSL=0 SODIUM=0 PSA=0 POSIX=0 SQLITE=0 X509=0 NO_JSON=0 NO_ECOWATT=0 \
+scripts/gen-config OPENSSL=0 SODIUM=0 PSA=0 POSIX=0 SQLITE=0 PG=0 X509=0 NO_JSON=0 NO_ECOWATT=0 \
     >"$T/inc/iotsec/config.h"
 for c in libiotsec/core/*.c; do
     ${CC:-cc} -std=c99 -O2 -fno-stack-protector -fno-sanitize=all -I"$T/inc" -Iinclude \

@@ -62,6 +62,9 @@ DIRECTIONS = {
     ("iotsec_replay_sqlite_ecowatt_store", "s"): "in",
     ("iotsec_replay_store_window", "window"): "out",
     ("iotsec_replay_sqlite_db", "s"): "in",
+    ("iotsec_replay_pg_store", "s"): "in",
+    ("iotsec_replay_pg_ecowatt_store", "s"): "in",
+    ("iotsec_replay_pg_conn", "s"): "in",
     ("iotsec_counter_file_open", "f"): "out",
     ("iotsec_counter_file_open", "port"): "out",
     ("iotsec_counter_open", "c"): "out",
@@ -140,6 +143,11 @@ RELEASE = {
     ("iotsec_replay_sqlite_ecowatt_store", "return"):
         "borrowed: valid until iotsec_replay_sqlite_close(s)",
     ("iotsec_replay_sqlite_db", "return"): "borrowed: valid until iotsec_replay_sqlite_close(s)",
+    ("iotsec_replay_pg_store", "return"): "borrowed: valid until iotsec_replay_pg_close(s)",
+    ("iotsec_replay_pg_ecowatt_store", "return"): "borrowed: valid until iotsec_replay_pg_close(s)",
+    ("iotsec_replay_pg_conn", "return"): "borrowed: valid until iotsec_replay_pg_close(s)",
+    ("iotsec_replay_pg_sqlstate", "return"):
+        "borrowed: valid until the next operation on s or iotsec_replay_pg_close(s)",
     ("iotsec_revocation_ref", "return"): "iotsec_revocation_unref",
     ("iotsec_revocation_holder_get", "return"): "iotsec_revocation_unref",
     ("iotsec_file_read", "buf"): "free",
@@ -156,6 +164,7 @@ RELEASE = {
     ("iotsec_revocation_load", "out"): "iotsec_revocation_unref",
     ("iotsec_revocation_holder_new", "out"): "iotsec_revocation_holder_free",
     ("iotsec_replay_sqlite_open", "out"): "iotsec_replay_sqlite_close",
+    ("iotsec_replay_pg_open", "out"): "iotsec_replay_pg_close",
 }
 
 # Doc references the phrase rules below cannot read, and errors a reference does not carry.
@@ -392,7 +401,7 @@ def layouts(structs, include_dir, cc):
                 f.write(subprocess.run(
                     [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                   "scripts", "gen-config"),
-                     "OPENSSL=1", "SODIUM=1", "POSIX=1", "SQLITE=1", "X509=1", "NO_JSON=0",
+                     "OPENSSL=1", "SODIUM=1", "POSIX=1", "SQLITE=1", "PG=1", "X509=1", "NO_JSON=0",
                      "NO_ECOWATT=0"], check=True, capture_output=True, text=True).stdout)
             inc += ["-I", d]
         subprocess.run([cc, "-std=c11"] + inc + [src, "-o", exe], check=True)
