@@ -182,15 +182,24 @@ expect "dev-x connections left (--max-conns-per-device 2)" "$(field "$r" open_id
 wait_q "per-device limit audited" \
     "SELECT count(*) FROM audit WHERE event = 'conn_limit' AND identity = 'dev-x' AND detail LIKE 'closed after % s idle, the longest: device dev-x has 3 connections open (--max-conns-per-device 2)'" 1
 # ... and when both of dev-x's connections are busy (half a request each), the third is refused
-flood busy --cert dev-x.pem --key dev-x.key --count 2 --total 2 --duration 2 \
+flood busy --cert dev-x.pem --key dev-x.key --count 2 --total 2 --duration 3 \
     --ready busy.ready > busy.out &
 fpid=$!
 ready busy.ready
 expect "third connection of a device whose connections are busy" "$(auth dev-x)" refused
+# ... and a frame sent on such a connection right after the handshake (TLS 1.3: in the same
+# flight as the client's Finished) is neither answered nor stored
+echo "reading x" | "$CLI" frame seal --secret dev-x.secret --device-id dev-x --ctr 1 > x1.bin
+r=$(curl -sS --max-time 5 --cacert ca/ca.pem --cert dev-x.pem --key dev-x.key \
+    -H 'Content-Type: application/iotsec-frame' --data-binary @x1.bin -o /dev/null \
+    -w '%{http_code}' "https://127.0.0.1:$PORT/v1/telemetry" 2>/dev/null)
+expect "frame on a refused connection: answer" "$r" 000
+expect "frame on a refused connection: stored" \
+    "$(q "SELECT count(*) FROM telemetry WHERE device_id = 'dev-x'")" 0
 wait "$fpid"
 expect "busy connections kept" "$(field "$(cat busy.out)" open_at_end)" 2
 wait_q "per-device refusal audited" \
-    "SELECT count(*) FROM audit WHERE event = 'conn_limit' AND identity = 'dev-x' AND detail LIKE 'refused after the handshake: device dev-x has 3 connections open (--max-conns-per-device 2), none idle'" 1
+    "SELECT count(*) FROM audit WHERE event = 'conn_limit' AND identity = 'dev-x' AND detail LIKE 'refused after the handshake: device dev-x has 3 connections open (--max-conns-per-device 2), none idle'" 2
 # server full (--max-conns 3): dev-x ×2 and dev-y idle; dev-1 connects: the connection idle
 # the longest (dev-x's first) is closed for it
 flood cert --cert dev-x.pem --key dev-x.key --count 2 --total 2 --gap 0.2 --duration 3 \
