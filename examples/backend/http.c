@@ -183,6 +183,11 @@ void on_request(struct evhttp_request *req, void *arg)
         conn_close(q.c);
         goto out;
     }
+    if (q.c->closing) {
+        /* budget.c: a request read in the same turn as the handshake of a connection the
+         * budgets refused (or one closed for room, or by a reload) is not served */
+        goto out;
+    }
     q.c->state = CONN_HANDLER;
     q.c->in_handler = 1;
     q.c->evhttp_error_noted = 0;

@@ -3,6 +3,7 @@
 
     backend_flood.py MODE --port P [--count N] [--addrs 127.0.0.2-12] [--duration S]
                      [--total MAX] [--rate R] [--gap S] [--cert C --key K --ca CA]
+                     [--ready FILE]
 
 MODE is what each connection does once connected, from one of the source addresses in turn
 (bound before connect: Linux routes all of 127.0.0.0/8 to lo):
@@ -14,8 +15,9 @@ MODE is what each connection does once connected, from one of the source address
 Up to --count connections are held at once for --duration seconds. A connection the server
 closes is opened again, at most --rate new connections per second (the first --count at
 once, --gap seconds apart) and at most --total connections in all, so the flood is bounded
-in count and time. At the end the script waits 0.5 s for the server's last closes, prints one
-line of key=value figures and closes everything:
+in count and time. --ready FILE is created once the first --count connections are open (or
+were tried), for a caller that must act only then. At the end the script waits 0.5 s for the
+server's last closes, prints one line of key=value figures and closes everything:
     opened=… failed=… closed=… open_at_end=… max_open=… served=… open_idx=i,j,…
 (served: cert connections whose GET was answered AUTH OK; open_idx: the indices, in opening
 order, of the connections still open at the end).
@@ -131,6 +133,7 @@ class Flood:
         start = time.monotonic()
         end = start + a.duration
         tokens, last = float(a.count), start
+        ready = a.ready is None
         while True:
             now = time.monotonic()
             if now >= end:
@@ -146,6 +149,10 @@ class Flood:
                     self.poll(0)
                 if time.monotonic() >= end:
                     break
+            if not ready and self.opened >= min(a.count, a.total):
+                self.poll(0)
+                open(a.ready, "w").close()
+                ready = True
             self.poll(0.02)
         settle = time.monotonic() + 0.5
         while time.monotonic() < settle:
@@ -172,6 +179,7 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--ca")
+    p.add_argument("--ready")
     a = p.parse_args()
     if a.total <= 0:
         a.total = 3 * a.count

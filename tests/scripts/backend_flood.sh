@@ -79,6 +79,16 @@ stop_server() {
     PID=
 }
 flood() { python3 "$FLOOD" "$1" --port "$PORT" --ca ca/ca.pem "${@:2}"; }
+# ready FILE: wait (5 s at most) until a flood started with --ready FILE has opened its
+# connections, then a little longer for the server to have admitted them
+ready() {
+    local _
+    for _ in $(seq 1 50); do
+        [ -e "$1" ] && { sleep 0.2; return 0; }
+        sleep 0.1
+    done
+    fail "flood not ready: $1"
+}
 
 # ---- environment --------------------------------------------------------------------------
 [ "$(uname -s)" == Linux ] || skip "needs Linux (all of 127.0.0.0/8 routed to lo)"
@@ -108,10 +118,12 @@ done
 "$CLI" ca crl --dir ca --out crl.pem >/dev/null || { echo "FAIL: iotsec ca crl"; exit 1; }
 NFRAMES=300
 mkdir frames
+# sealed in the background while the budgets are checked (a few seconds; more under ASan)
 # shellcheck disable=SC2016 # expanded by sh -c, not here
 seq 1 "$NFRAMES" | xargs -P 2 -I{} sh -c \
     'echo "reading {}" | "$0" frame seal --secret dev-1.secret --device-id dev-1 --ctr {} > frames/{}.bin' \
-    "$CLI" || { echo "FAIL: frame seal"; exit 1; }
+    "$CLI" &
+SEAL=$!
 NEXT=1
 # frames a flood must measure at least: one every 0.1 s plus curl's own time for 8 s is
 # about 50, fewer on a loaded machine (under a sanitizer the server is several times
@@ -148,9 +160,10 @@ start_server --max-pending 4 --max-conns 3 --max-conns-per-device 2 --handshake-
 # pending pool: 6 silent connections from 127.0.0.2 (the pool holds 4): the device from
 # 127.0.0.1 is served meanwhile; the flooding address lost its oldest; all of them are
 # closed by the handshake deadline
-flood tcp --count 6 --total 6 --addrs 127.0.0.2 --gap 0.05 --duration 1 > pend.out &
+flood tcp --count 6 --total 6 --addrs 127.0.0.2 --gap 0.05 --duration 1 --ready pend.ready \
+    > pend.out &
 fpid=$!
-sleep 0.6
+ready pend.ready
 expect "device served while the pending pool is full" "$(auth dev-1)" "AUTH OK dev-1"
 wait "$fpid"
 r=$(cat pend.out)
@@ -169,22 +182,34 @@ expect "dev-x connections left (--max-conns-per-device 2)" "$(field "$r" open_id
 wait_q "per-device limit audited" \
     "SELECT count(*) FROM audit WHERE event = 'conn_limit' AND identity = 'dev-x' AND detail LIKE 'closed after % s idle, the longest: device dev-x has 3 connections open (--max-conns-per-device 2)'" 1
 # ... and when both of dev-x's connections are busy (half a request each), the third is refused
-flood busy --cert dev-x.pem --key dev-x.key --count 2 --total 2 --duration 2 > busy.out &
+flood busy --cert dev-x.pem --key dev-x.key --count 2 --total 2 --duration 3 \
+    --ready busy.ready > busy.out &
 fpid=$!
-sleep 1
+ready busy.ready
 expect "third connection of a device whose connections are busy" "$(auth dev-x)" refused
+# ... and a frame sent on such a connection right after the handshake (TLS 1.3: in the same
+# flight as the client's Finished) is neither answered nor stored
+echo "reading x" | "$CLI" frame seal --secret dev-x.secret --device-id dev-x --ctr 1 > x1.bin
+r=$(curl -sS --max-time 5 --cacert ca/ca.pem --cert dev-x.pem --key dev-x.key \
+    -H 'Content-Type: application/iotsec-frame' --data-binary @x1.bin -o /dev/null \
+    -w '%{http_code}' "https://127.0.0.1:$PORT/v1/telemetry" 2>/dev/null)
+expect "frame on a refused connection: answer" "$r" 000
+expect "frame on a refused connection: stored" \
+    "$(q "SELECT count(*) FROM telemetry WHERE device_id = 'dev-x'")" 0
 wait "$fpid"
 expect "busy connections kept" "$(field "$(cat busy.out)" open_at_end)" 2
 wait_q "per-device refusal audited" \
-    "SELECT count(*) FROM audit WHERE event = 'conn_limit' AND identity = 'dev-x' AND detail LIKE 'refused after the handshake: device dev-x has 3 connections open (--max-conns-per-device 2), none idle'" 1
+    "SELECT count(*) FROM audit WHERE event = 'conn_limit' AND identity = 'dev-x' AND detail LIKE 'refused after the handshake: device dev-x has 3 connections open (--max-conns-per-device 2), none idle'" 2
 # server full (--max-conns 3): dev-x ×2 and dev-y idle; dev-1 connects: the connection idle
 # the longest (dev-x's first) is closed for it
-flood cert --cert dev-x.pem --key dev-x.key --count 2 --total 2 --gap 0.2 --duration 3 > full-x.out &
+flood cert --cert dev-x.pem --key dev-x.key --count 2 --total 2 --gap 0.2 --duration 3 \
+    --ready full-x.ready > full-x.out &
 fx=$!
-sleep 0.8
-flood cert --cert dev-y.pem --key dev-y.key --count 1 --total 1 --duration 2 > full-y.out &
+ready full-x.ready
+flood cert --cert dev-y.pem --key dev-y.key --count 1 --total 1 --duration 2 \
+    --ready full-y.ready > full-y.out &
 fy=$!
-sleep 0.6
+ready full-y.ready
 expect "device served on a full server" "$(auth dev-1)" "AUTH OK dev-1"
 wait "$fx" "$fy"
 expect "dev-x connections left on a full server" "$(field "$(cat full-x.out)" open_idx)" 1
@@ -194,6 +219,7 @@ wait_q "full server audited" \
 stop_server
 
 # ---- 2. floods, default budgets ------------------------------------------------------------
+wait "$SEAL" || { echo "FAIL: frame seal"; exit 1; }
 start_server
 printf '%-6s  %-48s  %-7s  %-24s  %-9s  %s\n' flood "legitimate dev-1 (new TLS each)" \
     success "attacker opened/held" "srv CPU" "backend RSS before -> after"
