@@ -6,6 +6,8 @@
 #   make demo               the end-to-end demo (scripts/demo)
 #   make bench              benchmarks (bench/), ratios against raw OpenSSL in the same run
 #   make fuzz               libFuzzer targets for FUZZ_SECONDS each (clang)
+#   make firmware / firmware-check / size   Cortex-M4 build, its tests on QEMU, and
+#                           libiotsec's own flash/RAM/stack per profile (firmware/firmware.mk)
 #   make fuzz-campaign      every target for FUZZ_CAMPAIGN_RUNS executions -> tests/fuzz/CAMPAIGN.md
 #   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR MANDIR
 #
