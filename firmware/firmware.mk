@@ -38,8 +38,9 @@ FW_IOTSEC_CFLAGS := -std=c99 $(WARN) $(FW_BASE) -I$(FW_DIR)/include -Iinclude
 FW_CONFIG_VARS := OPENSSL=0 SODIUM=1 PSA=1 POSIX=0 SQLITE=0 X509=0 NO_JSON=0 NO_ECOWATT=0
 FW_CONFIG_H := $(FW_DIR)/include/iotsec/config.h
 
-FW_CORE_SRC := $(sort $(wildcard libiotsec/core/*.c))
-FW_CRYPTO_SRC := libiotsec/crypto/psa.c libiotsec/crypto/sodium.c libiotsec/crypto/registry.c
+# the sources of libiotsec/sources.cmake (the Makefile's SRC_*), JSON and EcoWatt included
+FW_CORE_SRC := $(sort $(SRC_CORE) $(SRC_JSON) $(SRC_ECOWATT))
+FW_CRYPTO_SRC := libiotsec/crypto/psa.c libiotsec/crypto/sodium.c $(SRC_CRYPTO)
 FW_LIB_OBJ := $(patsubst %.c,$(FW_DIR)/obj/%.o,$(FW_CORE_SRC) $(FW_CRYPTO_SRC))
 FW_SODIUM_FILES := crypto_sign/ed25519/ref10/keypair.c crypto_sign/ed25519/ref10/open.c \
     crypto_sign/ed25519/ref10/sign.c crypto_core/ed25519/ref10/ed25519_ref10.c \
