@@ -168,7 +168,7 @@ FW_SIZE_LINK = $(FW_CC) $(FW_BASE) --crt0=semihost --oslib=semihost -Tfirmware/m
 
 .PHONY: size
 size: $(foreach p,$(FW_SIZE_PROFILES),$(FW_SIZE_DIR)/$(p).elf) scripts/fw-size
-	@python3 scripts/fw-size --dir $(FW_SIZE_DIR) --cross $(CROSS) $(FW_SIZE_PROFILES)
+	@python3 scripts/fw-size --dir $(FW_SIZE_DIR) --cross $(CROSS) --top . $(FW_SIZE_PROFILES)
 
 $(FW_SIZE_DIR)/obj/libiotsec/core/%.o: libiotsec/core/%.c | $(FW_CONFIG_H)
 	@mkdir -p $(@D)
