@@ -1,4 +1,5 @@
-# libiotsec — plain GNU Makefile (no meson, no cmake, no autotools).
+# libiotsec — plain GNU Makefile (no meson, no autotools; CMakeLists.txt is only for embedding
+# the portable sources in CMake-based firmware, from the same list: libiotsec/sources.cmake).
 #
 #   make                    library (static + shared), the iotsec CLI, front-ends
 #   make check              install missing packages, then build and test twice:
@@ -6,6 +7,8 @@
 #   make demo               the end-to-end demo (scripts/demo)
 #   make bench              benchmarks (bench/), ratios against raw OpenSSL in the same run
 #   make fuzz               libFuzzer targets for FUZZ_SECONDS each (clang)
+#   make firmware / firmware-check / size   Cortex-M4 build, its tests on QEMU, and
+#                           libiotsec's own flash/RAM/stack per profile (firmware/firmware.mk)
 #   make fuzz-campaign      every target for FUZZ_CAMPAIGN_RUNS executions -> tests/fuzz/CAMPAIGN.md
 #   make install / uninstall   honour PREFIX DESTDIR LIBDIR INCLUDEDIR BINDIR PKGCONFIGDIR MANDIR
 #
@@ -113,10 +116,21 @@ BASE_CFLAGS := -std=c99 -fPIC -fvisibility=hidden $(WARN) $(SANFLAGS) -I$(BUILD)
 CORE_CFLAGS := $(BASE_CFLAGS)
 SYS_CFLAGS := $(BASE_CFLAGS) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS)
 
-CORE_SRC := $(sort $(filter-out $(if $(filter-out 0,$(NO_JSON)),libiotsec/core/frame_json.c) \
-    $(if $(filter-out 0,$(NO_JSON) $(NO_ECOWATT)),libiotsec/core/ecowatt.c), \
-    $(wildcard libiotsec/core/*.c)))
-CRYPTO_SRC := $(foreach b,$(BACKENDS),libiotsec/crypto/$(b).c) libiotsec/crypto/registry.c
+# The portable sources come from libiotsec/sources.cmake, the list CMakeLists.txt reads too
+# (one build's list for two build systems): $(call source_list,NAME) is the paths between
+# `set(NAME` and `)`.
+SOURCES_LIST := libiotsec/sources.cmake
+source_list = $(shell sed -n '/^set($(1)$$/,/^)/s/^ *\(libiotsec\/[^ ]*\.c\) *$$/\1/p' $(SOURCES_LIST))
+SRC_CORE := $(call source_list,IOTSEC_CORE_SOURCES)
+SRC_JSON := $(call source_list,IOTSEC_JSON_SOURCES)
+SRC_ECOWATT := $(call source_list,IOTSEC_ECOWATT_SOURCES)
+SRC_CRYPTO := $(call source_list,IOTSEC_CRYPTO_SOURCES)
+ifeq ($(strip $(SRC_CORE)),)
+$(error $(SOURCES_LIST): no IOTSEC_CORE_SOURCES read)
+endif
+CORE_SRC := $(sort $(SRC_CORE) $(if $(filter-out 0,$(NO_JSON)),,$(SRC_JSON)) \
+    $(if $(filter-out 0,$(NO_JSON) $(NO_ECOWATT)),,$(SRC_ECOWATT)))
+CRYPTO_SRC := $(foreach b,$(BACKENDS),libiotsec/crypto/$(b).c) $(SRC_CRYPTO)
 PORT_SRC := $(if $(HAVE_POSIX),$(sort $(wildcard libiotsec/port/posix/*.c)))
 STORE_SRC := $(if $(HAVE_SQLITE),libiotsec/store/sqlite.c) $(if $(HAVE_PG),libiotsec/store/postgres.c)
 X509_SRC := $(if $(X509),$(sort $(wildcard libiotsec/x509/*.c)))

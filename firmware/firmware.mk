@@ -6,6 +6,8 @@
 #                         the test firmware $(FW_DIR)/iotsec-test.elf
 #   make firmware-check   run the test firmware on QEMU mps2-an386 (semihosting): every
 #                         bindings-spec vector; prints one summary line, fails on a failure
+#   make size             libiotsec's own flash, RAM and worst-case stack for the profiles
+#                         bootloader, sensor and full (scripts/fw-size; a benchmark)
 #
 # Variables: CROSS (arm-none-eabi-), FW_CPU, FW_OPT (-Os), FW_SRC (where
 # scripts/fetch-firmware-sources unpacks the sources), QEMU (qemu-system-arm).
@@ -36,8 +38,9 @@ FW_IOTSEC_CFLAGS := -std=c99 $(WARN) $(FW_BASE) -I$(FW_DIR)/include -Iinclude
 FW_CONFIG_VARS := OPENSSL=0 SODIUM=1 PSA=1 POSIX=0 SQLITE=0 X509=0 NO_JSON=0 NO_ECOWATT=0
 FW_CONFIG_H := $(FW_DIR)/include/iotsec/config.h
 
-FW_CORE_SRC := $(sort $(wildcard libiotsec/core/*.c))
-FW_CRYPTO_SRC := libiotsec/crypto/psa.c libiotsec/crypto/sodium.c libiotsec/crypto/registry.c
+# the sources of libiotsec/sources.cmake (the Makefile's SRC_*), JSON and EcoWatt included
+FW_CORE_SRC := $(sort $(SRC_CORE) $(SRC_JSON) $(SRC_ECOWATT))
+FW_CRYPTO_SRC := libiotsec/crypto/psa.c libiotsec/crypto/sodium.c $(SRC_CRYPTO)
 FW_LIB_OBJ := $(patsubst %.c,$(FW_DIR)/obj/%.o,$(FW_CORE_SRC) $(FW_CRYPTO_SRC))
 FW_SODIUM_FILES := crypto_sign/ed25519/ref10/keypair.c crypto_sign/ed25519/ref10/open.c \
     crypto_sign/ed25519/ref10/sign.c crypto_core/ed25519/ref10/ed25519_ref10.c \
@@ -147,3 +150,53 @@ firmware-check: firmware
 	grep '^firmware: libiotsec' $(FW_DIR)/qemu.log | sed 's/^firmware: /firmware-check: /'; \
 	echo "firmware-check: $$passed passed, $$failed failed (qemu mps2-an386, Cortex-M4, $${secs}s)"; \
 	[ "$$rc" = 0 ] && [ "$$failed" = 0 ]
+
+# ---- make size (docs: README "Using libiotsec in firmware") ------------------------------
+# libiotsec's own flash, RAM and worst-case stack per profile, apart from the crypto
+# library's. The library is compiled again (same flags as above, plus -fstack-usage and
+# gcc's -fcallgraph-info=su, which change no code) into $(FW_SIZE_DIR); each profile is a
+# small entry program (firmware/size/<profile>.c) linked with --gc-sections and a link map
+# against it, Mbed TLS and the libsodium ref10 files; scripts/fw-size reads the maps, the
+# .su/.ci files and the relocations and prints the table.
+FW_SIZE_DIR := $(FW_DIR)/size
+FW_SIZE_PROFILES := bootloader sensor full
+FW_SIZE_LIB_OBJ := $(patsubst %.c,$(FW_SIZE_DIR)/obj/%.o,$(FW_CORE_SRC) $(FW_CRYPTO_SRC))
+FW_SIZE_SU := -fstack-usage -fcallgraph-info=su
+FW_SIZE_SUPPORT := $(FW_DIR)/obj/firmware/sodium_shim.o $(FW_DIR)/obj/firmware/test_entropy.o
+FW_SIZE_LINK = $(FW_CC) $(FW_BASE) --crt0=semihost --oslib=semihost -Tfirmware/mps2-an386.ld \
+    -Wl,--gc-sections
+
+.PHONY: size
+size: $(foreach p,$(FW_SIZE_PROFILES),$(FW_SIZE_DIR)/$(p).elf) scripts/fw-size
+	@python3 scripts/fw-size --dir $(FW_SIZE_DIR) --cross $(CROSS) --top . $(FW_SIZE_PROFILES)
+
+$(FW_SIZE_DIR)/obj/libiotsec/core/%.o: libiotsec/core/%.c | $(FW_CONFIG_H)
+	@mkdir -p $(@D)
+	$(FW_CC) $(FW_IOTSEC_CFLAGS) $(FW_SIZE_SU) -MMD -MP -c $< -o $@
+$(FW_SIZE_DIR)/obj/libiotsec/crypto/psa.o: libiotsec/crypto/psa.c | $(FW_CONFIG_H) $(FW_FETCHED)
+	@mkdir -p $(@D)
+	$(FW_CC) $(FW_IOTSEC_CFLAGS) $(FW_SIZE_SU) $(FW_MBEDTLS_DEF) -I$(FW_MBEDTLS)/include -MMD -MP -c $< -o $@
+$(FW_SIZE_DIR)/obj/libiotsec/crypto/sodium.o: libiotsec/crypto/sodium.c $(FW_DIR)/include/sodium/version.h | $(FW_CONFIG_H)
+	@mkdir -p $(@D)
+	$(FW_CC) $(FW_IOTSEC_CFLAGS) $(FW_SIZE_SU) -I$(FW_SODIUM)/include -I$(FW_SODIUM)/include/sodium -MMD -MP -c $< -o $@
+$(FW_SIZE_DIR)/obj/libiotsec/crypto/registry.o: libiotsec/crypto/registry.c | $(FW_CONFIG_H)
+	@mkdir -p $(@D)
+	$(FW_CC) $(FW_IOTSEC_CFLAGS) $(FW_SIZE_SU) -MMD -MP -c $< -o $@
+$(FW_SIZE_DIR)/libiotsec.a: $(FW_SIZE_LIB_OBJ)
+	rm -f $@
+	$(FW_AR) rcs $@ $^
+$(FW_SIZE_DIR)/obj/%.o: firmware/size/%.c | $(FW_CONFIG_H)
+	@mkdir -p $(@D)
+	$(FW_CC) $(FW_IOTSEC_CFLAGS) -MMD -MP -c $< -o $@
+
+# "full" keeps every global function of the library: each is named with --undefined, which
+# --gc-sections treats as a root
+$(FW_SIZE_DIR)/full.elf: FW_SIZE_ROOTS = $$($(CROSS)nm -g --defined-only $(FW_SIZE_DIR)/libiotsec.a | \
+    awk '$$2 == "T" { printf " -Wl,--undefined=%s", $$3 }')
+$(FW_SIZE_DIR)/%.elf: $(FW_SIZE_DIR)/obj/%.o $(FW_SIZE_DIR)/libiotsec.a $(FW_SIZE_SUPPORT) \
+        $(FW_DIR)/libsodium-ed25519.a $(FW_DIR)/libmbedcrypto.a firmware/mps2-an386.ld
+	$(FW_SIZE_LINK) -Wl,-Map=$(FW_SIZE_DIR)/$*.map $(FW_SIZE_ROOTS) -o $@ $< \
+	    $(FW_SIZE_DIR)/libiotsec.a $(FW_SIZE_SUPPORT) $(FW_DIR)/libsodium-ed25519.a \
+	    $(FW_DIR)/libmbedcrypto.a
+
+-include $(FW_SIZE_LIB_OBJ:.o=.d)
