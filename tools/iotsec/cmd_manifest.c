@@ -302,8 +302,9 @@ static int sign_pkcs11(struct p11_signer *p11, const iotsec_manifest_fields *f,
     if (rc != CLI_OK)
         return rc;
     if (sig_len != pk->sig_len)
-        return cli_error(CLI_REJECTED, "manifest sign: the token returned a %zu-byte signature, "
-                                       "the key needs %zu", sig_len, pk->sig_len);
+        return cli_error(CLI_REJECTED, "manifest sign: the token's key is not the public "
+                                       "key's: a %zu-byte signature, the public key's have %zu",
+                         sig_len, pk->sig_len);
     rc = complete_manifest(out, cap, len, sig, sig_len, pk);
     if (rc != IOTSEC_OK)
         return cli_fail(rc, "manifest sign: the token's signature does not verify with the "

@@ -343,7 +343,8 @@ int p11_open_signer(const char *module, const char *uri, const char *pin_file,
     }
     for (i = 0; i < nslots; i++) {
         CK_TOKEN_INFO ti;
-        if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+        if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
+            !(ti.flags & CKF_TOKEN_INITIALIZED))
             continue;
         if ((u.has_token && !padded_eq(ti.label, sizeof ti.label, u.token)) ||
             (u.has_serial && !padded_eq(ti.serialNumber, sizeof ti.serialNumber, u.serial)) ||
