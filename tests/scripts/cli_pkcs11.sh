@@ -9,7 +9,7 @@
 # Needs softhsm2 (scripts/install-deps) and $BUILD/iotsec built with libp11-kit-dev.
 set -u
 : "${BUILD:=build}"
-CLI="$(cd "$(dirname "$BUILD/iotsec")" && pwd)/iotsec"
+CLI="$BUILD/iotsec"
 MODULE=${SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 T=$(mktemp -d /tmp/pki2-p11.XXXXXX)
 trap 'rm -rf "$T"' EXIT
