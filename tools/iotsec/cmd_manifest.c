@@ -819,7 +819,8 @@ static const char attach_usage[] =
     "                         bytes); RSA-PSS (SHA-256, MGF1-SHA-256) the modulus length\n"
     "  --pub PUB.pem          the public key of the signer, PEM or DER; its algorithm and key\n"
     "                         id must be the ones in the TBS header\n"
-    "  --sig-format F         auto (default: raw or DER by their shape), raw or der (ECDSA)\n"
+    "  --sig-format F         ECDSA: auto (default: 64 bytes are raw r||s, else DER; a\n"
+    "                         64-byte DER value is tried too), raw or der\n"
     "  --out M                the signed manifest (mode 0644, replaced atomically)\n"
     "Any one input may be '-' for standard input, --out '-' for standard output.\n"
     "Exit status: 0 written; 1 rejected (a signature that does not verify, a TBS that is not\n"
@@ -940,6 +941,13 @@ static int manifest_attach(int argc, char **argv)
     memcpy(mbuf, tbuf, tlen);
     mlen = tlen;
     rc = complete_manifest(mbuf, sizeof mbuf, &mlen, sig, sig_len, &pk);
+    if (rc == IOTSEC_E_BAD_SIGNATURE && !is_der && pk.alg == IOTSEC_SIG_ECDSA_P256 &&
+        strcmp(fmt, "auto") == 0 && ecdsa_der_to_raw(sbuf, slen, raw) == 0) {
+        /* auto: 64 bytes that are not raw r||s may still be a (rare) 64-byte DER value */
+        is_der = 1;
+        mlen = tlen;
+        rc = complete_manifest(mbuf, sizeof mbuf, &mlen, raw, sizeof raw, &pk);
+    }
     if (rc != IOTSEC_OK) {
         rc = cli_fail(rc, "manifest attach: the signature %s does not verify over %s with %s",
                       cli_in(sigp), cli_in(tbs), cli_in(pubp));
