@@ -227,6 +227,12 @@ $(BUILD)/libiotsec.pc: libiotsec.pc.in include/iotsec/version.h Makefile $(BUILD
 	    -e 's|@REQUIRES_PRIVATE@|$(strip $(PC_REQUIRES))|g' \
 	    -e 's|@LIBS_PRIVATE@|$(strip $(PC_LIBS_PRIVATE))|g' $< > $@
 
+# PKCS#11 signing (tools/iotsec/pkcs11.c): only the header of p11-kit (libp11-kit-dev); the
+# module is dlopen'ed at run time. Without the header the CLI says it lacks PKCS#11.
+P11_CFLAGS := $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+HAVE_P11KIT := $(shell $(PKG_CONFIG) --exists p11-kit-1 2>/dev/null && echo 1)
+$(BUILD)/obj/tools/iotsec/pkcs11.o: SYS_CFLAGS += $(if $(HAVE_P11KIT),-DIOTSEC_HAVE_P11KIT $(P11_CFLAGS))
+
 $(CLI): $(TOOL_OBJ) $(STATIC_LIB)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(STATIC_LIB) $(PKG_LIBS)
 

@@ -144,6 +144,43 @@ sim_frame() {
     fi
 }
 
+# ---- enrollment ---------------------------------------------------------------------------
+# cert_serial FILE: the serial of the (first) certificate in FILE, or "none".
+cert_serial() { openssl x509 -in "$1" -noout -serial 2>/dev/null || echo none; }
+
+# enrolled_cert NAME: what the device NAME holds after `enroll`, from its state directory:
+# "CN=ID" of its certificate, "issued by the device CA" when it verifies against
+# $W/pki/ca/ca.pem, "for the device's own key" when its public key is that of the
+# device's key in the state directory; "no certificate" when there is none.
+enrolled_cert() {
+    local c k cn by key
+    c=$(dev_dir "$1")/state/creds/device.crt
+    k=$(dev_dir "$1")/state/creds/device.key
+    [ -s "$c" ] || { echo "no certificate"; return; }
+    cn=$(openssl x509 -in "$c" -noout -subject -nameopt RFC2253 2>/dev/null | sed 's/^subject=//')
+    if openssl verify -CAfile "$W/pki/ca/ca.pem" "$c" >/dev/null 2>&1; then
+        by="issued by the device CA"
+    else
+        by="not issued by the device CA"
+    fi
+    if [ -s "$k" ] && [ "$(openssl x509 -in "$c" -noout -pubkey 2>/dev/null)" == \
+        "$(openssl pkey -in "$k" -pubout 2>/dev/null)" ]; then
+        key="for the device's own key"
+    else
+        key="not for the device's key"
+    fi
+    echo "$cn $by $key"
+}
+
+# enroll_refusal: "HTTP S CODE" from the last `enroll`'s stderr ("the server refused: HTTP
+# 409 {"error":"replay",...}"), or "no HTTP refusal".
+enroll_refusal() {
+    local r
+    r=$(sed -n 's/.*the server refused: HTTP \([0-9]*\) {"error":"\([a-z_]*\)".*/HTTP \1 \2/p' \
+        "$W/tmp/err" | head -n 1)
+    echo "${r:-no HTTP refusal}"
+}
+
 # ---- HTTP with curl, as a device ------------------------------------------------------------
 # post NAME FILE CONTENT-TYPE: POST FILE to /v1/telemetry over NAME's mTLS connection; prints
 # "HTTP S" and, for a refusal, the error code of the JSON answer ("HTTP 409 replay"). Each

@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pkcs11.h"
 
 #define IO_CHUNK 65536u  /* bytes read from an image or payload file per step */
 #define MAX_TRUST 16     /* --trust options accepted */
 
 static const char manifest_usage[] =
-    "Usage: iotsec manifest sign|verify|show [options]\n"
+    "Usage: iotsec manifest sign|attach|verify|show [options]\n"
     "Exit status: 0 success/accepted, 1 rejected, 2 usage, 3 I/O.\n"
     "Firmware manifests v1 (bindings-spec/SPEC.md section 7). 'iotsec manifest <cmd> --help' for each.\n";
 
@@ -44,13 +45,28 @@ static const char sign_usage[] =
     "  --payload-out FW.enc   where the encrypted payload goes (needs --encrypt-key; mode 0644,\n"
     "                         written to a temporary file and renamed)\n"
     "  --out M                the signed manifest (mode 0644, replaced atomically)\n"
-    "Inputs (--key, --image, --encrypt-key) may be '-' for standard input and outputs\n"
-    "(--out, --payload-out) '-' for standard output, one of each at most; the summary line\n"
+    "Two-step signing (an HSM or cloud KMS without PKCS#11):\n"
+    "  --tbs-out TBS.bin      instead of --out: write the bytes to be signed (header and\n"
+    "                         body); sign them elsewhere, then 'iotsec manifest attach'\n"
+    "  --pub PUB.pem          instead of --key with --tbs-out: the signer's public key,\n"
+    "                         which fixes sig_alg and key_id\n"
+    "PKCS#11 (a token or HSM; the key never leaves it):\n"
+    "  --pkcs11-module LIB    the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so);\n"
+    "                         --key is then an RFC 7512 URI 'pkcs11:token=T;object=O' (or\n"
+    "                         id=%01) of the private key, with pin-value=P or\n"
+    "                         pin-source=file:F in its query ('?pin-source=...') or path\n"
+    "  --pin-file F           the user PIN, first line of F (instead of the URI's)\n"
+    "  --pub PUB.pem          with --pkcs11-module: the public key (default: the token's\n"
+    "                         public key object with the same id or label)\n"
+    "Inputs (--key, --image, --encrypt-key, --pub, --pin-file) may be '-' for standard input\n"
+    "and outputs (--out, --tbs-out, --payload-out) '-' for standard output, one of each at\n"
+    "most; the summary line\n"
     "then goes to standard error. A payload streamed to standard output may be incomplete\n"
     "when the exit status is not 0.\n"
     "Exit status: 0 signed; 2 usage, including field values the manifest format refuses\n"
     "(e.g. --chunk-size outside 256-65536, an empty image) and a key file of the wrong\n"
-    "length; 1 an unusable signing key; 3 I/O.\n";
+    "length; 1 an unusable signing key (with PKCS#11: a wrong PIN, no such token or\n"
+    "object, a refused mechanism); 3 I/O (including a PKCS#11 module that cannot be loaded).\n";
 
 static const char verify_usage[] =
     "Usage: iotsec manifest verify --trust PUB.pem [--trust PUB2.pem ...]\n"
@@ -219,6 +235,83 @@ static int commit_temp(FILE *f, const char *tmp, const char *path)
     return CLI_OK;
 }
 
+/* The bytes a signature covers (bindings-spec/SPEC.md §7.1): the 16-byte header (magic,
+ * format, sig_alg and key_id of pk, body_len) and the canonical body of f. */
+static int build_tbs(const iotsec_manifest_fields *f, const iotsec_pubkey *pk, uint8_t *out,
+                     size_t cap, size_t *len)
+{
+    size_t body_len = 0;
+    int rc;
+
+    if (cap < IOTSEC_MANIFEST_HEADER_LEN)
+        return IOTSEC_E_BUFFER_TOO_SMALL;
+    rc = iotsec_manifest_encode_body(f, out + IOTSEC_MANIFEST_HEADER_LEN,
+                                     cap - IOTSEC_MANIFEST_HEADER_LEN, &body_len);
+    if (rc != IOTSEC_OK)
+        return rc;
+    memcpy(out, "IOTM", 4);
+    out[4] = IOTSEC_MANIFEST_FORMAT;
+    out[5] = (uint8_t)pk->alg;
+    out[6] = (uint8_t)(body_len >> 8);
+    out[7] = (uint8_t)body_len;
+    memcpy(out + 8, pk->key_id, IOTSEC_KEY_ID_LEN);
+    *len = IOTSEC_MANIFEST_HEADER_LEN + body_len;
+    return IOTSEC_OK;
+}
+
+/* Append sig_len and sig to the TBS bytes in buf[0..*len) and verify the result with pk
+ * alone. Returns IOTSEC_OK or the verifier's error (IOTSEC_E_BAD_SIGNATURE, …). */
+static int complete_manifest(uint8_t *buf, size_t cap, size_t *len, const uint8_t *sig,
+                             size_t sig_len, const iotsec_pubkey *pk)
+{
+    iotsec_trust_store ts;
+    iotsec_manifest m;
+    int rc;
+
+    if (sig_len == 0 || sig_len > IOTSEC_MANIFEST_SIG_MAX || cap - *len < 2u + sig_len)
+        return IOTSEC_E_BAD_SIGNATURE;
+    buf[*len] = (uint8_t)(sig_len >> 8);
+    buf[*len + 1] = (uint8_t)sig_len;
+    memcpy(buf + *len + 2, sig, sig_len);
+    *len += 2u + sig_len;
+    if ((rc = iotsec_trust_store_init(&ts, pk, 1)) != IOTSEC_OK)
+        return rc;
+    return iotsec_manifest_verify(&ts, buf, *len, &m);
+}
+
+/* Sign f through a PKCS#11 token: Ed25519 over the TBS bytes, ECDSA and RSA-PSS over their
+ * SHA-256; the result is verified with pk before it is returned. */
+static int sign_pkcs11(struct p11_signer *p11, const iotsec_manifest_fields *f,
+                       const iotsec_pubkey *pk, const iotsec_crypto *crypto, uint8_t *out,
+                       size_t cap, size_t *len)
+{
+    uint8_t digest[IOTSEC_SHA256_LEN], sig[IOTSEC_MANIFEST_SIG_MAX];
+    size_t sig_len = 0;
+    int rc = build_tbs(f, pk, out, cap, len);
+
+    if (rc != IOTSEC_OK)
+        return rc;
+    if (pk->alg == IOTSEC_SIG_ED25519) {
+        rc = p11_sign(p11, pk->alg, out, *len, sig, sizeof sig, &sig_len);
+    } else {
+        rc = iotsec_sha256(crypto, out, *len, digest);
+        if (rc != IOTSEC_OK)
+            return cli_fail(rc, "manifest sign: SHA-256");
+        rc = p11_sign(p11, pk->alg, digest, sizeof digest, sig, sizeof sig, &sig_len);
+    }
+    if (rc != CLI_OK)
+        return rc;
+    if (sig_len != pk->sig_len)
+        return cli_error(CLI_REJECTED, "manifest sign: the token's key is not the public "
+                                       "key's: a %zu-byte signature, the public key's have %zu",
+                         sig_len, pk->sig_len);
+    rc = complete_manifest(out, cap, len, sig, sig_len, pk);
+    if (rc != IOTSEC_OK)
+        return cli_fail(rc, "manifest sign: the token's signature does not verify with the "
+                            "public key (is it the key pair of the private key object?)");
+    return IOTSEC_OK;
+}
+
 static int manifest_sign(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -229,7 +322,13 @@ static int manifest_sign(int argc, char **argv)
         {"encrypt-key", required_argument, NULL, 'e'}, {"payload-out", required_argument, NULL, 'p'},
         {"uri", required_argument, NULL, 'u'},         {"description", required_argument, NULL, 'D'},
         {"out", required_argument, NULL, 'o'},         {"help", no_argument, NULL, 'h'},
+        {"pub", required_argument, NULL, 'P'},         {"tbs-out", required_argument, NULL, 'T'},
+        {"pkcs11-module", required_argument, NULL, 'M'}, {"pin-file", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0}};
+    const char *pub_path = NULL, *tbs_out = NULL, *p11_module = NULL, *pin_file = NULL;
+    iotsec_pubkey pub;
+    int have_pub = 0, have_sk = 0;
+    struct p11_signer *p11 = NULL;
     const char *key = NULL, *image = NULL, *version = NULL, *cls = NULL, *device_id = NULL;
     const char *enc_key = NULL, *payload_out = NULL, *uri = NULL, *desc = NULL, *out = NULL;
     uint64_t counter = 0, not_after = 0, chunk = 0;
@@ -277,23 +376,46 @@ static int manifest_sign(int argc, char **argv)
         case 'u': uri = optarg; break;
         case 'D': desc = optarg; break;
         case 'o': out = optarg; break;
+        case 'P': pub_path = optarg; break;
+        case 'T': tbs_out = optarg; break;
+        case 'M': p11_module = optarg; break;
+        case 'N': pin_file = optarg; break;
         case 'h': fputs(sign_usage, stdout); return CLI_OK;
         default: return cli_usage_error("manifest sign", "invalid option");
         }
     }
     if (optind != argc)
         return cli_usage_error("manifest sign", "unexpected argument '%s'", argv[optind]);
-    if (key == NULL || image == NULL || version == NULL || !have_counter || cls == NULL ||
-        out == NULL)
-        return cli_usage_error("manifest sign", "--key, --image, --version, --security-counter, "
-                                                "--class and --out are required");
+    if (tbs_out != NULL && out != NULL)
+        return cli_usage_error("manifest sign", "--tbs-out replaces --out (the manifest is "
+                                                "completed by 'iotsec manifest attach')");
+    if (tbs_out != NULL && (key != NULL || p11_module != NULL || pub_path == NULL))
+        return cli_usage_error("manifest sign", "--tbs-out takes --pub PUB.pem (the public half "
+                                                "of the signing key) instead of --key");
+    if (tbs_out == NULL && p11_module == NULL && pub_path != NULL)
+        return cli_usage_error("manifest sign", "--pub goes with --tbs-out or --pkcs11-module");
+    if (pin_file != NULL && p11_module == NULL)
+        return cli_usage_error("manifest sign", "--pin-file goes with --pkcs11-module");
+    if (p11_module != NULL && (key == NULL || strncmp(key, "pkcs11:", 7) != 0))
+        return cli_usage_error("manifest sign", "--pkcs11-module needs --key 'pkcs11:token=...;"
+                                                "object=...' (an RFC 7512 URI)");
+    if (p11_module == NULL && key != NULL && strncmp(key, "pkcs11:", 7) == 0)
+        return cli_usage_error("manifest sign", "a pkcs11: URI as --key needs --pkcs11-module LIB");
+    if ((key == NULL && tbs_out == NULL) || image == NULL || version == NULL || !have_counter ||
+        cls == NULL || (out == NULL && tbs_out == NULL))
+        return cli_usage_error("manifest sign", "--key (or --pub with --tbs-out), --image, "
+                                                "--version, --security-counter, --class and "
+                                                "--out (or --tbs-out) are required");
     if ((enc_key == NULL) != (payload_out == NULL))
         return cli_usage_error("manifest sign", "--encrypt-key and --payload-out go together");
     if ((rc = cli_claim_stdin("manifest sign", &io, "--key", key)) != CLI_OK ||
         (rc = cli_claim_stdin("manifest sign", &io, "--image", image)) != CLI_OK ||
         (rc = cli_claim_stdin("manifest sign", &io, "--encrypt-key", enc_key)) != CLI_OK ||
         (rc = cli_claim_stdout("manifest sign", &io, "--payload-out", payload_out)) != CLI_OK ||
-        (rc = cli_claim_stdout("manifest sign", &io, "--out", out)) != CLI_OK)
+        (rc = cli_claim_stdout("manifest sign", &io, "--out", out)) != CLI_OK ||
+        (rc = cli_claim_stdout("manifest sign", &io, "--tbs-out", tbs_out)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest sign", &io, "--pub", pub_path)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest sign", &io, "--pin-file", pin_file)) != CLI_OK)
         return rc;
     if ((crypto = cli_crypto()) == NULL)
         return CLI_USAGE;
@@ -346,10 +468,35 @@ static int manifest_sign(int argc, char **argv)
     if (enc_key != NULL && (rc = cli_read_secret(enc_key, fw_key, sizeof fw_key)) != CLI_OK)
         return rc;
 
-    rc = cli_privkey_load(&sk, crypto, key);
-    if (rc != IOTSEC_OK) {
-        iotsec_zeroize(fw_key, sizeof fw_key);
-        return cli_fail(rc, "manifest sign: signing key %s", cli_in(key));
+    if (pub_path != NULL) {
+        rc = cli_pubkey_load(&pub, crypto, pub_path);
+        if (rc != IOTSEC_OK) {
+            iotsec_zeroize(fw_key, sizeof fw_key);
+            return cli_fail(rc, "manifest sign: public key %s", cli_in(pub_path));
+        }
+        have_pub = 1;
+    }
+    if (p11_module != NULL) {
+        /* open the token and log in before the image is read: a wrong PIN fails fast */
+        rc = p11_open_signer(p11_module, key, pin_file, &p11);
+        if (rc == CLI_OK && !have_pub) {
+            rc = p11_public_key(p11, crypto, &pub);
+            have_pub = rc == CLI_OK;
+        }
+        if (rc != CLI_OK) {
+            iotsec_zeroize(fw_key, sizeof fw_key);
+            if (have_pub)
+                iotsec_pubkey_free(&pub);
+            p11_close(p11);
+            return rc;
+        }
+    } else if (tbs_out == NULL) {
+        rc = cli_privkey_load(&sk, crypto, key);
+        if (rc != IOTSEC_OK) {
+            iotsec_zeroize(fw_key, sizeof fw_key);
+            return cli_fail(rc, "manifest sign: signing key %s", cli_in(key));
+        }
+        have_sk = 1;
     }
 
     /* stream the image: hash it, or encrypt it into a temporary payload file */
@@ -391,11 +538,22 @@ static int manifest_sign(int argc, char **argv)
         f.image_size = st.size;
         rc = iotsec_sha256_final(&st.hash, digest);
     }
-    if (rc == IOTSEC_OK)
+    if (rc == IOTSEC_OK && tbs_out != NULL) {
+        rc = build_tbs(&f, &pub, mbuf, sizeof mbuf, &mlen);
+        memcpy(key_id, pub.key_id, sizeof key_id);
+    } else if (rc == IOTSEC_OK && p11 != NULL) {
+        rc = sign_pkcs11(p11, &f, &pub, crypto, mbuf, sizeof mbuf, &mlen);
+        memcpy(key_id, pub.key_id, sizeof key_id);
+    } else if (rc == IOTSEC_OK) {
         rc = iotsec_manifest_sign(&f, &sk, mbuf, sizeof mbuf, &mlen);
-    if (rc == IOTSEC_OK)
-        rc = iotsec_privkey_key_id(&sk, key_id);
-    iotsec_privkey_free(&sk);
+        if (rc == IOTSEC_OK)
+            rc = iotsec_privkey_key_id(&sk, key_id);
+    }
+    if (have_sk)
+        iotsec_privkey_free(&sk);
+    if (have_pub)
+        iotsec_pubkey_free(&pub);
+    p11_close(p11);
     iotsec_sha256_cleanup(&st.hash);
     iotsec_image_encrypt_cleanup(&st.enc);
     free(st.out);
@@ -420,6 +578,22 @@ static int manifest_sign(int argc, char **argv)
         return cli_fail(rc, "manifest sign");
     if (rc != CLI_OK)
         return rc;
+    if (tbs_out != NULL) {
+        if ((rc = cli_write_output(tbs_out, mbuf, mlen, 0644)) != CLI_OK)
+            return rc;
+        info = cli_info(&io);
+        fprintf(info, "to be signed %s: %zu bytes for %s, key_id ", cli_out(tbs_out), mlen,
+                iotsec_sig_alg_name(mbuf[5]));
+        hex_print(info, key_id, sizeof key_id);
+        fprintf(info, ", version %s, security_counter %llu, image_size %llu%s\n", version,
+                (unsigned long long)counter, (unsigned long long)f.image_size,
+                mbuf[5] == IOTSEC_SIG_ED25519 ? "; sign the bytes (pure Ed25519)"
+                : mbuf[5] == IOTSEC_SIG_ECDSA_P256 ? "; sign their SHA-256 (ECDSA, DER or raw r||s)"
+                : "; sign their SHA-256 (RSA-PSS, MGF1-SHA-256, salt 32)");
+        fprintf(info, "then: iotsec manifest attach --tbs %s --sig SIG.bin --pub PUB.pem "
+                      "--out M\n", cli_out(tbs_out));
+        return CLI_OK;
+    }
     if ((rc = cli_write_output(out, mbuf, mlen, 0644)) != CLI_OK)
         return rc;
     info = cli_info(&io);
@@ -631,6 +805,169 @@ out:
     return rc;
 }
 
+/* ---- attach ------------------------------------------------------------------------------ */
+
+static const char attach_usage[] =
+    "Usage: iotsec manifest attach --tbs TBS.bin --sig SIG.bin --pub PUB.pem\n"
+    "                              [--sig-format auto|raw|der] --out M\n"
+    "Complete a manifest from the bytes 'iotsec manifest sign --tbs-out' wrote and a\n"
+    "signature made over them elsewhere (an HSM, a cloud KMS, openssl pkeyutl): the\n"
+    "signature is checked with PUB.pem before M is written.\n"
+    "  --tbs TBS.bin          the to-be-signed bytes (manifest header and body)\n"
+    "  --sig SIG.bin          the signature: Ed25519 64 bytes; ECDSA P-256 as DER (what KMSs\n"
+    "                         and openssl produce; converted to raw r||s) or raw r||s (64\n"
+    "                         bytes); RSA-PSS (SHA-256, MGF1-SHA-256) the modulus length\n"
+    "  --pub PUB.pem          the public key of the signer, PEM or DER; its algorithm and key\n"
+    "                         id must be the ones in the TBS header\n"
+    "  --sig-format F         ECDSA: auto (default: 64 bytes are raw r||s, else DER; a\n"
+    "                         64-byte DER value is tried too), raw or der\n"
+    "  --out M                the signed manifest (mode 0644, replaced atomically)\n"
+    "Any one input may be '-' for standard input, --out '-' for standard output.\n"
+    "Exit status: 0 written; 1 rejected (a signature that does not verify, a TBS that is not\n"
+    "a manifest header and body, or one made for another key); 2 usage; 3 I/O.\n";
+
+/* A DER ECDSA-Sig-Value (SEQUENCE of two INTEGERs) to raw r||s of 32 bytes each.
+ * Returns 0, or -1 if sig is not one (strict DER lengths; values of at most 32 bytes). */
+static int ecdsa_der_to_raw(const uint8_t *d, size_t n, uint8_t raw[64])
+{
+    size_t pos = 2, i;
+
+    if (n < 8 || d[0] != 0x30 || d[1] >= 0x80 || (size_t)d[1] + 2 != n)
+        return -1;
+    memset(raw, 0, 64);
+    for (i = 0; i < 2; i++) {
+        size_t len;
+        const uint8_t *v;
+        if (pos + 2 > n || d[pos] != 0x02 || d[pos + 1] >= 0x80)
+            return -1;
+        len = d[pos + 1];
+        v = d + pos + 2;
+        if (len == 0 || pos + 2 + len > n || (v[0] & 0x80) ||
+            (len > 1 && v[0] == 0 && !(v[1] & 0x80)))
+            return -1;
+        pos += 2 + len;
+        while (len > 0 && *v == 0) {
+            v++;
+            len--;
+        }
+        if (len > 32)
+            return -1;
+        memcpy(raw + 32 * i + (32 - len), v, len);
+    }
+    return pos == n ? 0 : -1;
+}
+
+static int manifest_attach(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"tbs", required_argument, NULL, 't'},  {"sig", required_argument, NULL, 's'},
+        {"pub", required_argument, NULL, 'p'},  {"out", required_argument, NULL, 'o'},
+        {"sig-format", required_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *tbs = NULL, *sigp = NULL, *pubp = NULL, *out = NULL, *fmt = "auto";
+    uint8_t *tbuf = NULL, *sbuf = NULL, mbuf[IOTSEC_MANIFEST_MAX_LEN], raw[64];
+    size_t tlen = 0, slen = 0, mlen = 0;
+    const uint8_t *sig;
+    size_t sig_len;
+    iotsec_pubkey pk;
+    const iotsec_crypto *crypto;
+    cli_stdio io = {NULL, NULL};
+    int c, rc, have_pk = 0, is_der = 0;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': tbs = optarg; break;
+        case 's': sigp = optarg; break;
+        case 'p': pubp = optarg; break;
+        case 'o': out = optarg; break;
+        case 'f': fmt = optarg; break;
+        case 'h': fputs(attach_usage, stdout); return CLI_OK;
+        default: return cli_usage_error("manifest attach", "invalid option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("manifest attach", "unexpected argument '%s'", argv[optind]);
+    if (tbs == NULL || sigp == NULL || pubp == NULL || out == NULL)
+        return cli_usage_error("manifest attach", "--tbs, --sig, --pub and --out are required");
+    if (strcmp(fmt, "auto") != 0 && strcmp(fmt, "raw") != 0 && strcmp(fmt, "der") != 0)
+        return cli_usage_error("manifest attach", "--sig-format: auto, raw or der");
+    if ((rc = cli_claim_stdin("manifest attach", &io, "--tbs", tbs)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest attach", &io, "--sig", sigp)) != CLI_OK ||
+        (rc = cli_claim_stdin("manifest attach", &io, "--pub", pubp)) != CLI_OK ||
+        (rc = cli_claim_stdout("manifest attach", &io, "--out", out)) != CLI_OK)
+        return rc;
+    if ((crypto = cli_crypto()) == NULL)
+        return CLI_USAGE;
+    rc = cli_pubkey_load(&pk, crypto, pubp);
+    if (rc != IOTSEC_OK)
+        return cli_fail(rc, "manifest attach: public key %s", cli_in(pubp));
+    have_pk = 1;
+    if ((rc = cli_read_file(tbs, CLI_INPUT_MAX, &tbuf, &tlen)) != CLI_OK ||
+        (rc = cli_read_file(sigp, CLI_INPUT_MAX, &sbuf, &slen)) != CLI_OK)
+        goto out;
+    /* the TBS: a header and exactly body_len bytes of body, made for this key */
+    if (tlen < IOTSEC_MANIFEST_HEADER_LEN || memcmp(tbuf, "IOTM", 4) != 0 ||
+        tbuf[4] != IOTSEC_MANIFEST_FORMAT ||
+        ((size_t)tbuf[6] << 8 | tbuf[7]) != tlen - IOTSEC_MANIFEST_HEADER_LEN ||
+        tlen - IOTSEC_MANIFEST_HEADER_LEN > IOTSEC_MANIFEST_BODY_MAX) {
+        rc = cli_fail(IOTSEC_E_BAD_VERSION, "manifest attach: %s is not the output of 'iotsec "
+                      "manifest sign --tbs-out' (a manifest header and body)", cli_in(tbs));
+        goto out;
+    }
+    if (tbuf[5] != (uint8_t)pk.alg || memcmp(tbuf + 8, pk.key_id, IOTSEC_KEY_ID_LEN) != 0) {
+        rc = cli_fail(IOTSEC_E_UNKNOWN_KEY, "manifest attach: %s was made for another key "
+                      "(sig_alg or key_id differs from %s)", cli_in(tbs), cli_in(pubp));
+        goto out;
+    }
+    sig = sbuf;
+    sig_len = slen;
+    if (pk.alg == IOTSEC_SIG_ECDSA_P256 && strcmp(fmt, "raw") != 0 &&
+        (strcmp(fmt, "der") == 0 || slen != 64)) {
+        if (ecdsa_der_to_raw(sbuf, slen, raw) != 0) {
+            rc = cli_fail(IOTSEC_E_BAD_SIGNATURE, "manifest attach: %s: not an ECDSA signature "
+                          "(neither DER ECDSA-Sig-Value nor 64 bytes of raw r||s)", cli_in(sigp));
+            goto out;
+        }
+        sig = raw;
+        sig_len = sizeof raw;
+        is_der = 1;
+    }
+    if (sig_len != pk.sig_len) {
+        rc = cli_fail(IOTSEC_E_BAD_SIGNATURE, "manifest attach: %s: %zu bytes, the key's "
+                      "signatures have %zu", cli_in(sigp), sig_len, pk.sig_len);
+        goto out;
+    }
+    memcpy(mbuf, tbuf, tlen);
+    mlen = tlen;
+    rc = complete_manifest(mbuf, sizeof mbuf, &mlen, sig, sig_len, &pk);
+    if (rc == IOTSEC_E_BAD_SIGNATURE && !is_der && pk.alg == IOTSEC_SIG_ECDSA_P256 &&
+        strcmp(fmt, "auto") == 0 && ecdsa_der_to_raw(sbuf, slen, raw) == 0) {
+        /* auto: 64 bytes that are not raw r||s may still be a (rare) 64-byte DER value */
+        is_der = 1;
+        mlen = tlen;
+        rc = complete_manifest(mbuf, sizeof mbuf, &mlen, raw, sizeof raw, &pk);
+    }
+    if (rc != IOTSEC_OK) {
+        rc = cli_fail(rc, "manifest attach: the signature %s does not verify over %s with %s",
+                      cli_in(sigp), cli_in(tbs), cli_in(pubp));
+        goto out;
+    }
+    if ((rc = cli_write_output(out, mbuf, mlen, 0644)) != CLI_OK)
+        goto out;
+    fprintf(cli_info(&io), "attached %s: %s%s signature verified, key_id ", cli_out(out),
+            iotsec_sig_alg_name((int)pk.alg), is_der ? " (DER converted to r||s)" : "");
+    hex_print(cli_info(&io), pk.key_id, IOTSEC_KEY_ID_LEN);
+    fprintf(cli_info(&io), ", %zu bytes\n", mlen);
+    rc = CLI_OK;
+out:
+    if (have_pk)
+        iotsec_pubkey_free(&pk);
+    free(tbuf);
+    free(sbuf);
+    return rc;
+}
+
 /* ---- show -------------------------------------------------------------------------------------- */
 
 static int manifest_show(int argc, char **argv)
@@ -712,7 +1049,7 @@ static int manifest_show(int argc, char **argv)
 int cmd_manifest(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error("manifest", "a subcommand is required: sign, verify or show");
+        return cli_usage_error("manifest", "a subcommand is required: sign, attach, verify or show");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(manifest_usage, stdout);
         return CLI_OK;
@@ -721,6 +1058,8 @@ int cmd_manifest(int argc, char **argv)
         return manifest_sign(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)
         return manifest_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "attach") == 0)
+        return manifest_attach(argc - 1, argv + 1);
     if (strcmp(argv[1], "show") == 0)
         return manifest_show(argc - 1, argv + 1);
     return cli_usage_error("manifest", "unknown subcommand '%s'", argv[1]);
