@@ -561,6 +561,11 @@ void bk_db_rollback(bk_db *d)
     (void)iotsec_replay_store_rollback(bk_db_store(d));
 }
 
+int bk_db_retryable(bk_db *d)
+{
+    return d->pg != NULL ? bk_pg_retryable(d->pg) : 0;
+}
+
 int bk_db_manifest(bk_db *d, const char *cls, size_t cls_len, uint8_t **buf, size_t *len,
                    int *found)
 {

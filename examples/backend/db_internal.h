@@ -52,6 +52,9 @@ iotsec_replay_store *bk_pg_store(struct bk_pg *g);
 iotsec_replay_store *bk_pg_ecowatt_store(struct bk_pg *g);
 /* The SQLSTATE of the last failure of the replay store's operations ("" if none). */
 const char *bk_pg_sqlstate(struct bk_pg *g);
+/* bk_db_retryable: our last failed statement or the replay store's last operation failed
+ * with SQLSTATE class 40; forgets our statement's SQLSTATE. */
+int bk_pg_retryable(struct bk_pg *g);
 int bk_pg_device(struct bk_pg *g, const char *id, size_t id_len, bk_device *dev, int *found);
 int bk_pg_device_key(struct bk_pg *g, const char *id, size_t id_len, unsigned kid,
                      uint8_t secret[BK_SECRET_LEN], int *found);

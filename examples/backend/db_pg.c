@@ -44,6 +44,7 @@
 struct bk_pg {
     iotsec_replay_pg *store;
     PGconn *conn;
+    char sqlstate[6]; /* of our last failed statement, "" if none */
 };
 
 struct bk_pg_rows {
@@ -92,6 +93,8 @@ static PGresult *run(struct bk_pg *g, const char *sql, const struct prm *pr, int
     r = PQexecParams(g->conn, sql, n, NULL, values, lengths, formats, 1);
     st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *code = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+        snprintf(g->sqlstate, sizeof g->sqlstate, "%s", code != NULL ? code : "");
         PQclear(r);
         return NULL;
     }
@@ -311,6 +314,15 @@ iotsec_replay_store *bk_pg_ecowatt_store(struct bk_pg *g)
 const char *bk_pg_sqlstate(struct bk_pg *g)
 {
     return iotsec_replay_pg_sqlstate(g->store);
+}
+
+int bk_pg_retryable(struct bk_pg *g)
+{
+    const char *store = iotsec_replay_pg_sqlstate(g->store);
+    int r = strncmp(g->sqlstate, "40", 2) == 0 || strncmp(store, "40", 2) == 0;
+
+    g->sqlstate[0] = '\0';
+    return r;
 }
 
 /* ---- the server's reads and writes ------------------------------------------------------ */
