@@ -990,6 +990,12 @@ void bk_pg_close(struct bk_pg *g)
     (void)g;
 }
 
+int bk_pg_retryable(struct bk_pg *g)
+{
+    (void)g;
+    return 0;
+}
+
 const char *bk_pg_errmsg(struct bk_pg *g)
 {
     (void)g;
