@@ -2,21 +2,25 @@
 # make bench: iotsec-backend against nginx on loopback, with the same load generator
 # (bench/bench_backend.c, run in generator mode by this script).
 #
-# Both servers: one process / one worker, TLS with the same server certificate, client
-# certificates required and verified against the same device CA and CRL, no session
-# resumption. nginx (Debian nginx-light, installed on demand) answers a static 200 on the
-# same paths. Figures: full mTLS connections per second (handshake + GET /v1/auth, each
-# device in a loop), telemetry frames per second over keep-alive with p50/p99 latency, and
-# the connection-rate ratio backend / nginx (target ≥ 1.0). Bounded: a few seconds per
-# measurement; everything runs in a temporary directory and is stopped at the end.
+# Both servers: TLS with the same server certificate, client certificates required and
+# verified against the same device CA and CRL, no session resumption; each with one process
+# and with one per core (iotsec-backend --workers auto, nginx worker_processes auto). nginx
+# (Debian nginx-light, installed on demand) answers a static 200 on the same paths. Figures:
+# full mTLS connections per second (handshake + GET /v1/auth, each device in a loop),
+# telemetry frames per second over keep-alive with p50/p99 latency — SQLite and, when the
+# build has the PostgreSQL store and a server is installed, PostgreSQL (a private cluster,
+# tests/lib/pg.sh), with 1 and N workers —, and the connection-rate ratio backend / nginx at
+# the same process count (target ≥ 1.0). Bounded: a few seconds per measurement; everything
+# runs in a temporary directory and is stopped at the end.
 #
-# Tunables (environment): BENCH_DEVICES (16), BENCH_SECONDS (3), BENCH_PROCS (2).
+# Tunables (environment): BENCH_DEVICES (64), BENCH_SECONDS (3), BENCH_PROCS (2).
 set -u
 : "${BUILD:=build/bench-build}"
 GEN=${1:-$BUILD/bench/bench_backend}
 SRV=$BUILD/iotsec-backend
 CLI=$BUILD/iotsec
-N=${BENCH_DEVICES:-16}
+N=${BENCH_DEVICES:-64}
+CORES=$(nproc)
 S=${BENCH_SECONDS:-3}
 P=${BENCH_PROCS:-2}
 
@@ -25,9 +29,14 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 T=$(mktemp -d)
 SRV_PID=
 NGX_PID=
+HAVE_PG=0
+grep -q '^#define IOTSEC_HAVE_PG 1$' "$BUILD/include/iotsec/config.h" 2>/dev/null && HAVE_PG=1
+# shellcheck source=tests/lib/pg.sh
+. tests/lib/pg.sh
 cleanup() {
     [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
     [ -n "$NGX_PID" ] && kill "$NGX_PID" 2>/dev/null && wait "$NGX_PID" 2>/dev/null
+    pg_stop
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -54,8 +63,9 @@ done
 gen() { # mode port ctr_base → "<ok> <errors> <per second> <p50> <p99>"
     "$GEN" gen "$1" 127.0.0.1 "$2" "$T/ca/ca.pem" "$T" "$N" "$S" "$P" "$3"
 }
+DB=$T/db
 start_backend() {
-    "$SRV" serve --listen 127.0.0.1:0 --db "$T/db" --ca "$T/ca/ca.pem" --cert "$T/srv.pem" \
+    "$SRV" serve --listen 127.0.0.1:0 --db "$DB" --ca "$T/ca/ca.pem" --cert "$T/srv.pem" \
         --key "$T/srv.key" --crl "$T/crl.pem" --rate 0 --max-conns 100000 \
         --max-conns-per-peer 100000 "$@" > "$T/srv.out" 2> "$T/srv.err" &
     SRV_PID=$!
@@ -82,14 +92,35 @@ stop_backend
 start_backend --sync normal
 b_tel_n=$(gen telemetry "$PORT" 1000000000)
 stop_backend
+start_backend --workers auto
+b_conn_w=$(gen conn "$PORT" 0)
+b_tel_w=$(gen telemetry "$PORT" 2000000000)
+stop_backend
+pg_tel=
+if [ "$HAVE_PG" = 1 ] && pg_start >/dev/null 2>&1; then
+    trap cleanup EXIT # pg_start installed its own
+    DB=$IOTSEC_TEST_PG_URI
+    for ((i = 0; i < N; i++)); do
+        "$SRV" add-device --db "$DB" --device-id "dev-$i" --secret-file "$T/dev-$i.secret" \
+            >/dev/null || exit 1
+    done
+    start_backend
+    pg_tel=$(gen telemetry "$PORT" 0)
+    stop_backend
+    start_backend --workers auto
+    pg_tel_w=$(gen telemetry "$PORT" 1000000000)
+    stop_backend
+    pg_stop
+fi
 
+run_nginx() { # SUFFIX WORKERS: sets n_conn$SUFFIX, n_tel$SUFFIX
 NPORT=$(free_port)
 mkdir -p "$T/nginx"
 user_line=
 [ "$(id -u)" -eq 0 ] && user_line="user root;"
-cat > "$T/nginx/nginx.conf" <<EOF
+cat > "$T/nginx/nginx.conf.in" <<EOF
 $user_line
-worker_processes 1;
+worker_processes @WORKERS@;
 daemon off;
 pid $T/nginx/nginx.pid;
 error_log $T/nginx/error.log warn;
@@ -115,6 +146,7 @@ http {
     }
 }
 EOF
+sed "s/@WORKERS@/$2/" "$T/nginx/nginx.conf.in" > "$T/nginx/nginx.conf"
 "$NGINX" -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" 2>> "$T/nginx/error.log" &
 NGX_PID=$!
 for _ in $(seq 1 100); do
@@ -122,21 +154,41 @@ for _ in $(seq 1 100); do
         "https://127.0.0.1:$NPORT/v1/auth" && break
     sleep 0.1
 done
-n_conn=$(gen conn "$NPORT" 0)
-n_tel=$(gen telemetry "$NPORT" 0)
+eval "n_conn$1=\$(gen conn \"\$NPORT\" 0)"
+eval "n_tel$1=\$(gen telemetry \"\$NPORT\" 0)"
 kill "$NGX_PID"
 wait "$NGX_PID" 2>/dev/null
 NGX_PID=
 
+}
+run_nginx "" 1
+run_nginx _w auto
+
 echo "mTLS connections (full handshake + GET /v1/auth, no resumption):"
-show "iotsec-backend" "$b_conn" "conn/s"
-show "nginx (static 200)" "$n_conn" "conn/s"
-echo "telemetry over keep-alive (POST binary frame v1, 64-byte payload):"
-show "iotsec-backend, SQLite synchronous=FULL" "$b_tel" "frames/s"
-show "iotsec-backend, --sync normal" "$b_tel_n" "frames/s"
-show "nginx (static 200, frame not checked)" "$n_tel" "req/s"
-read -r _ _ br _ <<< "$b_conn"
-read -r _ _ nr _ <<< "$n_conn"
-awk -v b="$br" -v n="$nr" 'BEGIN {
-    if (n > 0) printf "handshake ratio backend/nginx: %.2f (target >= 1.0)\n", b / n
-    else print "handshake ratio backend/nginx: n/a (nginx served nothing)" }'
+show "iotsec-backend, 1 worker" "$b_conn" "conn/s"
+show "iotsec-backend, --workers auto ($CORES)" "$b_conn_w" "conn/s"
+show "nginx (static 200), 1 worker" "$n_conn" "conn/s"
+show "nginx (static 200), worker_processes auto" "$n_conn_w" "conn/s"
+echo "telemetry over keep-alive (POST binary frame v1, 64-byte payload, acknowledged after"
+echo "its group commit):"
+show "SQLite synchronous=FULL, 1 worker" "$b_tel" "frames/s"
+show "SQLite synchronous=FULL, $CORES workers" "$b_tel_w" "frames/s"
+show "SQLite --sync normal, 1 worker" "$b_tel_n" "frames/s"
+if [ -n "$pg_tel" ]; then
+    show "PostgreSQL synchronous_commit=on, 1 worker" "$pg_tel" "frames/s"
+    show "PostgreSQL synchronous_commit=on, $CORES workers" "$pg_tel_w" "frames/s"
+else
+    echo "  (PostgreSQL: not measured: no PostgreSQL store in this build or no server)"
+fi
+show "nginx (static 200, frame not checked), 1 worker" "$n_tel" "req/s"
+show "nginx (static 200), worker_processes auto" "$n_tel_w" "req/s"
+ratio() { # LABEL BACKEND NGINX
+    local br nr
+    read -r _ _ br _ <<< "$2"
+    read -r _ _ nr _ <<< "$3"
+    awk -v l="$1" -v b="$br" -v n="$nr" 'BEGIN {
+        if (n > 0) printf "handshake ratio backend/nginx, %s: %.2f (target >= 1.0)\n", l, b / n
+        else printf "handshake ratio backend/nginx, %s: n/a (nginx served nothing)\n", l }'
+}
+ratio "1 process each" "$b_conn" "$n_conn"
+ratio "one per core each" "$b_conn_w" "$n_conn_w"

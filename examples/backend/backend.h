@@ -95,6 +95,10 @@ int bk_db_telemetry(bk_db *db, const bk_telemetry *t);
 int bk_db_begin(bk_db *db);
 int bk_db_commit(bk_db *db);
 void bk_db_rollback(bk_db *db);
+/* After a failure inside a transaction: 1 when the database aborted it as a deadlock or a
+ * serialization failure (PostgreSQL SQLSTATE class 40), so that running the whole
+ * transaction again may succeed; 0 otherwise (always on SQLite). Forgets the failure. */
+int bk_db_retryable(bk_db *db);
 
 /* The current manifest of a device class (highest security counter, then latest published)
  * in a malloc'd buffer. *found 0 when the class has none. */

@@ -21,9 +21,9 @@ $(BACKEND_BIN): $(BACKEND_OBJ) $(STATIC_LIB)
 BACKEND_HTTP_LIB := $(BUILD)/internal/libbackend-http.a
 TEST_INTERNAL_LIBS += $(BACKEND_HTTP_LIB)
 $(BACKEND_HTTP_LIB): $(BUILD)/obj/examples/backend/httpparse.o
-# The storage code (db.c, db_admin.c, db_floors.c: SQLite only) and util.c, for tests/unit/test_backend_device.c.
+# The storage code (db.c, db_admin.c, db_floors.c: SQLite; db_pg.c: PostgreSQL) and util.c, for tests/unit/test_backend_device.c.
 BACKEND_DB_LIB := $(BUILD)/internal/libbackend-db.a
 TEST_INTERNAL_LIBS += $(BACKEND_DB_LIB)
-$(BACKEND_DB_LIB): $(addprefix $(BUILD)/obj/examples/backend/,db.o db_admin.o db_floors.o util.o)
+$(BACKEND_DB_LIB): $(addprefix $(BUILD)/obj/examples/backend/,db.o db_admin.o db_floors.o db_pg.o util.o)
 
 -include $(BACKEND_OBJ:.o=.d)

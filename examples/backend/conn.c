@@ -118,6 +118,7 @@ void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
     event_free(c->deadline);
     framing_free(c);
     free(c->dl); /* not reached with a download: conn_http_closed ended it */
+    batch_conn_gone(c);
     iotsec_zeroize(c, sizeof *c);
     free(c);
 }
@@ -299,7 +300,7 @@ void conn_request_done(struct conn *c)
 
 /* ---- listener --------------------------------------------------------------------------------- */
 
-static int split_listen(const char *spec, char *host, size_t cap, uint16_t *port)
+int listen_split(const char *spec, char *host, size_t cap, uint16_t *port)
 {
     const char *colon = strrchr(spec, ':');
     const char *h = spec;
@@ -372,7 +373,7 @@ int listen_setup(struct server *s)
     socklen_t sl = sizeof sa;
     evutil_socket_t fd;
 
-    if (split_listen(s->cfg.listen, host, sizeof host, &port) != 0)
+    if (listen_split(s->cfg.listen, host, sizeof host, &port) != 0)
         return bk_error(BK_EXIT_USAGE, "--listen %s: expected HOST:PORT", s->cfg.listen);
     s->http = evhttp_new(s->base);
     if (s->http == NULL)
@@ -390,7 +391,10 @@ int listen_setup(struct server *s)
     evhttp_set_flags(s->http, EVHTTP_SERVER_LINGERING_CLOSE);
     /* a backstop only: the per-connection deadline (conn_set_deadline) is what applies */
     evhttp_set_timeout(s->http, (int)(s->cfg.idle_timeout + s->cfg.read_timeout));
-    s->bound = evhttp_bind_socket_with_handle(s->http, host, port);
+    if (s->listen_fd >= 0)
+        s->bound = evhttp_accept_socket_with_handle(s->http, s->listen_fd);
+    else
+        s->bound = evhttp_bind_socket_with_handle(s->http, host, port);
     if (s->bound == NULL)
         return bk_error(BK_EXIT_IO, "cannot listen on %s: %s", s->cfg.listen, strerror(errno));
     accept_server = s;
@@ -409,6 +413,13 @@ int listen_setup(struct server *s)
         inet_ntop(AF_INET, &in->sin_addr, addr, sizeof addr);
         snprintf(s->bound_addr, sizeof s->bound_addr, "%s:%u", addr,
                  (unsigned)ntohs(in->sin_port));
+    }
+    if (s->ready_fd >= 0) { /* a worker: the parent says where it listens */
+        ssize_t w = write(s->ready_fd, "r", 1);
+        (void)w;
+        close(s->ready_fd);
+        s->ready_fd = -1;
+        return BK_EXIT_OK;
     }
     printf("listening on %s\n", s->bound_addr);
     fflush(stdout);

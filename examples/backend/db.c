@@ -1,5 +1,7 @@
 /*
- * iotsec-backend — SQLite storage.
+ * iotsec-backend — SQLite storage (and the choice of engine: a --db that is a
+ * postgresql:// or postgres:// URI opens the PostgreSQL engine of db_pg.c instead, and every
+ * bk_db_* function below hands such a handle over to it first, see db_internal.h).
  *
  * The file is opened by the library's SQLite replay store (iotsec_replay_sqlite_open: mode
  * 0600, WAL, synchronous FULL, its own tables iotsec_replay_state — frames v1 — and
@@ -135,6 +137,7 @@ static const char schema_sql[] =
     "INSERT INTO backend_meta(key, value) VALUES ('schema_version', 2);";
 
 struct bk_db {
+    struct bk_pg *pg; /* PostgreSQL (db_pg.c): then nothing below is used */
     iotsec_replay_sqlite *store;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
@@ -318,6 +321,15 @@ int bk_db_open(bk_db **out, const char *path, unsigned window, int sync_normal, 
         set_err(err, err_cap, "out of memory", NULL);
         return IOTSEC_E_NO_MEMORY;
     }
+    if (bk_db_is_pg_uri(path)) {
+        rc = bk_pg_open(&d->pg, path, window, sync_normal, err, err_cap);
+        if (rc != IOTSEC_OK) {
+            free(d);
+            return rc;
+        }
+        *out = d;
+        return IOTSEC_OK;
+    }
     rc = iotsec_replay_sqlite_open(&d->store, path, window,
                                    sync_normal ? IOTSEC_REPLAY_SQLITE_SYNC_NORMAL : 0u);
     if (rc != IOTSEC_OK) {
@@ -349,6 +361,11 @@ void bk_db_close(bk_db *d)
 
     if (d == NULL)
         return;
+    if (d->pg != NULL) {
+        bk_pg_close(d->pg);
+        free(d);
+        return;
+    }
     for (i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(d->st[i]);
     iotsec_replay_sqlite_close(d->store);
@@ -360,18 +377,35 @@ sqlite3 *bk_db_handle(bk_db *d)
     return d->db;
 }
 
+struct bk_pg *bk_db_pg(bk_db *d)
+{
+    return d->pg;
+}
+
+int bk_db_is_pg_uri(const char *path)
+{
+    return path != NULL &&
+           (strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0);
+}
+
 const char *bk_db_errmsg(bk_db *d)
 {
+    if (d->pg != NULL)
+        return bk_pg_errmsg(d->pg);
     return sqlite3_errmsg(d->db);
 }
 
 iotsec_replay_store *bk_db_store(bk_db *d)
 {
+    if (d->pg != NULL)
+        return bk_pg_store(d->pg);
     return iotsec_replay_sqlite_store(d->store);
 }
 
 iotsec_replay_store *bk_db_ecowatt_store(bk_db *d)
 {
+    if (d->pg != NULL)
+        return bk_pg_ecowatt_store(d->pg);
     return iotsec_replay_sqlite_ecowatt_store(d->store);
 }
 
@@ -402,9 +436,11 @@ static int column_key(sqlite3_stmt *st, int col, uint8_t *out, size_t len)
 
 int bk_db_device(bk_db *d, const char *id, size_t id_len, bk_device *dev, int *found)
 {
-    sqlite3_stmt *st = stmt(d, ST_DEVICE);
+    sqlite3_stmt *st;
     int rc, mac, enc;
 
+    BK_PG_DISPATCH(d, bk_pg_device(pg_, id, id_len, dev, found));
+    st = stmt(d, ST_DEVICE);
     memset(dev, 0, sizeof *dev);
     *found = 0;
     sqlite3_bind_text(st, 1, id, (int)id_len, SQLITE_STATIC);
@@ -434,9 +470,11 @@ int bk_db_device(bk_db *d, const char *id, size_t id_len, bk_device *dev, int *f
 int bk_db_device_key(bk_db *d, const char *id, size_t id_len, unsigned kid,
                      uint8_t secret[BK_SECRET_LEN], int *found)
 {
-    sqlite3_stmt *st = stmt(d, ST_KEY);
+    sqlite3_stmt *st;
     int rc, got = 0;
 
+    BK_PG_DISPATCH(d, bk_pg_device_key(pg_, id, id_len, kid, secret, found));
+    st = stmt(d, ST_KEY);
     *found = 0;
     sqlite3_bind_text(st, 1, id, (int)id_len, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, (int)kid);
@@ -466,8 +504,10 @@ static int run_insert(bk_db *d, sqlite3_stmt *st)
 int bk_db_audit(bk_db *d, int64_t now, const char *peer, const char *identity,
                 const char *event, const char *detail)
 {
-    sqlite3_stmt *st = stmt(d, ST_AUDIT);
+    sqlite3_stmt *st;
 
+    BK_PG_DISPATCH(d, bk_pg_audit(pg_, now, peer, identity, event, detail));
+    st = stmt(d, ST_AUDIT);
     sqlite3_bind_int64(st, 1, now);
     if (peer != NULL && *peer != '\0')
         sqlite3_bind_text(st, 2, peer, -1, SQLITE_STATIC);
@@ -481,9 +521,11 @@ int bk_db_audit(bk_db *d, int64_t now, const char *peer, const char *identity,
 
 int bk_db_telemetry(bk_db *d, const bk_telemetry *t)
 {
-    sqlite3_stmt *st = stmt(d, ST_TELEMETRY);
+    sqlite3_stmt *st;
     char digits[21];
 
+    BK_PG_DISPATCH(d, bk_pg_telemetry(pg_, t));
+    st = stmt(d, ST_TELEMETRY);
     sqlite3_bind_int64(st, 1, t->received);
     sqlite3_bind_text(st, 2, t->device_id, -1, SQLITE_STATIC);
     if (t->kid >= 0)
@@ -519,12 +561,19 @@ void bk_db_rollback(bk_db *d)
     (void)iotsec_replay_store_rollback(bk_db_store(d));
 }
 
+int bk_db_retryable(bk_db *d)
+{
+    return d->pg != NULL ? bk_pg_retryable(d->pg) : 0;
+}
+
 int bk_db_manifest(bk_db *d, const char *cls, size_t cls_len, uint8_t **buf, size_t *len,
                    int *found)
 {
-    sqlite3_stmt *st = stmt(d, ST_MANIFEST);
+    sqlite3_stmt *st;
     int rc, ret = IOTSEC_OK;
 
+    BK_PG_DISPATCH(d, bk_pg_manifest(pg_, cls, cls_len, buf, len, found));
+    st = stmt(d, ST_MANIFEST);
     *buf = NULL;
     *len = 0;
     *found = 0;
@@ -551,9 +600,11 @@ int bk_db_manifest(bk_db *d, const char *cls, size_t cls_len, uint8_t **buf, siz
 
 int bk_db_payload_find(bk_db *d, const uint8_t digest[32], bk_payload *p, int *found)
 {
-    sqlite3_stmt *st = stmt(d, ST_PAYLOAD);
+    sqlite3_stmt *st;
     int rc;
 
+    BK_PG_DISPATCH(d, bk_pg_payload_find(pg_, digest, p, found));
+    st = stmt(d, ST_PAYLOAD);
     *found = 0;
     sqlite3_bind_blob(st, 1, digest, 32, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -572,6 +623,7 @@ int bk_db_payload_read(bk_db *d, const bk_payload *p, uint64_t off, uint8_t *out
     uint64_t idx, end, pos = off;
     int rc = IOTSEC_OK;
 
+    BK_PG_DISPATCH(d, bk_pg_payload_read(pg_, p, off, out, len));
     if (off > p->size || len > p->size - off)
         return IOTSEC_E_INVALID_ARG;
     if (len == 0)
@@ -611,6 +663,7 @@ int bk_db_stage_begin(bk_db *d, const uint8_t digest[32], uint64_t size, int64_t
     sqlite3_stmt *st = NULL;
     int rc;
 
+    BK_PG_DISPATCH(d, bk_pg_stage_begin(pg_, digest, size, now, id));
     if (size > (uint64_t)INT64_MAX)
         return IOTSEC_E_INVALID_ARG;
     rc = sqlite3_prepare_v2(d->db,
@@ -636,6 +689,7 @@ int bk_db_stage_chunk(bk_db *d, int64_t id, uint64_t idx, const uint8_t *data, s
     sqlite3_stmt *st;
     int rc;
 
+    BK_PG_DISPATCH(d, bk_pg_stage_chunk(pg_, id, idx, data, len, now, alive));
     *alive = 0;
     if (len == 0 || len > BK_CHUNK || idx > (uint64_t)INT64_MAX)
         return IOTSEC_E_INVALID_ARG;
@@ -669,6 +723,7 @@ int bk_db_stage_drop(bk_db *d, int64_t id)
     sqlite3_stmt *st = NULL;
     int rc;
 
+    BK_PG_DISPATCH(d, bk_pg_stage_drop(pg_, id));
     /* 8 chunks per statement (each its own transaction), so the lock is never held for the
      * whole payload; the row goes last. Chunks of a payload that became ready are kept. */
     rc = sqlite3_prepare_v2(d->db,
@@ -702,6 +757,7 @@ int bk_db_stage_ready(bk_db *d, int64_t id, uint64_t nchunks, int *done)
     sqlite3_stmt *st = NULL;
     int rc;
 
+    BK_PG_DISPATCH(d, bk_pg_stage_ready(pg_, id, nchunks, done));
     *done = 0;
     if (nchunks > (uint64_t)INT64_MAX)
         return IOTSEC_E_INVALID_ARG;
@@ -730,6 +786,7 @@ int bk_db_stage_prune(bk_db *d, int64_t now, unsigned *dropped)
     int64_t ids[16];
     int rc = IOTSEC_OK, step, n, i;
 
+    BK_PG_DISPATCH(d, bk_pg_stage_prune(pg_, now, dropped));
     *dropped = 0;
     do { /* 16 ids at a time: no statement stays open while their rows are deleted */
         n = 0;

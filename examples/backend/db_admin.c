@@ -16,6 +16,7 @@
 
 int bk_db_tx_begin(bk_db *db)
 {
+    BK_PG_DISPATCH(db, bk_pg_tx(pg_, 0));
     return sqlite3_exec(bk_db_handle(db), "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
                ? IOTSEC_OK
                : IOTSEC_E_IO;
@@ -23,6 +24,7 @@ int bk_db_tx_begin(bk_db *db)
 
 int bk_db_tx_commit(bk_db *db)
 {
+    BK_PG_DISPATCH(db, bk_pg_tx(pg_, 1));
     return sqlite3_exec(bk_db_handle(db), "COMMIT", NULL, NULL, NULL) == SQLITE_OK
                ? IOTSEC_OK
                : IOTSEC_E_IO;
@@ -30,6 +32,10 @@ int bk_db_tx_commit(bk_db *db)
 
 void bk_db_tx_rollback(bk_db *db)
 {
+    if (bk_db_pg(db) != NULL) {
+        (void)bk_pg_tx(bk_db_pg(db), 2);
+        return;
+    }
     sqlite3_exec(bk_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -38,6 +44,7 @@ int bk_db_staging_mode(bk_db *db, int on)
     const char *sql = on ? "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 256"
                          : "PRAGMA synchronous = FULL";
 
+    BK_PG_DISPATCH(db, bk_pg_staging_mode(pg_, on));
     return sqlite3_exec(bk_db_handle(db), sql, NULL, NULL, NULL) == SQLITE_OK ? IOTSEC_OK
                                                                               : IOTSEC_E_IO;
 }
@@ -81,9 +88,11 @@ int bk_db_device_exists(bk_db *db, const char *id, int *exists)
 {
     struct bind b[] = {{id, -1, 0}};
     sqlite3_int64 n = 0;
-    int rc = exec_bound(bk_db_handle(db), "SELECT count(*) FROM devices WHERE device_id = ?1",
-                        b, 1, &n);
+    int rc;
 
+    BK_PG_DISPATCH(db, bk_pg_device_exists(pg_, id, exists));
+    rc = exec_bound(bk_db_handle(db), "SELECT count(*) FROM devices WHERE device_id = ?1", b, 1,
+                    &n);
     *exists = n != 0;
     return rc == SQLITE_ROW ? IOTSEC_OK : IOTSEC_E_IO;
 }
@@ -93,6 +102,7 @@ int bk_db_device_insert(bk_db *db, const char *id, const uint8_t *mac, const uin
     struct bind b[] = {{id, -1, 0}, {mac, (int)BK_LEGACY_MAC_LEN, 1},
                        {enc, (int)BK_LEGACY_ENC_LEN, 1}};
 
+    BK_PG_DISPATCH(db, bk_pg_device_insert(pg_, id, mac, enc));
     return exec_bound(bk_db_handle(db),
                       "INSERT INTO devices(device_id, enabled, legacy_mac_key, "
                       "legacy_enc_key, created) VALUES (?1, 1, ?2, ?3, unixepoch())",
@@ -106,6 +116,7 @@ int bk_db_device_set_legacy(bk_db *db, const char *id, const uint8_t *mac, const
     struct bind b[] = {{id, -1, 0}, {mac, (int)BK_LEGACY_MAC_LEN, 1},
                        {enc, (int)BK_LEGACY_ENC_LEN, 1}};
 
+    BK_PG_DISPATCH(db, bk_pg_device_set_legacy(pg_, id, mac, enc));
     return exec_bound(bk_db_handle(db),
                       "UPDATE devices SET legacy_mac_key = ?2, legacy_enc_key = ?3 "
                       "WHERE device_id = ?1",
@@ -121,6 +132,7 @@ int bk_db_device_key_add(bk_db *db, const char *id, unsigned kid,
     char sql[160];
     int rc;
 
+    BK_PG_DISPATCH(db, bk_pg_device_key_add(pg_, id, kid, secret, taken));
     *taken = 0;
     snprintf(sql, sizeof sql,
              "INSERT INTO device_keys(device_id, kid, secret, created) "
@@ -139,6 +151,7 @@ int bk_db_device_disable(bk_db *db, const char *id, int *found)
     struct bind b[] = {{id, -1, 0}};
     sqlite3 *h = bk_db_handle(db);
 
+    BK_PG_DISPATCH(db, bk_pg_device_disable(pg_, id, found));
     *found = 0;
     if (exec_bound(h, "UPDATE devices SET enabled = 0 WHERE device_id = ?1", b, 1, NULL) !=
         SQLITE_DONE)
@@ -165,6 +178,8 @@ int bk_db_firmware_add(bk_db *db, const uint8_t *cls, size_t cls_len, const uint
 {
     uint8_t ctr[8];
 
+    BK_PG_DISPATCH(db, bk_pg_firmware_add(pg_, cls, cls_len, version, version_len,
+                                          security_counter, manifest, manifest_len, digest));
     put_u64be(ctr, security_counter);
     {
         struct bind b[] = {{cls, (int)cls_len, 1},
@@ -186,6 +201,7 @@ int bk_db_firmware_add(bk_db *db, const uint8_t *cls, size_t cls_len, const uint
 
 struct bk_rows {
     sqlite3_stmt *st;
+    struct bk_pg_rows *pg; /* a PostgreSQL listing (st NULL) */
 };
 
 static const char *const list_sql[] = {
@@ -215,6 +231,20 @@ int bk_db_list_open(bk_db *db, enum bk_listing what, uint64_t limit, bk_rows **o
     *out = NULL;
     if ((unsigned)what >= sizeof list_sql / sizeof list_sql[0])
         return IOTSEC_E_INVALID_ARG;
+    if (bk_db_pg(db) != NULL) {
+        struct bk_pg_rows *pr = NULL;
+        int rc = bk_pg_list_open(bk_db_pg(db), what, limit, &pr);
+        if (rc != IOTSEC_OK)
+            return rc;
+        r = calloc(1, sizeof *r);
+        if (r == NULL) {
+            bk_pg_rows_close(pr);
+            return IOTSEC_E_NO_MEMORY;
+        }
+        r->pg = pr;
+        *out = r;
+        return IOTSEC_OK;
+    }
     /* the limit is a bound parameter, never text spliced into the statement */
     if (sqlite3_prepare_v2(bk_db_handle(db), list_sql[what], -1, &st, NULL) != SQLITE_OK ||
         (sqlite3_bind_parameter_count(st) == 1 &&
@@ -222,7 +252,7 @@ int bk_db_list_open(bk_db *db, enum bk_listing what, uint64_t limit, bk_rows **o
         sqlite3_finalize(st); /* NULL when prepare failed: harmless */
         return IOTSEC_E_IO;
     }
-    r = malloc(sizeof *r);
+    r = calloc(1, sizeof *r);
     if (r == NULL) {
         sqlite3_finalize(st);
         return IOTSEC_E_NO_MEMORY;
@@ -234,33 +264,47 @@ int bk_db_list_open(bk_db *db, enum bk_listing what, uint64_t limit, bk_rows **o
 
 int bk_rows_next(bk_rows *r)
 {
-    int rc = sqlite3_step(r->st);
+    int rc;
+
+    if (r->pg != NULL)
+        return bk_pg_rows_next(r->pg);
+    rc = sqlite3_step(r->st);
 
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : IOTSEC_E_IO;
 }
 
 int bk_rows_bytes(bk_rows *r, int col)
 {
+    if (r->pg != NULL)
+        return bk_pg_rows_bytes(r->pg, col);
     return sqlite3_column_bytes(r->st, col);
 }
 
 int bk_rows_is_null(bk_rows *r, int col)
 {
+    if (r->pg != NULL)
+        return bk_pg_rows_is_null(r->pg, col);
     return sqlite3_column_type(r->st, col) == SQLITE_NULL;
 }
 
 const unsigned char *bk_rows_text(bk_rows *r, int col)
 {
+    if (r->pg != NULL)
+        return bk_pg_rows_value(r->pg, col);
     return sqlite3_column_text(r->st, col);
 }
 
 int bk_rows_int(bk_rows *r, int col)
 {
+    if (r->pg != NULL)
+        return atoi((const char *)bk_pg_rows_value(r->pg, col));
     return sqlite3_column_int(r->st, col);
 }
 
 const unsigned char *bk_rows_blob(bk_rows *r, int col)
 {
+    if (r->pg != NULL)
+        return bk_pg_rows_value(r->pg, col);
     return sqlite3_column_blob(r->st, col);
 }
 
@@ -268,6 +312,7 @@ void bk_rows_close(bk_rows *r)
 {
     if (r == NULL)
         return;
+    bk_pg_rows_close(r->pg);
     sqlite3_finalize(r->st);
     free(r);
 }

@@ -65,6 +65,7 @@ int bk_db_crl_floors(bk_db *db, iotsec_crl_floor *out, size_t cap, size_t *n)
     sqlite3_stmt *st = NULL;
     int rc, ret = IOTSEC_OK;
 
+    BK_PG_DISPATCH(db, bk_pg_crl_floors(pg_, out, cap, n));
     *n = 0;
     if (sqlite3_prepare_v2(bk_db_handle(db),
                            "SELECT issuer, number, this_update, digest FROM crl_floors"
@@ -107,6 +108,7 @@ int bk_db_crl_floors_put(bk_db *db, const iotsec_crl_floor *floors, size_t n, in
     size_t i;
     int ret = IOTSEC_E_IO;
 
+    BK_PG_DISPATCH(db, bk_pg_crl_floors_put(pg_, floors, n, now, changed));
     *changed = 0;
     if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return IOTSEC_E_IO;

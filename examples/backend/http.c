@@ -225,7 +225,8 @@ void on_request(struct evhttp_request *req, void *arg)
     } else {
         reject(&q, 404, "not_found", "no such endpoint");
     }
-    if (q.c->dl == NULL) /* else the download ends it (download_more) */
+    if (q.c->dl == NULL && q.c->pend == NULL) /* else the download (download_more) or the
+                                                 frame's batch (batch_answer) ends it */
         conn_request_done(q.c);
 out:
     bk_device_wipe(&dev);

@@ -82,6 +82,7 @@ static void server_free(struct server *s)
     s->http = NULL;
     for (i = 0; s->base != NULL && s->nconns > 0 && i < 100; i++)
         event_base_loop(s->base, EVLOOP_NONBLOCK);
+    batch_free(s);
     if (s->ev_hup)
         event_free(s->ev_hup);
     if (s->ev_term)
@@ -122,14 +123,15 @@ static void serve_usage(FILE *f)
           "         [--sync normal|full] [--audit-rate 20] [--handshake-timeout 5]\n"
           "         [--max-pending 256] [--max-conns-per-device 4] [--intermediates FILE]\n"
           "         [--max-depth 2] [--crl-policy allow|require] [--est-ca-dir DIR]\n"
-          "         [--est-days 365]\n"
+          "         [--est-days 365] [--workers N|auto]\n"
           "Serves the device API over HTTPS/1.1 with mutual TLS only (TLS 1.2+, a client\n"
           "certificate of the device CA required; plain HTTP is never served): GET /v1/auth,\n"
           "POST /v1/telemetry, GET /v1/firmware/manifest?class=C and\n"
           "GET /v1/firmware/payload/<digest>. Runs in the foreground.\n"
           "\n"
           "required:\n"
-          "  --db DB                 the database (an SQLite file, created mode 0600)\n"
+          "  --db DB                 the database: an SQLite file (created mode 0600), or a\n"
+          "                          PostgreSQL database named by a postgresql:// URI\n"
           "  --ca DEVICE-CA.pem      the trust anchor (a root or a pinned intermediate):\n"
           "                          client certificates must chain to it\n"
           "  --cert SERVER.pem       the server certificate and its chain (PEM)\n"
@@ -192,12 +194,22 @@ static void serve_usage(FILE *f)
           "                          all peers without a verified identity together (burst\n"
           "                          10 s worth; the rest counted in audit_suppressed rows);\n"
           "                          0 = no limit (20)\n"
-          "  --sync MODE             SQLite synchronous mode: full (the default: an\n"
-          "                          acknowledged frame survives a power cut) or normal\n"
+          "  --sync MODE             durability of a commit: full (the default: an\n"
+          "                          acknowledged frame survives a power cut; PostgreSQL:\n"
+          "                          synchronous_commit on) or normal (SQLite\n"
+          "                          synchronous=NORMAL; PostgreSQL synchronous_commit off)\n"
+          "  --workers N|auto        serve with N processes (1-256; auto: one per core) on\n"
+          "                          one port (SO_REUSEPORT), each with its own event loop\n"
+          "                          and database connection; a worker that dies is\n"
+          "                          started again; signals go to every worker (1)\n"
           "  --log-json              also print every audit row as a JSON line on stderr\n"
-          "  --pid-file FILE         write the process id to FILE (removed at exit)\n"
+          "  --pid-file FILE         write the process id to FILE (removed at exit; with\n"
+          "                          --workers, the parent's)\n"
           "  -h, --help              print this help and exit\n"
           "\n"
+          "Frames that arrive together are committed in one transaction (group commit);\n"
+          "each 200 is sent after its commit, a failed commit answers 503 to every frame\n"
+          "of the batch.\n"
           "SIGHUP or a change of a --crl or --denylist file reloads revocation (open\n"
           "connections of newly revoked devices are closed); SIGTERM or SIGINT stops\n"
           "accepting, lets requests in progress finish and exits 0.\n"
@@ -228,6 +240,7 @@ static int parse_args(struct config *c, int argc, char **argv)
     c->read_timeout = 10;
     c->idle_timeout = 60;
     c->drain_timeout = 5;
+    c->workers = 1;
     c->rate = 50;
     c->burst = 100;
     c->max_conns = 1024;
@@ -326,6 +339,15 @@ static int parse_args(struct config *c, int argc, char **argv)
             /* pki.c: --intermediates, --max-depth, --crl-policy */
         } else if (est_serve_option(c, o, val, &rc)) {
             /* est.c: --est-ca-dir, --est-days */
+        } else if (strcmp(o, "--workers") == 0) { /* workers.c */
+            if (val != NULL && strcmp(val, "auto") == 0) {
+                long n = sysconf(_SC_NPROCESSORS_ONLN);
+                c->workers = n < 1 ? 1u : n > 256 ? 256u : (unsigned)n;
+            } else if ((rc = opt_u64(o, val, 256, &v)) == 0) {
+                c->workers = (unsigned)v;
+                if (v == 0)
+                    rc = bk_error(BK_EXIT_USAGE, "--workers: 1-256 or auto");
+            }
         } else if (strcmp(o, "--crl-grace") == 0) {
             if ((rc = opt_u64(o, val, 86400u * 365u, &v)) == 0)
                 c->crl_grace = (uint32_t)v;
@@ -351,8 +373,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 int bk_cmd_serve(int argc, char **argv)
 {
     struct server *s = calloc(1, sizeof *s);
-    char err[256];
-    int rc, wrote_pid = 0;
+    int rc;
 
     if (s == NULL)
         return bk_error(BK_EXIT_IO, "out of memory");
@@ -361,13 +382,28 @@ int bk_cmd_serve(int argc, char **argv)
         free(s);
         return rc < 0 ? BK_EXIT_OK : rc;
     }
+    s->listen_fd = -1;
+    s->ready_fd = -1;
+    if (s->cfg.workers > 1) {
+        rc = workers_main(s);
+        free(s);
+        return rc;
+    }
+    rc = serve_run(s);
+    free(s);
+    return rc;
+}
+
+int serve_run(struct server *s)
+{
+    char err[256];
+    int rc, wrote_pid = 0;
+
     s->keys.free_value = keys_entry_free;
     s->buckets.free_value = free;
     s->crypto = iotsec_crypto_openssl();
-    if (s->crypto == NULL) {
-        free(s);
+    if (s->crypto == NULL)
         return bk_error(BK_EXIT_IO, "this build has no OpenSSL backend");
-    }
     signal(SIGPIPE, SIG_IGN);
     if (conn_index < 0)
         conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
@@ -384,15 +420,19 @@ int bk_cmd_serve(int argc, char **argv)
         rc = crl_floors_restore(s); /* crlfloor.c: CRL floors from the database */
     if (rc == BK_EXIT_OK) {
         s->base = event_base_new();
-        rc = s->base ? BK_EXIT_OK : bk_error(BK_EXIT_IO, "event_base_new failed");
+        rc = s->base != NULL && event_base_priority_init(s->base, BATCH_PRIORITIES) == 0
+                 ? BK_EXIT_OK
+                 : bk_error(BK_EXIT_IO, "event_base_new failed");
     }
     if (rc == BK_EXIT_OK)
         rc = events_setup(s);
     if (rc == BK_EXIT_OK)
+        rc = batch_setup(s);
+    if (rc == BK_EXIT_OK)
         rc = budget_fds(s); /* budget.c */
     if (rc == BK_EXIT_OK)
         rc = listen_setup(s);
-    if (rc == BK_EXIT_OK && s->cfg.pid_file != NULL) {
+    if (rc == BK_EXIT_OK && s->cfg.pid_file != NULL && s->listen_fd < 0) { /* not a worker */
         FILE *f = fopen(s->cfg.pid_file, "w");
         wrote_pid = f != NULL;
         if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
@@ -405,13 +445,13 @@ int bk_cmd_serve(int argc, char **argv)
         else
         {
             gates_flush(s);
-            audit(s, NULL, NULL, "stop", "%s", s->draining ? "drained" : "loop ended");
+            audit(s, NULL, NULL, "stop", "%s; %lu frames acknowledged in %lu commits",
+                  s->draining ? "drained" : "loop ended", s->batch_frames, s->batch_commits);
         }
     }
     if (wrote_pid)
         unlink(s->cfg.pid_file);
 out:
     server_free(s);
-    free(s);
     return rc;
 }

@@ -115,6 +115,7 @@ struct config {
     /* enrollment (est.c): the issuing CA directory (NULL: off), certificate days */
     const char *est_ca_dir;
     unsigned est_days;
+    unsigned workers;           /* serve --workers: processes (workers.c); 1 = no fork */
 };
 
 /* ---- state ---------------------------------------------------------------------------------- */
@@ -176,6 +177,7 @@ struct conn {
     void *ev_cbarg;
     int wr_shut;              /* the write side was shut after the refusal's answer */
     struct conn_budget budget; /* budget.c: place in the connection budgets */
+    struct batch_frame *pend; /* telemetry.c: a frame waiting for its batch's commit */
 };
 
 /* A small chained hash table keyed by (device id, kid). */
@@ -251,6 +253,14 @@ struct server {
     X509 *bundle[PKI_BUNDLE_MAX]; /* --intermediates (pki.c) */
     size_t n_bundle;
     struct est_state *est;        /* enrollment (est.c), or NULL */
+    int listen_fd;              /* a worker's own SO_REUSEPORT socket, or −1 (bind --listen) */
+    int ready_fd;               /* a worker: written once it listens (workers.c), or −1 */
+    /* ---- telemetry.c: group commit ---- */
+    struct batch_frame *batch_head, **batch_tail; /* frames of the batch being gathered */
+    size_t batch_n;
+    struct event *ev_batch;     /* lowest priority: runs once the loop has drained its input */
+    struct event *ev_batch_due; /* highest priority: the batch's size or delay bound */
+    unsigned long batch_commits, batch_frames; /* batches committed, frames acknowledged */
 };
 
 /* The request a handler is answering. */
@@ -309,8 +319,19 @@ void conn_request_done(struct conn *c);
 /* accept() failed: pause accepting (the listener's error callback). */
 void accept_error_cb(struct evconnlistener *lev, void *arg);
 void accept_resume_cb(evutil_socket_t fd, short what, void *arg);
-/* evhttp on --listen, every connection TLS; prints "listening on HOST:PORT". */
+/* evhttp on --listen (or a worker's listen_fd), every connection TLS; prints "listening on
+ * HOST:PORT" (a worker tells ready_fd instead). */
 int listen_setup(struct server *s);
+/* Split --listen HOST:PORT ([v6]:PORT); 0 or −1. */
+int listen_split(const char *spec, char *host, size_t cap, uint16_t *port);
+
+/* ---- serve.c, workers.c: the server and its workers ------------------------------------ */
+
+/* Run the server of s (configured) until SIGTERM / SIGINT; frees s's contents; the exit
+ * status. */
+int serve_run(struct server *s);
+/* serve --workers N, N > 1: the parent (see workers.c); the exit status. */
+int workers_main(struct server *s);
 
 /* ---- framing.c: the HTTP/1.1 framing gate ------------------------------------------------ */
 
@@ -357,6 +378,19 @@ void keys_entry_free(void *p);
 /* The endpoints. dev is the request's device record, owned by on_request (which wipes it
  * on every path): a handler fills it through authorize and never keeps it. */
 void handle_telemetry(struct request *q, bk_device *dev);
+/* Group commit (docs/DESIGN.md §12): a checked frame joins the current batch and its
+ * request stays open (c->pend) until the batch ran in one transaction: 200 only after the
+ * commit; a failed commit answers 503 to every frame of the batch and stores none. The
+ * batch closes when the event loop has no other work left (an event of the lowest of
+ * BATCH_PRIORITIES priorities), after BATCH_MAX frames or BATCH_DELAY_MS. */
+#define BATCH_PRIORITIES 3 /* event base priorities: 0 bounds, 1 everything else, 2 batch */
+#define BATCH_MAX 128
+#define BATCH_DELAY_MS 5
+int batch_setup(struct server *s);
+/* Forget every frame still waiting (shutdown, after evhttp_free) and free the events. */
+void batch_free(struct server *s);
+/* The connection is going away: its frame, if any, is not answered. */
+void batch_conn_gone(struct conn *c);
 void handle_manifest(struct request *q, const char *query, bk_device *dev);
 void handle_payload(struct request *q, const char *path, bk_device *dev);
 
