@@ -4,7 +4,7 @@
 
     mqtt_flood.py MODE --port P [--count N] [--addrs 127.0.0.2-12] [--duration S]
                   [--total MAX] [--rate R] [--ready FILE [--ready-count N]] [--stop FILE]
-                  [--cert C --key K --ca CA --client-id ID]
+                  [--cert C --key K --ca CA [--client-id ID]]
 
 MODE is what each connection does once connected, from one of the source addresses in turn
 (bound before connect: Linux routes all of 127.0.0.0/8 to lo):
@@ -12,7 +12,9 @@ MODE is what each connection does once connected, from one of the source address
     hello   a TLS ClientHello, then silence (the broker's answer is read and dropped)
     cert    a complete TLS handshake with --cert/--key, an MQTT 3.1.1 CONNECT with client id
             --client-id (keep-alive 600 s), then idle (the CONNACK is read when it comes;
-            the next connection does not wait for it). Every connection of
+            the next connection does not wait for it).
+    tls     a complete TLS handshake with --cert/--key, then silence: no CONNECT, so no
+            session and no takeover — mosquitto holds it as a connection not yet in MQTT Every connection of
             one identity uses the same client id (the plugin requires client id = identity),
             so each new one takes over the session of the one before (MQTT session
             takeover): the broker closes the older connection and the flood opens it again
@@ -97,10 +99,11 @@ class Flood:
         self.connecting = {}  # tcp, hello: socket -> index, while its connect is under way
         self.hellos = client_hellos(8) if a.mode == "hello" else None
         self.ctx = None
-        if a.mode == "cert":
+        if a.mode in ("cert", "tls"):
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             self.ctx.load_verify_locations(a.ca)
             self.ctx.load_cert_chain(a.cert, a.key)
+        if a.mode == "cert":
             self.connect_pkt = mqtt_connect(a.client_id)
 
     def open_one(self):
@@ -110,7 +113,7 @@ class Flood:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             raw.bind((self.addrs[idx % len(self.addrs)], 0))
-            if self.a.mode != "cert":
+            if self.a.mode in ("tcp", "hello"):
                 # tcp, hello: connect without waiting, so that a SYN the broker's full
                 # accept queue dropped (and the kernel sends again 1 s later) does not hold
                 # up the flood; the hello is sent once the connection is up
@@ -125,8 +128,8 @@ class Flood:
                 return
             raw.settimeout(5)
             raw.connect(("127.0.0.1", self.a.port))
+            s = self.ctx.wrap_socket(raw, server_hostname="localhost")
             if self.a.mode == "cert":
-                s = self.ctx.wrap_socket(raw, server_hostname="localhost")
                 s.sendall(self.connect_pkt)
                 self.pending[s] = b""  # the CONNACK is read by poll()
             s.setblocking(False)
@@ -202,7 +205,7 @@ class Flood:
             while len(self.conns) < a.count and self.opened < a.total and tokens >= 1:
                 tokens -= 1
                 self.open_one()
-                if len(self.conns) % 64 == 0 or a.mode == "cert":
+                if len(self.conns) % 64 == 0 or a.mode in ("cert", "tls"):
                     self.poll(0)
                 self.check_ready(start)
                 if time.monotonic() >= end or (a.stop and os.path.exists(a.stop)):
@@ -223,7 +226,7 @@ class Flood:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["tcp", "hello", "cert"])
+    p.add_argument("mode", choices=["tcp", "hello", "cert", "tls"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--count", type=int, default=1100)
     p.add_argument("--addrs", default="127.0.0.2-12")
@@ -242,8 +245,10 @@ def main():
         a.total = 3 * a.count
     if a.ready_count <= 0:
         a.ready_count = a.count
-    if a.mode == "cert" and not (a.cert and a.key and a.ca and a.client_id):
-        p.error("cert needs --cert, --key, --ca and --client-id")
+    if a.mode in ("cert", "tls") and not (a.cert and a.key and a.ca):
+        p.error("%s needs --cert, --key and --ca" % a.mode)
+    if a.mode == "cert" and not a.client_id:
+        p.error("cert needs --client-id")
     try:
         Flood(a).run()
     except OSError as e:
