@@ -61,22 +61,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A fresh temporary directory, on tmpfs when there is one (thousands of small databases). */
-static void pc_tmpdir(char *out, size_t cap)
-{
-    const char *base = getenv("TMPDIR");
-    struct stat st;
-    int n;
-
-    if (base == NULL || *base == '\0')
-        base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0
-                   ? "/dev/shm"
-                   : "/tmp";
-    n = snprintf(out, cap, "%s/iotsec-test-XXXXXX", base);
-    ck_assert(n > 0 && (size_t)n < cap);
-    ck_assert_ptr_nonnull(mkdtemp(out));
-}
-
 /* out = dir/name, checked */
 static void join(char *out, size_t cap, const char *dir, const char *name)
 {
@@ -770,7 +754,7 @@ static void sweep_frozen(const pc_cfg *cfg, uint64_t first, uint64_t stride, pc_
 
     memset(&r, 0, sizeof r);
     memset(t, 0, sizeof *t);
-    pc_tmpdir(base, sizeof base);
+    tu_tmpdir(base, sizeof base);
     join(rundir, sizeof rundir, base, "run");
     join(fk.cutdir, sizeof fk.cutdir, base, "cut");
     ck_assert_int_eq(mkdir(rundir, 0700), 0);
@@ -813,7 +797,7 @@ static void sweep_dead(const pc_cfg *cfg, uint64_t total, uint64_t first, uint64
 
     memset(&r, 0, sizeof r);
     memset(t, 0, sizeof *t);
-    pc_tmpdir(base, sizeof base);
+    tu_tmpdir(base, sizeof base);
     for (n = first; n <= total; n += stride) {
         snprintf(name, sizeof name, "r%llu", (unsigned long long)n);
         join(dir, sizeof dir, base, name);
@@ -1016,7 +1000,7 @@ START_TEST(test_vfs_model)
     int wal_flags = SQLITE_OPEN_WAL | SQLITE_OPEN_CREATE;
     char buf[8];
 
-    pc_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     join(db, sizeof db, dir, "db");
     join(jr, sizeof jr, dir, "db-journal");
     join(wal, sizeof wal, dir, "db-wal");
@@ -1512,7 +1496,7 @@ START_TEST(test_counter_file_port_wrapped)
     double t0 = now_s();
 
     cz_reset();
-    pc_tmpdir(dir, sizeof dir);
+    tu_tmpdir(dir, sizeof dir);
     join(path, sizeof path, dir, "counter");
     join(cutpath, sizeof cutpath, dir, "after-cut");
     cz.use_file = 1;
@@ -1596,5 +1580,11 @@ static Suite *powercut_suite(void)
 
 int main(void)
 {
+    struct stat st;
+
+    /* thousands of small databases: on tmpfs when there is one (tu_tmpdir reads TMPDIR) */
+    if ((getenv("TMPDIR") == NULL || *getenv("TMPDIR") == '\0') && stat("/dev/shm", &st) == 0 &&
+        S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+        (void)setenv("TMPDIR", "/dev/shm", 1);
     return tu_run_suite(powercut_suite());
 }
